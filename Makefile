@@ -1,0 +1,46 @@
+# techkb: `make run` installs and starts on the demo corpus; `make test` installs and runs all tests.
+PYTHON ?= python3
+VENV   ?= .venv
+BIN    := $(VENV)/bin
+STORE  ?= .techkb
+QUESTION ?= How much grease goes into the axis 2 reducer, and which grease?
+
+export ANONYMIZED_TELEMETRY = False
+export GRADIO_ANALYTICS_ENABLED = False
+export RAGAS_DO_NOT_TRACK = true
+export DO_NOT_TRACK = true
+export SCARF_NO_ANALYTICS = true
+export HF_HUB_OFFLINE = 1
+export TRANSFORMERS_OFFLINE = 1
+
+.PHONY: install run test lint corpus clean
+
+# The stamp is rebuilt when the dependency list changes.
+$(BIN)/.installed: pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	# CPU torch first, so nothing below pulls a CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	# partition_pdf needs unstructured-inference, whose own deps would drag in timm/torchvision.
+	$(BIN)/pip install --quiet --no-deps unstructured-inference==1.6.14
+	$(BIN)/pip install --quiet -e '.[test]'
+	touch $@
+
+install: $(BIN)/.installed
+
+run: install
+	$(BIN)/techkb ingest corpora --store $(STORE)
+	$(BIN)/techkb ask "$(QUESTION)" --store $(STORE) --org huaxin-robotics --role staff
+
+test: install
+	$(BIN)/python -m pytest -q
+
+lint: install
+	$(BIN)/ruff check assistant ingestion evals ui techkb scripts tests
+	$(BIN)/mypy assistant ingestion techkb
+
+corpus: install
+	$(BIN)/python scripts/build_corpus.py
+
+clean:
+	rm -rf $(STORE) .pytest_cache .mypy_cache .ruff_cache

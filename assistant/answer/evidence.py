@@ -1,0 +1,402 @@
+"""Shared scoring for the extractive modes: question terms, IDF coverage, retrieval signal.
+
+Coverage is the share of the question's (IDF-weighted) content terms that a text contains:
+0 when it shares none of them, 1 when it has all. It is what tells an answerable question from
+one the knowledge base says nothing about, whatever the retriever's score scale.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from functools import cache, lru_cache
+
+import numpy as np
+
+from assistant.answer.citations import split_sentences
+from assistant.answer.structure import parse_step, quantities
+from assistant.store.keyword import tokenize
+from assistant.types import Hit, Turn
+
+Embed = Callable[[list[str]], np.ndarray]
+
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# Words of how a question is asked, not of what it is about: absent from sources by nature.
+_FILLER_EN = (
+    "tell me about explain describe please much many need needs use used using know want give "
+    "list show find correct right proper way ways my we our us i me any exactly kind type often "
+    "long whether would could might must make create generate write exercise exercises quiz "
+    "question questions student students class teacher teachers step steps procedure "
+    "procedures instruction instructions help also again there get got one ones maximum "
+    "minimum allowed permitted recommended specified value values"
+)
+_FILLER_ZH = (
+    "什么 怎么 怎样 如何 多少 哪些 哪个 哪里 为什么 是否 请问 请 告诉 我 我们 应该 需要 "
+    "可以 一下 吗 呢 吧 的 了 是 在 和 与 及 时 要 有 个 这 那 哪 么 几 多 少 会 能 对 把 "
+    "被 从 到 用 为 中 呀 啊 一个 进行 时候 练习 习题 题目 学生 编写 生成 制作 步骤 规程 "
+    "流程 操作 说明 关于 还 也 最大 最小 允许 规定 数值"
+)
+# Weights of the last user turns before the question, most recent first.
+HISTORY_WEIGHTS = (0.5, 0.25)
+
+_IDENTIFIER = re.compile(r"[a-z0-9]+(?:[._-][a-z0-9]+)+")
+_CLAUSE_HEAD = re.compile(r"\d+(?:\.\d+)+\.?\s+\S")
+_ENDINGS = (".", "!", "?", "。", "！", "？", "；", ":", "：")
+
+NO_EVIDENCE_EN = "The knowledge base has nothing reliable on this."
+NO_EVIDENCE_ZH = "知识库中没有关于此问题的可靠资料。"
+
+
+# Words a quantity answers to: "what torque" is answered by a sentence giving N·m.
+_QUANTITY_WORDS = {
+    "torque": "torque 扭矩 力矩",
+    "pressure": "pressure 压力",
+    "temperature": "temperature 温度",
+    "interval": "interval frequency 周期 间隔",
+    "volume": "quantity amount volume 用量",
+    "mass": "quantity amount weight mass 用量",
+    "time": "duration time 时间",
+    "speed": "speed 速度",
+    "rotation": "speed rotation 转速",
+    "concentration": "content concentration 含量",
+    "voltage": "voltage 电压",
+}
+
+
+# Sentences that state a cause or a fix, and the questions that ask for one.
+CAUSE_CUE = re.compile(
+    r"\b(root cause|caused|cause|because|due to|traced|turned out|was found|were found|"
+    r"found that|origin|findings?)\b|原因|导致|由于|造成|引起|查明",
+    re.IGNORECASE,
+)
+FIX_CUE = re.compile(
+    r"\b(corrective|countermeasures?|recommend\w*|remed\w*|solutions?|resolv\w*|actions?|"
+    r"asked to|fix|fixed|repaired)\b"
+    r"|\b(?:was|were|has been|have been|is|are)\s+(?:\w+\s+)?(?:replaced|fixed|repaired|"
+    r"adjusted|re-?tightened|changed|corrected|cleaned|reworked|renewed|modified|retrained)\b"
+    r"|措施|建议|整改|纠正|对策|更换了|已更换|解决|修复|调整",
+    re.IGNORECASE,
+)
+_INTENTS = (
+    (re.compile(r"\b(why|cause[ds]?|reason)\b|为什么|原因|为何", re.IGNORECASE), CAUSE_CUE),
+    (
+        re.compile(
+            r"\b(fix|remed\w*|repair|solve|resolve|corrective|prevent)\b|解决|措施|处理",
+            re.IGNORECASE,
+        ),
+        FIX_CUE,
+    ),
+)
+INTENT_BOOST = 0.25
+
+
+@cache
+def _family_tokens(family: str) -> frozenset[str]:
+    return frozenset(tokenize(_QUANTITY_WORDS.get(family, "")))
+
+
+def _quantity_words(text: str) -> frozenset[str]:
+    out: frozenset[str] = frozenset()
+    for q in quantities(text):
+        out |= _family_tokens(q.family)
+    return out
+
+
+@lru_cache(maxsize=1)
+def _filler() -> frozenset[str]:
+    words = _FILLER_EN.split() + _FILLER_ZH.split()
+    return frozenset(t for w in words for t in tokenize(w))
+
+
+def is_chinese(text: str) -> bool:
+    """True when the text is mostly Chinese (CJK characters outnumber Latin words)."""
+    cjk = len(_CJK.findall(text))
+    latin = len(re.findall(r"[A-Za-z]{2,}", text))
+    return cjk > 0 and cjk >= latin
+
+
+def content_tokens(text: str) -> list[str]:
+    """`tokenize` without the words of asking ("tell me", "how much", "请问")."""
+    filler = _filler()
+    return [t for t in tokenize(text) if t not in filler]
+
+
+def _term_weights(text: str, weight: float) -> dict[str, float]:
+    """Content terms of a text; bare numbers and the parts of an identifier count less.
+
+    "HX-R20" yields `hx-r20`, `hx` and `r20`: the whole carries the weight, the parts 0.3 of
+    it, so one identifier does not count three times. A bare number ("2022") is weak evidence.
+    """
+    parts: set[str] = set()
+    for ident in _IDENTIFIER.findall(text.lower()):
+        for piece in re.split(r"[._-]", ident):
+            parts.update(tokenize(piece))
+    out: dict[str, float] = {}
+    for term in content_tokens(text):
+        factor = 0.3 if term in parts else 0.5 if term.isdigit() else 1.0
+        out[term] = max(out.get(term, 0.0), weight * factor)
+    return out
+
+
+def query_terms(question: str, history: Sequence[Turn] = ()) -> dict[str, float]:
+    """Content terms of the question (weight 1) and of the last user turns (weighted less)."""
+    weights = _term_weights(question, 1.0)
+    earlier = [t.content for t in history if t.role == "user" and t.content.strip()]
+    if earlier and earlier[-1].strip() == question.strip():
+        earlier = earlier[:-1]  # the history may already hold the question itself
+    for weight, text in zip(HISTORY_WEIGHTS, reversed(earlier), strict=False):
+        for term, w in _term_weights(text, weight).items():
+            weights[term] = max(weights.get(term, 0.0), w)
+    return weights
+
+
+def idf_weights(terms: Iterable[str], docs: Sequence[set[str]]) -> dict[str, float]:
+    """BM25 IDF of each term over `docs`; a term in no doc counts as found in one (rare)."""
+    n = len(docs)
+    out: dict[str, float] = {}
+    for term in terms:
+        df = max(1, sum(1 for d in docs if term in d))
+        out[term] = math.log(1.0 + (n - df + 0.5) / (df + 0.5)) if n else 1.0
+    return out
+
+
+def coverage(terms: dict[str, float], idf: dict[str, float], tokens: set[str]) -> float:
+    """IDF- and weight-weighted share of `terms` found in `tokens`, in [0, 1]."""
+    total = sum(w * idf.get(t, 1.0) for t, w in terms.items())
+    if total <= 0:
+        return 0.0
+    return sum(w * idf.get(t, 1.0) for t, w in terms.items() if t in tokens) / total
+
+
+def jaccard(a: set[str], b: set[str]) -> float:
+    return len(a & b) / len(a | b) if a and b else 0.0
+
+
+def retrieval_signal(hits: Sequence[Hit]) -> list[float]:
+    """How strongly retrieval backs each hit, in [0, 1].
+
+    With the ranks the hybrid retriever records, a hit found by both dense and keyword search
+    near the top scores high; one found only by the dense side (which always returns something,
+    however unrelated) at most 0.5. Without ranks, position and relative score stand in.
+    """
+    if not hits:
+        return []
+    top = max(h.score for h in hits)
+
+    def prior(rank: int | None) -> float:
+        return 0.0 if rank is None else 1.0 / (1.0 + rank / 3.0)
+
+    out = []
+    for position, hit in enumerate(hits):
+        if hit.dense_rank is None and hit.keyword_rank is None:
+            relative = hit.score / top if top > 0 else 0.0
+            out.append(0.5 / (1.0 + 0.5 * position) + 0.5 * max(0.0, relative))
+        else:
+            out.append(0.5 * prior(hit.dense_rank) + 0.5 * prior(hit.keyword_rank))
+    return out
+
+
+def embedding_similarity(
+    embed: Embed | None, question: str, texts: Sequence[str], *, chinese: bool = False
+) -> list[float | None]:
+    """Cosine of the question with each text mapped to [0, 1] (0.3 or less → 0, 0.8 → 1).
+
+    None for every text when there is no embedder, and for Chinese texts (or all, for a
+    Chinese question) unless `chinese`: an English embedder's cosines there are noise.
+    """
+    if embed is None or not texts or (is_chinese(question) and not chinese):
+        return [None] * len(texts)
+    usable = [k for k, t in enumerate(texts) if chinese or not is_chinese(t)]
+    out: list[float | None] = [None] * len(texts)
+    if not usable:
+        return out
+    vectors = np.asarray(embed([question, *(texts[k] for k in usable)]), dtype=np.float32)
+    for k, cosine in zip(usable, vectors[1:] @ vectors[0], strict=True):
+        out[k] = float(min(1.0, max(0.0, (cosine - 0.3) / 0.5)))
+    return out
+
+
+def blend(lexical: float, similarity: float | None) -> float:
+    """Lexical score with embedding similarity mixed in (70/30) where there is one."""
+    return lexical if similarity is None else 0.7 * lexical + 0.3 * similarity
+
+
+def nearest_topics(hits: Sequence[Hit], limit: int = 3) -> list[str]:
+    """Up to `limit` distinct document titles (with their section) among the hits."""
+    seen: set[str] = set()
+    topics: list[str] = []
+    for hit in hits:
+        c = hit.chunk
+        if c.title in seen:
+            continue
+        seen.add(c.title)
+        section = c.section.split(" > ")[-1] if c.section else ""
+        topics.append(f"{c.title} ({section})" if section and section != c.title else c.title)
+        if len(topics) == limit:
+            break
+    return topics
+
+
+def refusal_text(question: str, hits: Sequence[Hit], lead: str | None = None) -> str:
+    """Say the knowledge base has nothing reliable, in the question's language, plus topics."""
+    zh = is_chinese(question)
+    text = lead or (NO_EVIDENCE_ZH if zh else NO_EVIDENCE_EN)
+    topics = nearest_topics(hits)
+    if topics:
+        text += (
+            f"相关主题：{'；'.join(topics)}。"
+            if zh
+            else (f" Nearest topics it covers: {'; '.join(topics)}.")
+        )
+    return text
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a hit, with where it sits in the chunk."""
+
+    text: str
+    hit_index: int  # 0-based index into the hits
+    position: int  # order of the sentence in its chunk
+    line: int  # line of the chunk it is on
+    tokens: frozenset[str]  # its words, plus what its quantities answer to ("torque" for N·m)
+    words: frozenset[str]  # its words only: what redundancy is judged on
+    is_step: bool
+    lead_in: bool  # ends with a colon: introduces what follows
+
+
+@dataclass(frozen=True)
+class Scored:
+    """A sentence with its relevance to the question."""
+
+    sentence: Sentence
+    score: float  # for ranking: support plus the hit's retrieval signal
+    support: float  # how much of the question the sentence (in its chunk) covers, in [0, 1]
+    match: float  # the sentence's own share of support: its coverage (and similarity)
+    lexical: float  # support from question terms alone: what evidence is judged on
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Every candidate sentence scored, best first, and the evidence for answering at all."""
+
+    ranked: list[Scored]
+    evidence: float
+    signals: list[float]
+
+
+def _is_heading(text: str) -> bool:
+    """A clause heading run into its text ("5.3.2 Reducer lubrication.")."""
+    return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
+
+
+_ROW_MARK = "\x00row:"
+_RULE = re.compile(r"^[\s|:\-]+$")
+
+
+def table_rows_as_text(lines: Sequence[str]) -> list[str]:
+    """Table rows (`a | b | c`) restated with their header, so that a row reads on its own.
+
+    "J1 | RV-80 | 1,050 ml" under "Axis | Reducer | Quantity" becomes
+    "Axis: J1; Reducer: RV-80; Quantity: 1,050 ml" (marked, so it is not split further).
+    Lines that are not table rows pass through; the header row itself is dropped.
+    """
+    out: list[str] = []
+    header: list[str] | None = None
+    for line in lines:
+        cells = [c.strip() for c in line.split(" | ")] if " | " in line else None
+        if cells is None or len(cells) < 2:
+            header = None
+            out.append(line)
+            continue
+        if _RULE.match(line):
+            continue
+        if header is None or len(cells) != len(header):
+            header = cells
+            continue
+        pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
+        out.append(_ROW_MARK + "; ".join(pairs) + ".")
+    return out
+
+
+def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:
+    """Candidate sentences of all hits; repeats of a sentence seen in a better hit dropped."""
+    seen: set[str] = set()
+    out: list[Sentence] = []
+    for i, hit in enumerate(hits):
+        position = 0
+        for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
+            for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
+                text = text.removeprefix(_ROW_MARK)
+                key = re.sub(r"\W+", "", text.lower())
+                words = frozenset(tokenize(text))
+                tokens = words | _quantity_words(text)
+                ended = text.rstrip().endswith(_ENDINGS)
+                short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
+                if key in seen or short or text.count(" | ") >= 2:
+                    continue
+                seen.add(key)
+                out.append(
+                    Sentence(
+                        text=text,
+                        hit_index=i,
+                        position=position,
+                        line=line_no,
+                        tokens=tokens,
+                        words=words,
+                        is_step=parse_step(text) is not None,
+                        lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
+                    )
+                )
+                position += 1
+    return out
+
+
+def score_sentences(
+    question: str,
+    hits: Sequence[Hit],
+    sentences: Sequence[Sentence],
+    *,
+    history: Sequence[Turn] = (),
+    embed: Embed | None = None,
+    embed_chinese: bool = False,
+) -> Scoring:
+    """Score sentences against the question (and, weighted less, the last user turns).
+
+    own = IDF-weighted coverage of the question terms by the sentence, terms found only in its
+    title or section counting half (+0.25 when it states a cause or fix the question asks for);
+    lexical = 0.65 × own + 0.35 × coverage by the whole chunk;
+    match and support = own and lexical blended 70/30 with embedding similarity, if any;
+    score = 0.8 × support + 0.2 × the hit's retrieval signal;
+    evidence = 0.8 × best lexical + 0.2 × best retrieval signal. Embeddings rank sentences
+    but do not decide refusals: similar topic is not an answer.
+    """
+    signals = retrieval_signal(hits)
+    terms = query_terms(question, history)
+    if not sentences or not terms:
+        return Scoring([], 0.0, signals)
+    idf = idf_weights(terms, [set(s.tokens) for s in sentences])
+    chunk_cov = [
+        coverage(terms, idf, set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.text}")))
+        for h in hits
+    ]
+    heads = [set(tokenize(f"{h.chunk.title}\n{h.chunk.section}")) for h in hits]
+    similarity = embedding_similarity(
+        embed, question, [s.text for s in sentences], chinese=embed_chinese
+    )
+    intents = [cue for ask, cue in _INTENTS if ask.search(question)]
+    ranked = []
+    for s, sim in zip(sentences, similarity, strict=True):
+        own = coverage(terms, idf, set(s.tokens))
+        own += 0.5 * coverage(terms, idf, heads[s.hit_index] - s.tokens)
+        if any(cue.search(s.text) for cue in intents):
+            own = min(1.0, own + INTENT_BOOST)
+        lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
+        support = blend(lexical, sim)
+        score = 0.8 * support + 0.2 * signals[s.hit_index]
+        ranked.append(Scored(s, score, support, blend(own, sim), lexical))
+    ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
+    best = max(x.lexical for x in ranked)
+    return Scoring(ranked, 0.8 * best + 0.2 * max(signals), signals)

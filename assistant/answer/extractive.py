@@ -1,0 +1,237 @@
+"""The default answerer: no model, answers composed only of sentences of the retrieved hits."""
+
+from __future__ import annotations
+
+import logging
+import re
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from assistant.answer.citations import build_citation, validate_citations
+from assistant.answer.evidence import (
+    Embed,
+    Scored,
+    Sentence,
+    collect_sentences,
+    jaccard,
+    refusal_text,
+    score_sentences,
+)
+from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
+from assistant.answer.modes import compose_procedure, refusal
+from assistant.errors import ConfigError
+from assistant.types import Answer, Citation, Hit, Turn
+
+logger = logging.getLogger(__name__)
+
+MODES = ("ask", "procedure", "exercise")
+_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
+_CJK_END = tuple("。！？；：”」』）")
+
+
+@dataclass(frozen=True)
+class _Pick:
+    scored: Scored
+    context: bool = False  # taken because the sentence before it leads into it
+
+    @property
+    def s(self) -> Sentence:
+        return self.scored.sentence
+
+
+class ExtractiveAnswerer:
+    """Answers with the retrieved sentences that best cover the question, each cited `[n]`.
+
+    Args:
+        embed: optional `texts -> unit vectors`; adds cosine similarity to the ranking (not to
+            the evidence score that decides refusals).
+        embed_chinese: use `embed` on Chinese text too; leave False for an English-only model
+            (the default MiniLM), whose cosines on Chinese are noise.
+        min_evidence: below this evidence score (0..1) the answer is a refusal.
+        max_sentences: most sentences in an answer.
+        max_words: English word budget of an answer (the first sentence is always kept).
+        max_cjk_chars: Chinese character budget of an answer.
+        redundancy: a sentence this similar (token Jaccard) to a chosen one is dropped.
+        relevance_ratio: sentences scoring below this share of the best one are not used.
+    """
+
+    name = "extractive"
+
+    def __init__(
+        self,
+        *,
+        embed: Embed | None = None,
+        embed_chinese: bool = False,
+        min_evidence: float = 0.35,
+        max_sentences: int = 5,
+        max_words: int = 120,
+        max_cjk_chars: int = 250,
+        redundancy: float = 0.6,
+        relevance_ratio: float = 0.6,
+    ) -> None:
+        self.embed = embed
+        self.embed_chinese = embed_chinese
+        self.min_evidence = min_evidence
+        self.max_sentences = max_sentences
+        self.max_words = max_words
+        self.max_cjk_chars = max_cjk_chars
+        self.redundancy = redundancy
+        self.relevance_ratio = relevance_ratio
+
+    def answer(
+        self,
+        question: str,
+        hits: Sequence[Hit],
+        *,
+        mode: str = "ask",
+        history: Sequence[Turn] = (),
+    ) -> Answer:
+        """Answer in `mode` (ask | procedure | exercise) from `hits`, or refuse.
+
+        Raises:
+            ConfigError: `mode` is not one of the three.
+        """
+        start = time.perf_counter()
+        hits = list(hits)
+        if mode == "ask":
+            result = self._ask(question, hits, history)
+        elif mode == "procedure":
+            result = compose_procedure(
+                question,
+                hits,
+                history=history,
+                embed=self.embed,
+                embed_chinese=self.embed_chinese,
+                min_evidence=self.min_evidence,
+            )
+        elif mode == "exercise":
+            result = self._exercise(question, hits, history)
+        else:
+            raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+        elapsed = (time.perf_counter() - start) * 1000
+        return replace(result, retrieved=tuple(hits), timings_ms={"answer_ms": elapsed})
+
+    def exercise_set(
+        self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()
+    ) -> ExerciseSet:
+        """The case-based exercise set for `question` (no questions when evidence is lacking)."""
+        return build_exercise_set(
+            question,
+            list(hits),
+            history=history,
+            embed=self.embed,
+            embed_chinese=self.embed_chinese,
+            min_evidence=self.min_evidence,
+        )
+
+    def _exercise(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:
+        exercise = self.exercise_set(question, hits, history)
+        if not exercise.questions:
+            return refusal("exercise", question, hits, notes=exercise.notes)
+        return Answer(
+            answer=exercise_to_markdown(exercise),
+            refused=False,
+            mode="exercise",
+            citations=exercise.citations,
+            notes=exercise.notes,
+        )
+
+    def _ask(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:
+        if not hits:
+            return Answer(refusal_text(question, hits), refused=True, mode="ask")
+        sentences = collect_sentences(hits)
+        scoring = score_sentences(
+            question,
+            hits,
+            sentences,
+            history=history,
+            embed=self.embed,
+            embed_chinese=self.embed_chinese,
+        )
+        note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
+        logger.debug("extractive %s for %r", note, question)
+        if not scoring.ranked or scoring.evidence < self.min_evidence:
+            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
+        picks = self._select(scoring.ranked, sentences)
+        text, citations = self._compose(picks, hits)
+        return Answer(text, refused=False, mode="ask", citations=citations, notes=(note,))
+
+    def _select(self, ranked: list[Scored], sentences: list[Sentence]) -> list[_Pick]:
+        """Greedy MMR over relevant sentences within the budget, pulling in lead-in context."""
+        best = max(x.match for x in ranked)
+        pool = [x for x in ranked if x.match > 0 and x.match >= self.relevance_ratio * best]
+        following = {(s.hit_index, s.position): s for s in sentences}
+        chosen: list[_Pick] = []
+
+        def redundancy(x: Scored) -> float:
+            return max((jaccard(set(x.sentence.words), set(p.s.words)) for p in chosen), default=0)
+
+        def fits(s: Sentence) -> bool:
+            texts = [p.s.text for p in chosen] + [s.text]
+            words = sum(len(_WORD.findall(t)) for t in texts)
+            cjk = sum(len(_CJK.findall(t)) for t in texts)
+            return not chosen or (words <= self.max_words and cjk <= self.max_cjk_chars)
+
+        while pool and len(chosen) < self.max_sentences:
+            x = max(pool, key=lambda c: 0.375 * (c.score + c.match) - 0.25 * redundancy(c))
+            pool.remove(x)
+            if redundancy(x) >= self.redundancy or not fits(x.sentence):
+                continue
+            chosen.append(_Pick(x))
+            s = x.sentence
+            nxt = following.get((s.hit_index, s.position + 1))
+            continues = nxt is not None and (
+                s.lead_in or (s.is_step and nxt.line == s.line and not nxt.is_step)
+            )
+            if (
+                nxt is not None
+                and continues
+                and all(p.s is not nxt for p in chosen)
+                and len(chosen) < self.max_sentences
+                and fits(nxt)
+            ):
+                chosen.append(_Pick(replace(x, sentence=nxt), context=True))
+                pool = [c for c in pool if c.sentence is not nxt]
+        return chosen
+
+    def _compose(self, picks: list[_Pick], hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
+        """Order picks by document then position, mark each `[n]`, cite each hit once."""
+        doc_rank: dict[str, int] = {}
+        for i, hit in enumerate(hits):
+            doc_rank.setdefault(hit.chunk.doc_id, i)
+
+        def order(p: _Pick) -> tuple[int, int, int, int]:
+            chunk = hits[p.s.hit_index].chunk
+            return (doc_rank[chunk.doc_id], chunk.chunk_index, p.s.hit_index, p.s.position)
+
+        ordered = sorted(picks, key=order)
+        parts: list[str] = []
+        prev: _Pick | None = None
+        for p in ordered:
+            n = p.s.hit_index + 1
+            chinese_end = p.s.text.endswith(_CJK_END)
+            marked = f"{p.s.text}[{n}]" if chinese_end else f"{p.s.text} [{n}]"
+            if prev is not None:
+                same_doc = hits[prev.s.hit_index].chunk.doc_id == hits[p.s.hit_index].chunk.doc_id
+                if not same_doc:
+                    parts.append("\n\n")
+                elif p.s.is_step or prev.s.lead_in:
+                    parts.append("\n")
+                elif not (chinese_end and prev.s.text.endswith(_CJK_END)):
+                    parts.append(" ")
+            parts.append(marked)
+            prev = p
+        text, used = validate_citations("".join(parts), hits)
+        best: dict[int, _Pick] = {}
+        for p in picks:
+            n = p.s.hit_index + 1
+            current = best.get(n)
+            if current is None or (current.context, -current.scored.score) > (
+                p.context,
+                -p.scored.score,
+            ):
+                best[n] = p
+        citations = tuple(build_citation(n, hits[n - 1], best[n].s.text) for n in used)
+        return text, citations

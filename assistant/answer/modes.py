@@ -1,0 +1,270 @@
+"""The structured modes without a model: `procedure` (here) and `exercise` (re-exported).
+
+A procedure answer is the best-matching procedure's numbered steps in order, each cited, with
+every caution placed right before the step it precedes in the source; where another
+contributor's procedure for the same task states a different number for the same quantity, a
+note says so and cites both.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+
+from assistant.answer.citations import build_citation, validate_citations
+from assistant.answer.evidence import (
+    Embed,
+    Sentence,
+    blend,
+    collect_sentences,
+    content_tokens,
+    coverage,
+    embedding_similarity,
+    idf_weights,
+    is_chinese,
+    query_terms,
+    refusal_text,
+    retrieval_signal,
+)
+from assistant.answer.exercise import (
+    ExerciseQuestion,
+    ExerciseSet,
+    build_exercise_set,
+    exercise_to_gift,
+    exercise_to_markdown,
+)
+from assistant.answer.structure import Quantity, Step, extract_steps, quantities
+from assistant.store.keyword import tokenize
+from assistant.types import Answer, Citation, Hit, Turn
+
+__all__ = [
+    "ExerciseQuestion",
+    "ExerciseSet",
+    "build_exercise_set",
+    "compose_procedure",
+    "exercise_to_gift",
+    "exercise_to_markdown",
+    "refusal",
+]
+
+# Two procedures cover the same task when this share of the shorter title's terms is shared.
+SAME_TASK = 0.5
+# Two quantity statements are about the same thing when this share of their words is shared.
+SAME_QUANTITY = 0.34
+_LEADS = {
+    ("procedure", False): "No procedure for this was found in the knowledge base.",
+    ("procedure", True): "知识库中没有找到相关的操作规程。",
+    ("exercise", False): "The knowledge base has nothing reliable to build an exercise on this.",
+    ("exercise", True): "知识库中没有可用于编写此练习的可靠资料。",
+}
+# Tokens that are units or bare numbers say nothing about *what* a quantity measures.
+_UNIT_TOKENS = frozenset(
+    {
+        *("n", "m", "nm", "mpa", "kpa", "bar", "psi", "c", "h", "hour", "ml", "l", "g", "kg"),
+        *("mm", "min", "minut", "s", "second", "v", "ppm", "wt", "year", "month", "week", "day"),
+        "oper",
+    }
+)
+
+
+def refusal(mode: str, question: str, hits: Sequence[Hit], notes: Sequence[str] = ()) -> Answer:
+    """A refusal in the question's language naming the nearest topics of the hits."""
+    lead = _LEADS.get((mode, is_chinese(question)))
+    return Answer(refusal_text(question, hits, lead), refused=True, mode=mode, notes=tuple(notes))
+
+
+@dataclass(frozen=True)
+class _Doc:
+    doc_id: str
+    indices: tuple[int, ...]  # into hits, best first
+    score: float
+    evidence: float
+
+
+def _rank_procedures(
+    question: str,
+    hits: Sequence[Hit],
+    history: Sequence[Turn],
+    embed: Embed | None,
+    embed_chinese: bool,
+) -> list[_Doc]:
+    """Procedure documents among the hits, best first: summed retrieval + title/text match."""
+    signals = retrieval_signal(hits)
+    groups: dict[str, list[int]] = {}
+    for i, hit in enumerate(hits):
+        if hit.chunk.kind == "procedure":
+            groups.setdefault(hit.chunk.doc_id, []).append(i)
+    if not groups:
+        return []
+    terms = query_terms(question, history)
+    idf = idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
+    top_sum = max(sum(signals[i] for i in idx) for idx in groups.values()) or 1.0
+    titles = [hits[idx[0]].chunk.title for idx in groups.values()]
+    similarity = embedding_similarity(embed, question, titles, chinese=embed_chinese)
+    docs = []
+    for k, (doc_id, idx) in enumerate(groups.items()):
+        first = hits[idx[0]].chunk
+        text = "\n".join(f"{hits[i].chunk.section}\n{hits[i].chunk.text}" for i in idx)
+        title_cov = coverage(terms, idf, set(tokenize(first.title)))
+        text_cov = coverage(terms, idf, set(tokenize(f"{first.title}\n{text}")))
+        summed = sum(signals[i] for i in idx) / top_sum
+        score = 0.4 * summed + 0.3 * title_cov + 0.3 * blend(text_cov, similarity[k])
+        evidence = 0.8 * text_cov + 0.2 * max(signals[i] for i in idx)
+        docs.append(_Doc(doc_id, tuple(idx), score, evidence))
+    docs.sort(key=lambda d: (-d.score, d.indices[0]))
+    return docs
+
+
+def compose_procedure(
+    question: str,
+    hits: Sequence[Hit],
+    *,
+    history: Sequence[Turn] = (),
+    embed: Embed | None = None,
+    embed_chinese: bool = False,
+    min_evidence: float = 0.35,
+) -> Answer:
+    """The steps of the best-matching procedure among `hits`, in order, cautions before steps.
+
+    Args:
+        question: what the user asked for ("How do I replace the J1 reducer grease?").
+        hits: retrieved, visible hits; `[n]` is the 1-based index into them.
+        history: earlier turns; the last user turns count, weighted less.
+        embed: optional embedder adding title similarity to the match.
+        embed_chinese: use the embedder for Chinese text too (a multilingual model).
+        min_evidence: below this, the answer is a refusal.
+
+    Returns:
+        A Markdown answer (header, steps, cautions, disagreement notes) or a refusal.
+    """
+    docs = _rank_procedures(question, hits, history, embed, embed_chinese)
+    if not docs:
+        return refusal("procedure", question, hits)
+    best = docs[0]
+    note = f"evidence {best.evidence:.2f} (threshold {min_evidence:.2f})"
+    if best.evidence < min_evidence:
+        return refusal("procedure", question, hits, notes=(note,))
+    steps, trailing = extract_steps(hits, best.indices)
+    if not steps:
+        return refusal("procedure", question, hits, notes=(note, "no numbered steps retrieved"))
+    zh = is_chinese(question)
+    lines = [_header(hits[best.indices[0]], zh), ""]
+    lines += _render_steps(steps, zh)
+    if trailing:
+        lines += ["", *(f"> {c}" for c in trailing)]
+    quotes: dict[int, str] = {}
+    for step in steps:
+        for text, i in step.cautions:
+            quotes.setdefault(i + 1, text)
+        quotes.setdefault(step.hit_index + 1, step.line)
+    differences = _differences(hits, best, docs[1:], zh)
+    if differences:
+        lines.append("")
+        for text, cited in differences:
+            lines.append(text)
+            for n, quote in cited:
+                quotes.setdefault(n, quote)
+    markdown = re.sub(r"\n{3,}", "\n\n", "\n".join(lines)).strip()
+    body, used = validate_citations(markdown, hits)
+    citations: tuple[Citation, ...] = tuple(
+        build_citation(n, hits[n - 1], quotes.get(n, "")) for n in used
+    )
+    notes = (note, *(text for text, _ in differences))
+    return Answer(body, refused=False, mode="procedure", citations=citations, notes=notes)
+
+
+def _header(hit: Hit, zh: bool) -> str:
+    c = hit.chunk
+    parts = [f"**{c.title}**"]
+    if c.edition:
+        parts.append(f"版本 {c.edition}" if zh else f"edition {c.edition}")
+    parts.append(c.contributor)
+    return " — ".join(parts)
+
+
+def _render_steps(steps: list[Step], zh: bool) -> list[str]:
+    """Steps as a Markdown list, cautions quoted before their step, gaps and sections named."""
+    lines: list[str] = []
+    sections = {step.section for step in steps}
+    previous: Step | None = None
+    for step in steps:
+        if len(sections) > 1 and (previous is None or step.section != previous.section):
+            lines += ["", f"*{step.section.split(' > ')[-1]}*", ""]
+        expected = (
+            1 if previous is None or step.section != previous.section else (previous.number + 1)
+        )
+        if step.number > expected:
+            gap = f"{expected}–{step.number - 1}" if step.number > expected + 1 else str(expected)
+            plural = "s" if "–" in gap else ""
+            lines.append(
+                f"*（第 {gap} 步未检索到）*" if zh else f"*(step{plural} {gap} not retrieved)*"
+            )
+        for text, i in step.cautions:
+            lines += ["", f"> {text} [{i + 1}]", ""]
+        lines.append(f"{step.number}. {step.text} [{step.hit_index + 1}]")
+        previous = step
+    return lines
+
+
+def _keywords(sentence: Sentence) -> set[str]:
+    return {t for t in sentence.tokens if t not in _UNIT_TOKENS and not re.fullmatch(r"[\d.,]+", t)}
+
+
+def _statements(hits: Sequence[Hit], indices: Sequence[int]) -> list[tuple[Sentence, Quantity]]:
+    chosen = [hits[i] for i in indices]
+    out: list[tuple[Sentence, Quantity]] = []
+    for s in collect_sentences(chosen, min_tokens=2):
+        s = replace(s, hit_index=indices[s.hit_index])
+        out.extend((s, q) for q in quantities(s.text))
+    return out
+
+
+def _same_task(a: Hit, b: Hit) -> bool:
+    ta, tb = set(content_tokens(a.chunk.title)), set(content_tokens(b.chunk.title))
+    return bool(ta and tb) and len(ta & tb) / min(len(ta), len(tb)) >= SAME_TASK
+
+
+def _differences(
+    hits: Sequence[Hit], best: _Doc, others: Sequence[_Doc], zh: bool
+) -> list[tuple[str, list[tuple[int, str]]]]:
+    """Notes where another contributor's procedure for the same task gives another number."""
+    head = hits[best.indices[0]]
+    mine = _statements(hits, best.indices)
+    notes: list[tuple[str, list[tuple[int, str]]]] = []
+    for other in others:
+        first = hits[other.indices[0]]
+        if first.chunk.contributor == head.chunk.contributor or not _same_task(head, first):
+            continue
+        theirs = _statements(hits, other.indices)
+        pairs = []
+        for sa, qa in mine:
+            for sb, qb in theirs:
+                if qa.family != qb.family or (qa.value, qa.upper) == (qb.value, qb.upper):
+                    continue
+                ka, kb = _keywords(sa), _keywords(sb)
+                shared = len(ka & kb) / min(len(ka), len(kb)) if ka and kb else 0.0
+                if shared >= SAME_QUANTITY:
+                    pairs.append((shared, sa, qa, sb, qb))
+        pairs.sort(key=lambda p: -p[0])
+        reported: set[str] = set()
+        for _, sa, qa, sb, qb in pairs:
+            if qa.family in reported:
+                continue
+            reported.add(qa.family)
+            na, nb = sa.hit_index + 1, sb.hit_index + 1
+            a, b = head.chunk.contributor, first.chunk.contributor
+            if zh:
+                text = (
+                    f"注意：{a} 与 {b} 的数值不同：{a} 为 {qa.text} [{na}]；"
+                    f"{b} 为 {qb.text} [{nb}]。"
+                )
+            else:
+                text = (
+                    f'Note: {a} and {b} differ: {a} gives {qa.text} ("{sa.text}") [{na}]; '
+                    f'{b} gives {qb.text} ("{sb.text}") [{nb}].'
+                )
+            notes.append((text, [(na, sa.text), (nb, sb.text)]))
+            if len(reported) == 2:
+                break
+    return notes

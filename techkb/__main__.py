@@ -1,0 +1,3 @@
+from techkb.cli import main
+
+main()
