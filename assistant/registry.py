@@ -26,6 +26,25 @@ EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
 }
 
 
+def _use_multilingual(settings: Settings) -> Embedder:
+    from assistant.embed_multilingual import UniversalSentenceEncoderEmbedder
+
+    return UniversalSentenceEncoderEmbedder(threads=settings.embedder.threads)
+
+
+MULTILINGUAL_EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
+    "use-multilingual-v3": _use_multilingual,
+}
+
+
+def build_multilingual_embedder(settings: Settings) -> Embedder | None:
+    """The second, multilingual embedder, or None when the settings turn it off."""
+    name = settings.embedder.multilingual
+    if not name:
+        return None
+    return lookup("multilingual embedder", MULTILINGUAL_EMBEDDERS, name)(settings)  # type: ignore[no-any-return]
+
+
 def lookup(kind: str, table: dict[str, Any], name: str) -> Any:
     """`table[name]`, or a ConfigError that lists what exists."""
     try:
@@ -49,7 +68,8 @@ def build_store(settings: Settings) -> KnowledgeStore:
 def _extractive(settings: Settings, embedder: Embedder) -> Answerer:
     from assistant.answer.extractive import ExtractiveAnswerer
 
-    return ExtractiveAnswerer(embed=embedder.embed_documents)
+    multilingual = embedder.name.startswith("use-")
+    return ExtractiveAnswerer(embed=embedder.embed_documents, embed_chinese=multilingual)
 
 
 def _openai(settings: Settings, embedder: Embedder) -> Answerer:
@@ -80,6 +100,11 @@ def build_assistant(
     from assistant.service import Assistant
 
     embedder = embedder or build_embedder(settings)
-    answerer = build_answerer(settings, embedder)
-    fallback = None if answerer.name == "extractive" else _extractive(settings, embedder)
-    return Assistant(HybridRetriever(store, embedder, settings.retrieval), answerer, fallback)
+    multilingual = build_multilingual_embedder(settings) if store.multilingual_name() else None
+    if multilingual is not None and multilingual.name != store.multilingual_name():
+        multilingual = None  # the store's vectors come from another model: do not mix
+    sentence_embedder = multilingual or embedder
+    answerer = build_answerer(settings, sentence_embedder)
+    fallback = None if answerer.name == "extractive" else _extractive(settings, sentence_embedder)
+    retriever = HybridRetriever(store, embedder, settings.retrieval, multilingual=multilingual)
+    return Assistant(retriever, answerer, fallback)

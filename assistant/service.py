@@ -64,6 +64,8 @@ class Assistant:
         hits = self.retriever.retrieve(
             query, identity, k=_MODE_K[mode] or None, filters=filters, timings=timings
         )
+        if mode == "procedure":
+            hits = self._with_whole_procedures(hits, identity)
         t_answer = time.perf_counter()
         answer = self._answer(question, hits, mode, history)
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
@@ -84,6 +86,26 @@ class Assistant:
             answer = self.fallback.answer(question, hits, mode=mode, history=history)
             note = f"The {self.answerer.name} backend failed ({e}); this is the extractive answer."
             return replace(answer, notes=(*answer.notes, note))
+
+    def _with_whole_procedures(
+        self, hits: list[Hit], identity: Identity, docs: int = 2
+    ) -> list[Hit]:
+        """Add the rest of the best procedure documents: steps must come complete, in order."""
+        chosen: list[str] = []
+        for hit in hits:
+            if hit.chunk.kind == "procedure" and hit.chunk.doc_id not in chosen:
+                chosen.append(hit.chunk.doc_id)
+        if not chosen and hits:
+            chosen.append(hits[0].chunk.doc_id)
+        have = {h.chunk.chunk_id for h in hits}
+        floor = min((h.score for h in hits), default=0.0) / 2
+        extra = [
+            Hit(chunk, floor)
+            for doc_id in chosen[:docs]
+            for chunk in self.retriever.store.document_chunks(doc_id, identity)
+            if chunk.chunk_id not in have
+        ]
+        return hits + extra
 
     @staticmethod
     def _checked(

@@ -41,6 +41,11 @@ class EmbedderSettings(_Section):
         default=256, ge=16, description="Word pieces the model reads; longer input is truncated."
     )
     threads: int = Field(default=0, ge=0, description="Torch threads; 0 leaves the default.")
+    multilingual: str | None = Field(
+        default="use-multilingual-v3",
+        description="Second, multilingual embedder for Chinese and cross-language search "
+        "(None disables it; all-MiniLM-L6-v2 reads English only).",
+    )
 
 
 class StoreSettings(_Section):
@@ -62,6 +67,17 @@ class RetrievalSettings(_Section):
     rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion constant.")
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
     keyword_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    multilingual_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the multilingual dense ranking."
+    )
+    cross_language_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the multilingual search restricted to the other language.",
+    )
+    cross_language_k: int = Field(
+        default=10, ge=0, description="Candidates from the other-language search (0: off)."
+    )
     reranker: str | None = Field(default=None, description="Reranker name; None disables it.")
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import re
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -14,6 +13,7 @@ from typing import Any
 
 from assistant.errors import IngestError, MetadataError, ParseError
 from assistant.interfaces import Embedder
+from assistant.language import detect_language
 from assistant.settings import IngestionSettings
 from assistant.store import KnowledgeStore
 from assistant.types import Chunk
@@ -31,7 +31,6 @@ from ingestion.metadata import (
 from ingestion.worker import ParseWorker
 
 logger = logging.getLogger(__name__)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 # Bump when parsing or chunking changes, so that every document is re-ingested once.
 PIPELINE_VERSION = "1"
 
@@ -105,12 +104,6 @@ def _walk(root: Path, report: IngestReport) -> Iterator[Path]:
             yield path
 
 
-def _language(text: str) -> str:
-    sample = text[:4000]
-    letters = sum(ch.isalpha() for ch in sample) or 1
-    return "zh" if len(_CJK.findall(sample)) / letters > 0.2 else "en"
-
-
 class Ingester:
     """Syncs roots into one store; parse in a worker process, embed here."""
 
@@ -120,9 +113,11 @@ class Ingester:
         embedder: Embedder,
         settings: IngestionSettings,
         progress: bool = True,
+        multilingual: Embedder | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
+        self.multilingual = multilingual
         self.settings = settings
         self.progress = progress
 
@@ -138,7 +133,9 @@ class Ingester:
         for root in roots:
             if not root.is_dir():
                 raise IngestError(f"{root}: not a folder")
-        self.store.check_embedder(self.embedder.name)
+        self.store.check_embedder(
+            self.embedder.name, self.multilingual.name if self.multilingual else None
+        )
         repaired = {d.doc_id for d in self.store.repair_pending()}
         plans = []
         for root in roots:
@@ -278,7 +275,7 @@ class Ingester:
         )
         if not drafts:
             raise ParseError("no text found in the document")
-        language = meta.language or _language(" ".join(d.text for d in drafts[:5]))
+        language = meta.language or detect_language(" ".join(d.text for d in drafts[:5]))
         chunks = [
             Chunk(
                 chunk_id=f"{cand.doc_id}-{d.chunk_index:04d}",
@@ -303,7 +300,9 @@ class Ingester:
             )
             for d in drafts
         ]
-        vectors = self.embedder.embed_documents([embedding_text(title, d) for d in drafts])
+        texts = [embedding_text(title, d) for d in drafts]
+        vectors = self.embedder.embed_documents(texts)
+        ml_vectors = self.multilingual.embed_documents(texts) if self.multilingual else None
         self.store.begin_document(cand.doc_id, str(root.resolve()), cand.source, cand.fingerprint)
-        self.store.write_document(cand.doc_id, title, meta.contributor, chunks, vectors)
+        self.store.write_document(cand.doc_id, title, meta.contributor, chunks, vectors, ml_vectors)
         return len(chunks)

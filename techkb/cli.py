@@ -54,7 +54,7 @@ def ingest(
     as_json: JsonOpt = False,
 ) -> None:
     """Parse, chunk and embed folders; unchanged files are skipped, removed ones dropped."""
-    from assistant.registry import build_embedder, build_store
+    from assistant.registry import build_embedder, build_multilingual_embedder, build_store
     from ingestion.pipeline import Ingester
 
     try:
@@ -62,7 +62,11 @@ def ingest(
         kb = build_store(settings)
         try:
             ingester = Ingester(
-                kb, build_embedder(settings), settings.ingestion, progress=sys.stderr.isatty()
+                kb,
+                build_embedder(settings),
+                settings.ingestion,
+                progress=sys.stderr.isatty(),
+                multilingual=build_multilingual_embedder(settings),
             )
             report = ingester.ingest(paths)
         finally:

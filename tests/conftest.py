@@ -57,7 +57,16 @@ def embedder() -> Any:
 
 
 @pytest.fixture(scope="session")
-def demo_store_home(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> Iterator[Path]:
+def multilingual() -> Any:
+    from assistant.embed_multilingual import UniversalSentenceEncoderEmbedder
+
+    return UniversalSentenceEncoderEmbedder()
+
+
+@pytest.fixture(scope="session")
+def demo_store_home(
+    tmp_path_factory: pytest.TempPathFactory, embedder: Any, multilingual: Any
+) -> Iterator[Path]:
     """The demo corpus ingested once per session (read-only for the tests that use it)."""
     from assistant.settings import load_settings
     from assistant.store import KnowledgeStore
@@ -66,7 +75,10 @@ def demo_store_home(tmp_path_factory: pytest.TempPathFactory, embedder: Any) -> 
     home = tmp_path_factory.mktemp("demo-store")
     settings = load_settings({"paths": {"home": home}}, environ={})
     store = KnowledgeStore(home)
-    report = Ingester(store, embedder, settings.ingestion, progress=False).ingest([CORPORA])
+    ingester = Ingester(
+        store, embedder, settings.ingestion, progress=False, multilingual=multilingual
+    )
+    report = ingester.ingest([CORPORA])
     store.close()
     assert report.failed == [], report.failed
     yield home

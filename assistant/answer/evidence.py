@@ -394,9 +394,40 @@ def score_sentences(
         if any(cue.search(s.text) for cue in intents):
             own = min(1.0, own + INTENT_BOOST)
         lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
+        if sim is not None and is_chinese(s.text) != is_chinese(question):
+            # Across languages no term can match: the multilingual similarity is the evidence.
+            lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
         support = blend(lexical, sim)
         score = 0.8 * support + 0.2 * signals[s.hit_index]
         ranked.append(Scored(s, score, support, blend(own, sim), lexical))
     ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
     best = max(x.lexical for x in ranked)
-    return Scoring(ranked, 0.8 * best + 0.2 * max(signals), signals)
+    evidence = 0.8 * best + 0.2 * max(signals)
+    if missing_identifiers(question, hits):
+        evidence *= MISSING_IDENTIFIER_PENALTY
+    return Scoring(ranked, evidence, signals)
+
+
+# How much a cross-language sentence's similarity counts as lexical evidence.
+CROSS_LANGUAGE_FACTOR = 0.9
+# Model numbers, document codes, part numbers: "HX-R35", "MVC-1100", "M20", "ECN-2024-031".
+_NAMED = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+MISSING_IDENTIFIER_PENALTY = 0.5
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
+    """Codes the question names that no retrieved text mentions.
+
+    A question about the HX-R35 answered from HX-R20 documents is not answered: a named
+    model, document or part that the evidence never mentions means the evidence is about
+    something else, however similar.
+    """
+    names = {m.group(0) for m in _NAMED.finditer(question) if len(m.group(0)) >= 2}
+    if not names:
+        return []
+    corpus = _squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
+    return sorted(n for n in names if _squash(n) not in corpus)

@@ -34,7 +34,7 @@ from assistant.answer.exercise import (
     exercise_to_gift,
     exercise_to_markdown,
 )
-from assistant.answer.structure import Quantity, Step, extract_steps, quantities
+from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.store.keyword import tokenize
 from assistant.types import Answer, Citation, Hit, Turn
 
@@ -95,6 +95,12 @@ def _rank_procedures(
     for i, hit in enumerate(hits):
         if hit.chunk.kind == "procedure":
             groups.setdefault(hit.chunk.doc_id, []).append(i)
+    if not groups:
+        # No document is declared a procedure: bulletins and notices still carry steps.
+        for i, hit in enumerate(hits):
+            if any(parse_step(line) for line in hit.chunk.text.splitlines()):
+                groups.setdefault(hit.chunk.doc_id, []).append(i)
+        groups = {doc: [i for i, h in enumerate(hits) if h.chunk.doc_id == doc] for doc in groups}
     if not groups:
         return []
     terms = query_terms(question, history)

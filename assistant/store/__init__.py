@@ -36,38 +36,55 @@ class KnowledgeStore:
         home.mkdir(parents=True, exist_ok=True)
         self.catalog = Catalog(home / "catalog.sqlite3")
         self.vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=prefix)
+        # Multilingual vectors (another model, another dimension) live in their own collections.
+        self.ml_vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=f"{prefix}-ml")
         self._keyword = BM25KeywordIndex(home / "keyword")
         self._keyword_lock = FileLock(str(home / "keyword.lock"))
 
     def close(self) -> None:
         self.vectors.close()
+        self.ml_vectors.close()
         self.catalog.close()
 
     # -- writing --------------------------------------------------------------------------------
-    def check_embedder(self, name: str) -> None:
+    def check_embedder(self, name: str, multilingual: str | None = None) -> None:
         """Refuse to mix vectors of two embedders in one store.
 
         Raises:
             StoreError: the store holds chunks embedded with another model.
         """
-        stored = self.catalog.get_meta("embedder")
-        if stored is None or self.catalog.count_chunks() == 0:
-            self.catalog.set_meta("embedder", name)
-        elif stored != name:
-            raise StoreError(
-                f"{self.home}: store was built with embedder {stored!r}, not {name!r}; "
-                "ingest into a fresh --store or switch the embedder back"
-            )
+        wanted = {"embedder": name, "embedder_ml": multilingual or ""}
+        empty = self.catalog.count_chunks() == 0
+        for key, value in wanted.items():
+            stored = self.catalog.get_meta(key)
+            if stored is None or empty:
+                self.catalog.set_meta(key, value)
+            elif stored != value:
+                raise StoreError(
+                    f"{self.home}: store was built with {key} {stored or 'none'!r}, not "
+                    f"{value or 'none'!r}; ingest into a fresh --store or switch the setting back"
+                )
+
+    def multilingual_name(self) -> str | None:
+        """The multilingual embedder the stored chunks were embedded with, if any."""
+        return self.catalog.get_meta("embedder_ml") or None
 
     def begin_document(self, doc_id: str, root: str, source: str, sha256: str) -> None:
         self.catalog.mark_pending(doc_id, root, source, sha256)
 
     def write_document(
-        self, doc_id: str, title: str, contributor: str, chunks: list[Chunk], vectors: np.ndarray
+        self,
+        doc_id: str,
+        title: str,
+        contributor: str,
+        chunks: list[Chunk],
+        vectors: np.ndarray,
+        ml_vectors: np.ndarray | None = None,
     ) -> None:
         """Replace a (pending) document's chunks with these, then mark it complete."""
         for scope, ids in self.catalog.chunk_scopes(doc_id).items():
             self.vectors.delete(scope, ids)
+            self.ml_vectors.delete(scope, ids)
         by_scope: dict[str, list[int]] = {}
         for i, chunk in enumerate(chunks):
             by_scope.setdefault(scope_for_chunk(chunk), []).append(i)
@@ -78,6 +95,13 @@ class KnowledgeStore:
                 vectors[idx],
                 [chunks[i].to_metadata() for i in idx],
             )
+            if ml_vectors is not None:
+                self.ml_vectors.add(
+                    scope,
+                    [chunks[i].chunk_id for i in idx],
+                    ml_vectors[idx],
+                    [chunks[i].to_metadata() for i in idx],
+                )
         self.catalog.commit_document(
             doc_id, title, contributor, [(scope_for_chunk(c), c) for c in chunks]
         )
@@ -85,6 +109,7 @@ class KnowledgeStore:
     def remove_document(self, doc_id: str) -> None:
         for scope, ids in self.catalog.chunk_scopes(doc_id).items():
             self.vectors.delete(scope, ids)
+            self.ml_vectors.delete(scope, ids)
         self.catalog.remove_document(doc_id)
 
     def repair_pending(self) -> list[DocumentRecord]:
@@ -93,6 +118,7 @@ class KnowledgeStore:
         for doc in pending:
             logger.warning("repairing %s left pending by an interrupted ingest", doc.source)
             self.vectors.delete_document(doc.doc_id)
+            self.ml_vectors.delete_document(doc.doc_id)
             self.catalog.remove_document(doc.doc_id)
         return pending
 
@@ -115,9 +141,11 @@ class KnowledgeStore:
         identity: Identity,
         k: int,
         where: dict[str, Any] | None = None,
+        multilingual: bool = False,
     ) -> list[VectorMatch]:
         """Nearest visible chunks: only the identity's scopes are queried, each hit re-checked."""
-        matches = self.vectors.query(embedding, scopes_for(identity), k, where)
+        vectors = self.ml_vectors if multilingual else self.vectors
+        matches = vectors.query(embedding, scopes_for(identity), k, where)
         return [m for m in matches if can_see(identity, m.metadata)]
 
     def keyword_search(
@@ -134,3 +162,9 @@ class KnowledgeStore:
         """Chunk records by id, only those the identity may see."""
         found = self.catalog.get_chunks(chunk_ids)
         return {cid: c for cid, c in found.items() if can_see(identity, c.to_metadata())}
+
+    def document_chunks(self, doc_id: str, identity: Identity) -> list[Chunk]:
+        """All chunks of a document that the identity may see, in document order."""
+        return [
+            c for c in self.catalog.document_chunks(doc_id) if can_see(identity, c.to_metadata())
+        ]

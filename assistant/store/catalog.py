@@ -147,6 +147,11 @@ class Catalog:
         for scope, body in self._db.execute("SELECT scope, body FROM chunks ORDER BY seq"):
             yield scope, Chunk.from_json(body)
 
+    def document_chunks(self, doc_id: str) -> list[Chunk]:
+        """Every chunk of one document, in document order."""
+        rows = self._db.execute("SELECT body FROM chunks WHERE doc_id=? ORDER BY seq", (doc_id,))
+        return sorted((Chunk.from_json(body) for (body,) in rows), key=lambda c: c.chunk_index)
+
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, Chunk]:
         out: dict[str, Chunk] = {}
         for start in range(0, len(chunk_ids), 500):

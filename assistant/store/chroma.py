@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -48,6 +49,9 @@ def _client(path: Path, url: str | None) -> Any:
     except Exception as e:  # chromadb raises bare Exception subclasses of many kinds
         where = url or str(path)
         raise StoreError(f"cannot open Chroma at {where}: {e}") from e
+
+
+_SCOPE = re.compile(r"^(public|consortium|org-[a-z0-9-]*-[0-9a-f]{8})(-r)?$")
 
 
 class ChromaVectorStore:
@@ -119,15 +123,19 @@ class ChromaVectorStore:
         except Exception as e:
             raise StoreError(f"Chroma delete from {scope}: {e}") from e
 
+    def _own_collections(self) -> list[str]:
+        """Names of this store's collections (`<prefix>-<scope>`, nothing else on the server)."""
+        names = [c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections()]
+        head = f"{self._prefix}-"
+        return [n for n in names if n.startswith(head) and _SCOPE.match(n[len(head) :])]
+
     def delete_document(self, doc_id: str) -> None:
         """Delete every vector of a document in every scope (crash repair; slow path)."""
         try:
-            for col in self._client.list_collections():
-                name = col.name if hasattr(col, "name") else str(col)
-                if name.startswith(f"{self._prefix}-"):
-                    self._client.get_collection(name, embedding_function=None).delete(
-                        where={"doc_id": doc_id}
-                    )
+            for name in self._own_collections():
+                self._client.get_collection(name, embedding_function=None).delete(
+                    where={"doc_id": doc_id}
+                )
         except Exception as e:
             raise StoreError(f"Chroma delete of document {doc_id}: {e}") from e
 
@@ -165,12 +173,10 @@ class ChromaVectorStore:
         return matches[:k]
 
     def count(self) -> int:
-        total = 0
-        for col in self._client.list_collections():
-            name = col.name if hasattr(col, "name") else str(col)
-            if name.startswith(f"{self._prefix}-"):
-                total += self._client.get_collection(name, embedding_function=None).count()
-        return total
+        return sum(
+            self._client.get_collection(name, embedding_function=None).count()
+            for name in self._own_collections()
+        )
 
     def close(self) -> None:
         self._collections.clear()
