@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 STORE  ?= .techkb
-QUESTION ?= How much grease goes into the axis 2 reducer, and which grease?
+QUESTION ?= How much grease goes into the J2 reducer of the HX-R20, and which grease?
 
 export ANONYMIZED_TELEMETRY = False
 export GRADIO_ANALYTICS_ENABLED = False

@@ -104,7 +104,10 @@ def build_assistant(
     if multilingual is not None and multilingual.name != store.multilingual_name():
         multilingual = None  # the store's vectors come from another model: do not mix
     sentence_embedder = multilingual or embedder
-    answerer = build_answerer(settings, sentence_embedder)
-    fallback = None if answerer.name == "extractive" else _extractive(settings, sentence_embedder)
+    extractive = _extractive(settings, sentence_embedder)
+    if settings.llm.backend == "extractive":
+        answerer, fallback = extractive, None
+    else:
+        answerer, fallback = build_answerer(settings, sentence_embedder), extractive
     retriever = HybridRetriever(store, embedder, settings.retrieval, multilingual=multilingual)
     return Assistant(retriever, answerer, fallback)

@@ -14,6 +14,7 @@ from assistant.interfaces import Embedder
 from assistant.language import detect_language
 from assistant.settings import RetrievalSettings
 from assistant.store import KnowledgeStore
+from assistant.translate import translate_terms
 from assistant.types import Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
@@ -66,13 +67,26 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
     return question
 
 
+def translated_query(query: str) -> str:
+    """A Chinese query in English dictionary terms, its codes and Latin words kept ("" if none).
+
+    "C305 切削液发臭是什么原因" → "C305 coolant cutting fluid smelly smell bad cause origin root".
+    """
+    english = translate_terms(query)
+    if not english:
+        return ""
+    latin = re.findall(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*", query)
+    return " ".join([*latin, *english])
+
+
 class HybridRetriever:
     """Dense and keyword candidates for one identity, fused; only visible chunks come out.
 
     Rankings fused by weighted reciprocal rank: the English dense index (skipped for Chinese
-    questions: all-MiniLM-L6-v2 reads English only), BM25, and with a multilingual embedder its
-    dense index twice: over everything, and over the chunks in the other language, so that an
-    answer found only across languages is not outvoted by same-language near misses.
+    questions: all-MiniLM-L6-v2 reads English only), BM25 (with `translate_queries`, also over
+    a Chinese question's CC-CEDICT translation, see `translated_query`), and with a multilingual
+    embedder its dense index twice: over everything, and over the chunks in the other language,
+    so that an answer found only across languages is not outvoted by same-language near misses.
     """
 
     def __init__(
@@ -126,6 +140,16 @@ class HybridRetriever:
         keyword = self.store.keyword_search(query, identity, s.keyword_k, filters.as_fields())
         rankings.append((s.keyword_weight, [m.chunk_id for m in keyword], "keyword"))
         clock.lap("keyword_ms")
+        if lang == "zh" and s.translate_queries and s.translated_keyword_weight > 0:
+            english = translated_query(query)
+            if english:
+                found = self.store.keyword_search(
+                    english, identity, s.keyword_k, filters.as_fields()
+                )
+                rankings.append(
+                    (s.translated_keyword_weight, [m.chunk_id for m in found], "keyword")
+                )
+            clock.lap("translate_ms")
         fused: dict[str, float] = {}
         best_rank: dict[tuple[str, str], int] = {}
         for weight, ids, kind in rankings:

@@ -60,7 +60,7 @@ class Assistant:
         validate_identity(identity)
         started = time.perf_counter()
         timings: dict[str, float] = {}
-        query = standalone_query(question, history)
+        query = self._standalone(question, history)
         hits = self.retriever.retrieve(
             query, identity, k=_MODE_K[mode] or None, filters=filters, timings=timings
         )
@@ -71,6 +71,15 @@ class Assistant:
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self._checked(answer, hits, identity, timings)
+
+    def _standalone(self, question: str, history: Sequence[Turn]) -> str:
+        """The retrieval query: an LLM answerer condenses a follow-up, else the heuristic."""
+        condense = getattr(self.answerer, "condense_question", None)
+        if history and callable(condense):
+            condensed = condense(question, history)
+            if isinstance(condensed, str) and condensed.strip():
+                return condensed
+        return standalone_query(question, history)
 
     def _answer(self, question: str, hits: list[Hit], mode: str, history: Sequence[Turn]) -> Answer:
         try:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -18,6 +18,7 @@ import numpy as np
 from assistant.answer.citations import split_sentences
 from assistant.answer.structure import parse_step, quantities
 from assistant.store.keyword import tokenize
+from assistant.translate import translate_word
 from assistant.types import Hit, Turn
 
 Embed = Callable[[list[str]], np.ndarray]
@@ -30,7 +31,7 @@ _FILLER_EN = (
     "long whether would could might must make create generate write exercise exercises quiz "
     "question questions student students class teacher teachers step steps procedure "
     "procedures instruction instructions help also again there get got one ones maximum "
-    "minimum allowed permitted recommended specified value values"
+    "minimum allowed permitted recommended specified value values go goes going went put does"
 )
 _FILLER_ZH = (
     "什么 怎么 怎样 如何 多少 哪些 哪个 哪里 为什么 是否 请问 请 告诉 我 我们 应该 需要 "
@@ -79,6 +80,17 @@ FIX_CUE = re.compile(
     r"|措施|建议|整改|纠正|对策|更换了|已更换|解决|修复|调整",
     re.IGNORECASE,
 )
+# A number with a unit: what "how much", "what torque", "how long" questions are answered by.
+QUANTITY_CUE = re.compile(
+    r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|s|"
+    r"months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s)(?![a-z])",
+    re.IGNORECASE,
+)
+_QUANTITY_ASK = re.compile(
+    r"\b(how (much|many|long|often|far|hot|tight)|what (torque|pressure|temperature|"
+    r"interval|quantity|amount|force|speed|voltage|value|limit))\b|多少|多长|多久|几",
+    re.IGNORECASE,
+)
 _INTENTS = (
     (re.compile(r"\b(why|cause[ds]?|reason)\b|为什么|原因|为何", re.IGNORECASE), CAUSE_CUE),
     (
@@ -90,6 +102,7 @@ _INTENTS = (
     ),
 )
 INTENT_BOOST = 0.25
+RANK_BOOST = 0.1
 
 
 @cache
@@ -152,6 +165,27 @@ def query_terms(question: str, history: Sequence[Turn] = ()) -> dict[str, float]
     return weights
 
 
+# Share of a Chinese term's weight that an English sentence earns by containing a translation
+# of it (dictionary glosses are ambiguous: a match is weaker evidence than the term itself).
+TRANSLATED_TERM_WEIGHT = 0.5
+# Translation is tried only below this evidence (the answerer's default refusal threshold).
+TRANSLATE_BELOW = 0.35
+
+
+def translated_alternatives(terms: Iterable[str]) -> dict[str, frozenset[str]]:
+    """English tokens (stemmed, as `tokenize` makes them) that translate each Chinese term.
+
+    Identifiers and English terms get none: they match across languages as they are.
+    """
+    out: dict[str, frozenset[str]] = {}
+    for term in terms:
+        if _CJK.search(term):
+            english = frozenset(tokenize(" ".join(translate_word(term))))
+            if english:
+                out[term] = english
+    return out
+
+
 def idf_weights(terms: Iterable[str], docs: Sequence[set[str]]) -> dict[str, float]:
     """BM25 IDF of each term over `docs`; a term in no doc counts as found in one (rare)."""
     n = len(docs)
@@ -162,12 +196,28 @@ def idf_weights(terms: Iterable[str], docs: Sequence[set[str]]) -> dict[str, flo
     return out
 
 
-def coverage(terms: dict[str, float], idf: dict[str, float], tokens: set[str]) -> float:
-    """IDF- and weight-weighted share of `terms` found in `tokens`, in [0, 1]."""
+def coverage(
+    terms: dict[str, float],
+    idf: dict[str, float],
+    tokens: set[str],
+    alternatives: Mapping[str, frozenset[str]] | None = None,
+    alternative_weight: float = TRANSLATED_TERM_WEIGHT,
+) -> float:
+    """IDF- and weight-weighted share of `terms` found in `tokens`, in [0, 1].
+
+    A term absent from `tokens` whose `alternatives` (its translations) are there counts
+    `alternative_weight` of itself.
+    """
     total = sum(w * idf.get(t, 1.0) for t, w in terms.items())
     if total <= 0:
         return 0.0
-    return sum(w * idf.get(t, 1.0) for t, w in terms.items() if t in tokens) / total
+    found = 0.0
+    for t, w in terms.items():
+        if t in tokens:
+            found += w * idf.get(t, 1.0)
+        elif alternatives and not alternatives.get(t, frozenset()).isdisjoint(tokens):
+            found += alternative_weight * w * idf.get(t, 1.0)
+    return found / total
 
 
 def jaccard(a: set[str], b: set[str]) -> float:
@@ -292,6 +342,7 @@ def _is_heading(text: str) -> bool:
     return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
 
 
+_ROW_KEY = re.compile(r"^[^:;]{1,40}: ([^;]{1,60});[^;]*;")
 _ROW_MARK = "\x00row:"
 _RULE = re.compile(r"^[\s|:\-]+$")
 
@@ -362,11 +413,15 @@ def score_sentences(
     history: Sequence[Turn] = (),
     embed: Embed | None = None,
     embed_chinese: bool = False,
+    translated_weight: float = TRANSLATED_TERM_WEIGHT,
 ) -> Scoring:
     """Score sentences against the question (and, weighted less, the last user turns).
 
     own = IDF-weighted coverage of the question terms by the sentence, terms found only in its
     title or section counting half (+0.25 when it states a cause or fix the question asks for);
+    for a Chinese question whose evidence is below `TRANSLATE_BELOW`, scored again with a
+    Chinese term that an English sentence has only in translation (CC-CEDICT) counting
+    `translated_weight` of itself (0 turns translation off), kept if its evidence is higher;
     lexical = 0.65 × own + 0.35 × coverage by the whole chunk;
     match and support = own and lexical blended 70/30 with embedding similarity, if any;
     score = 0.8 × support + 0.2 × the hit's retrieval signal;
@@ -378,38 +433,58 @@ def score_sentences(
     if not sentences or not terms:
         return Scoring([], 0.0, signals)
     idf = idf_weights(terms, [set(s.tokens) for s in sentences])
-    chunk_cov = [
-        coverage(terms, idf, set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.text}")))
-        for h in hits
-    ]
     heads = [set(tokenize(f"{h.chunk.title}\n{h.chunk.section}")) for h in hits]
+    texts = [set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.text}")) for h in hits]
     similarity = embedding_similarity(
         embed, question, [s.text for s in sentences], chinese=embed_chinese
     )
     intents = [cue for ask, cue in _INTENTS if ask.search(question)]
-    ranked = []
-    for s, sim in zip(sentences, similarity, strict=True):
-        own = coverage(terms, idf, set(s.tokens))
-        own += 0.5 * coverage(terms, idf, heads[s.hit_index] - s.tokens)
-        if any(cue.search(s.text) for cue in intents):
-            own = min(1.0, own + INTENT_BOOST)
-        lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
-        if sim is not None and is_chinese(s.text) != is_chinese(question):
-            # Across languages no term can match: the multilingual similarity is the evidence.
-            lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
-        support = blend(lexical, sim)
-        score = 0.8 * support + 0.2 * signals[s.hit_index]
-        ranked.append(Scored(s, score, support, blend(own, sim), lexical))
-    ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
-    best = max(x.lexical for x in ranked)
-    evidence = 0.8 * best + 0.2 * max(signals)
-    if missing_identifiers(question, hits):
-        evidence *= MISSING_IDENTIFIER_PENALTY
-    return Scoring(ranked, evidence, signals)
+    asks_quantity = bool(_QUANTITY_ASK.search(question))
+
+    def rank(alts: Mapping[str, frozenset[str]]) -> Scoring:
+        def cover(tokens: set[str]) -> float:
+            return coverage(terms, idf, tokens, alts, translated_weight)
+
+        chunk_cov = [cover(t) for t in texts]
+        ranked = []
+        for s, sim in zip(sentences, similarity, strict=True):
+            own = cover(set(s.tokens))
+            own += 0.5 * cover(heads[s.hit_index] - s.tokens)
+            if any(cue.search(s.text) for cue in intents):
+                own = min(1.0, own + INTENT_BOOST)
+            # Ranking only, never evidence: a quantity for a "how much" question, and the table
+            # row the question names (its first cell) rather than one that mentions it.
+            prefer = 0.0
+            if asks_quantity and QUANTITY_CUE.search(s.text):
+                prefer += RANK_BOOST
+            row_key = _ROW_KEY.match(s.text)
+            if row_key and set(tokenize(row_key.group(1))) & set(terms):
+                prefer += RANK_BOOST
+            lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
+            if sim is not None and is_chinese(s.text) != is_chinese(question):
+                # Across languages no term can match: the multilingual similarity is evidence.
+                lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
+            support = blend(lexical, sim)
+            score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
+            ranked.append(Scored(s, score, support, blend(own, sim), lexical))
+        ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
+        best = max(x.lexical for x in ranked)
+        evidence = 0.8 * best + 0.2 * max(signals)
+        if missing_identifiers(question, hits):
+            evidence *= MISSING_IDENTIFIER_PENALTY
+        return Scoring(ranked, evidence, signals)
+
+    scoring = rank({})
+    if translated_weight <= 0 or scoring.evidence >= TRANSLATE_BELOW or not is_chinese(question):
+        return scoring
+    # Only to rescue a refusal: an answer the question's own terms support keeps its sentences.
+    alts = translated_alternatives(terms)
+    translated = rank(alts) if alts else scoring
+    return translated if translated.evidence > scoring.evidence else scoring
 
 
 # How much a cross-language sentence's similarity counts as lexical evidence.
-CROSS_LANGUAGE_FACTOR = 0.9
+CROSS_LANGUAGE_FACTOR = 1.2
 # Model numbers, document codes, part numbers: "HX-R35", "MVC-1100", "M20", "ECN-2024-031".
 _NAMED = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 MISSING_IDENTIFIER_PENALTY = 0.5

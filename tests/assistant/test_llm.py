@@ -370,3 +370,28 @@ def test_assistant_falls_back_to_extractive_when_the_server_fails(
 
     assert any(llm_server.base_url in n and "extractive" in n for n in answer.notes)
     assert {c.chunk_id for c in answer.citations} <= {h.chunk.chunk_id for h in HITS}
+
+
+class _RecordingRetriever(_FixedRetriever):
+    def __init__(self) -> None:
+        self.queries: list[str] = []
+
+    def retrieve(self, query: str, identity: Any, **kw: Any) -> list[Hit]:
+        self.queries.append(query)
+        return super().retrieve(query, identity, **kw)
+
+
+@pytest.mark.server
+def test_assistant_retrieves_with_the_condensed_follow_up(llm_server: FakeLLMServer) -> None:
+    from assistant.service import Assistant
+
+    def reply(body: dict[str, Any]) -> str:
+        if "standalone" in system_message(body).lower():
+            return "How often are the spindle bearings of the MVC-850 lubricated?"
+        return CITED
+
+    llm_server.reply_with(reply)
+    retriever = _RecordingRetriever()
+    history = [Turn("user", "Tell me about the MVC-850 spindle."), Turn("assistant", "It ... [1]")]
+    Assistant(retriever, _answerer(llm_server)).ask("and how often is it greased?", history=history)  # type: ignore[arg-type]
+    assert retriever.queries == ["How often are the spindle bearings of the MVC-850 lubricated?"]

