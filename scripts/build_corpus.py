@@ -32,18 +32,11 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
+from ingestion.metadata import DOCUMENT_KEYS
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC_DIR, OUT_DIR = ROOT / "scripts" / "corpus_src", ROOT / "corpora"
-META_KEYS = {
-    "title",
-    "kind",
-    "visibility",
-    "allowed_roles",
-    "edition",
-    "effective_date",
-    "license",
-    "language",
-}
+META_KEYS = DOCUMENT_KEYS  # the sidecar keys the ingester accepts
 ENUMS = {
     "kind": {"standard", "procedure", "case", "course", "other"},
     "visibility": {"public", "consortium", "org"},
