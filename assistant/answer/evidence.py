@@ -487,6 +487,7 @@ def score_sentences(
 CROSS_LANGUAGE_FACTOR = 1.2
 # Model numbers, document codes, part numbers: "HX-R35", "MVC-1100", "M20", "ECN-2024-031".
 _NAMED = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
+_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 MISSING_IDENTIFIER_PENALTY = 0.5
 
 
@@ -502,6 +503,7 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     something else, however similar.
     """
     names = {m.group(0) for m in _NAMED.finditer(question) if len(m.group(0)) >= 2}
+    names |= set(_YEAR.findall(question))  # "the 2026 edition" when sources stop at 2021
     if not names:
         return []
     corpus = _squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
