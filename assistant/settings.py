@@ -64,7 +64,12 @@ class RetrievalSettings(_Section):
     top_k: int = Field(default=6, ge=1, description="Chunks handed to the answerer.")
     dense_k: int = Field(default=30, ge=1, description="Candidates from the vector store.")
     keyword_k: int = Field(default=30, ge=1, description="Candidates from BM25.")
-    rrf_k: float = Field(default=60.0, gt=0, description="Reciprocal rank fusion constant.")
+    rrf_k: float = Field(
+        default=20.0,
+        gt=0,
+        description="Reciprocal rank fusion constant (20 beat 60 on the demo eval set: "
+        "recall@5 0.939 vs 0.930, MRR@10 0.911 vs 0.905; evals/tune_retrieval.py).",
+    )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
     keyword_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
     multilingual_weight: float = Field(
