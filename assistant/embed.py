@@ -31,6 +31,8 @@ def bundled_model_path() -> Path:
 class SentenceTransformerEmbedder:
     """sentence-transformers model loaded once, on first use, from a local folder."""
 
+    multilingual = False  # all-MiniLM-L6-v2 was trained on English
+
     def __init__(self, model_path: Path | None = None, batch_size: int = 32, threads: int = 0):
         self.model_path = model_path or bundled_model_path()
         self.batch_size = batch_size

@@ -50,6 +50,8 @@ class UniversalSentenceEncoderEmbedder:
             hides the numbers a question may be asking about, so it is off by default.
     """
 
+    multilingual = True
+
     def __init__(self, batch_size: int = 256, threads: int = 0, denoise: bool = False):
         self.batch_size = max(1, batch_size)
         self.threads = threads or os.cpu_count() or 1

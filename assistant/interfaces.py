@@ -14,6 +14,7 @@ class Embedder(Protocol):
     """Turns text into unit-length vectors."""
 
     name: str
+    multilingual: bool  # its vectors compare across languages (Chinese with English)
 
     def embed_documents(self, texts: Sequence[str]) -> np.ndarray: ...
 

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import re
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+# CJK unified ideographs (extension A, basic, compatibility): what counts as Chinese text.
+CJK_CHARS = "\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+CJK = re.compile(f"[{CJK_CHARS}]")
 
 
 def detect_language(text: str) -> str:
     """`zh` when Chinese characters make up more than a fifth of the letters, else `en`."""
     sample = text[:4000]
     letters = sum(ch.isalpha() for ch in sample) or 1
-    return "zh" if len(_CJK.findall(sample)) / letters > 0.2 else "en"
+    return "zh" if len(CJK.findall(sample)) / letters > 0.2 else "en"

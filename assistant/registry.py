@@ -68,8 +68,7 @@ def build_store(settings: Settings) -> KnowledgeStore:
 def _extractive(settings: Settings, embedder: Embedder) -> Answerer:
     from assistant.answer.extractive import ExtractiveAnswerer
 
-    multilingual = embedder.name.startswith("use-")
-    return ExtractiveAnswerer(embed=embedder.embed_documents, embed_chinese=multilingual)
+    return ExtractiveAnswerer(embed=embedder.embed_documents, embed_chinese=embedder.multilingual)
 
 
 def _openai(settings: Settings, embedder: Embedder) -> Answerer:
@@ -100,9 +99,9 @@ def build_assistant(
     from assistant.service import Assistant
 
     embedder = embedder or build_embedder(settings)
-    multilingual = build_multilingual_embedder(settings) if store.multilingual_name() else None
+    multilingual = build_multilingual_embedder(settings)
     if multilingual is not None and multilingual.name != store.multilingual_name():
-        multilingual = None  # the store's vectors come from another model: do not mix
+        multilingual = None  # the store has no vectors of this model: do not mix
     sentence_embedder = multilingual or embedder
     extractive = _extractive(settings, sentence_embedder)
     if settings.llm.backend == "extractive":

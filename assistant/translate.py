@@ -12,9 +12,11 @@ import re
 from functools import lru_cache
 from typing import Any
 
+from assistant.language import CJK_CHARS
+
 logger = logging.getLogger(__name__)
 
-_CJK_RUN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
+_CJK_RUN = re.compile(f"[{CJK_CHARS}]+")
 _PAREN = re.compile(r"\([^)]*\)|（[^）]*）|\[[^\]]*\]")
 _WORD = re.compile(r"[a-z][a-z'-]*[a-z]|[a-z]")
 # Senses that are not a translation: classifiers, cross-references, names, notes on usage.

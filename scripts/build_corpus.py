@@ -32,16 +32,12 @@ from reportlab.lib.units import mm
 from reportlab.pdfbase import pdfmetrics
 from reportlab.pdfbase.cidfonts import UnicodeCIDFont
 
-from ingestion.metadata import DOCUMENT_KEYS
+from assistant.types import KINDS, VISIBILITIES
+from ingestion.metadata import DOCUMENT_KEYS, LANGUAGES
 
 ROOT = Path(__file__).resolve().parent.parent
 SRC_DIR, OUT_DIR = ROOT / "scripts" / "corpus_src", ROOT / "corpora"
-META_KEYS = DOCUMENT_KEYS  # the sidecar keys the ingester accepts
-ENUMS = {
-    "kind": {"standard", "procedure", "case", "course", "other"},
-    "visibility": {"public", "consortium", "org"},
-    "language": {"en", "zh"},
-}
+ENUMS = {"kind": set(KINDS), "visibility": set(VISIBILITIES), "language": set(LANGUAGES)}
 ROLES = {"student", "staff", "teacher", "admin"}
 ADMONITION = re.compile(r"\*\*(WARNING|CAUTION|DANGER|NOTE):\*\*\s*(.+)")
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
@@ -67,7 +63,7 @@ class Blk:
 def check_meta(meta: Any, src: Path, extra: frozenset[str] = frozenset()) -> dict[str, Any]:
     if not isinstance(meta, dict):
         raise SourceError(f"{src}: front matter is not a mapping")
-    unknown = sorted(set(meta) - META_KEYS - extra)
+    unknown = sorted(set(meta) - DOCUMENT_KEYS - extra)
     errors = [f"unknown keys {unknown}"] if unknown else []
     errors += [f"'{k}' must be set" for k in ("title", "kind") if not str(meta.get(k, "")).strip()]
     errors += [

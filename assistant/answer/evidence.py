@@ -17,13 +17,14 @@ import numpy as np
 
 from assistant.answer.citations import split_sentences
 from assistant.answer.structure import parse_step, quantities
+from assistant.language import CJK
 from assistant.store.keyword import tokenize
 from assistant.translate import translate_word
 from assistant.types import Hit, Turn
 
 Embed = Callable[[list[str]], np.ndarray]
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+_CJK = CJK
 # Words of how a question is asked, not of what it is about: absent from sources by nature.
 _FILLER_EN = (
     "tell me about explain describe please much many need needs use used using know want give "

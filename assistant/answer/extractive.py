@@ -150,15 +150,13 @@ class ExtractiveAnswerer:
             embed=self.embed,
             embed_chinese=self.embed_chinese,
         )
-        evidence = scoring.evidence
-        note = f"evidence {evidence:.2f} (threshold {self.min_evidence:.2f})"
-        notes = (note,)
+        note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
         logger.debug("extractive %s for %r", note, question)
-        if not scoring.ranked or evidence < self.min_evidence:
-            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=notes)
+        if not scoring.ranked or scoring.evidence < self.min_evidence:
+            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
         picks = self._select(scoring.ranked, sentences)
         text, citations = self._compose(picks, hits)
-        return Answer(text, refused=False, mode="ask", citations=citations, notes=notes)
+        return Answer(text, refused=False, mode="ask", citations=citations, notes=(note,))
 
     def _select(self, ranked: list[Scored], sentences: list[Sentence]) -> list[_Pick]:
         """Greedy MMR over relevant sentences within the budget, pulling in lead-in context."""

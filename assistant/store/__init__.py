@@ -38,12 +38,13 @@ class KnowledgeStore:
         self.vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=prefix)
         # Multilingual vectors (another model, another dimension) live in their own collections.
         self.ml_vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=f"{prefix}-ml")
+        self._indexes = (self.vectors, self.ml_vectors)
         self._keyword = BM25KeywordIndex(home / "keyword")
         self._keyword_lock = FileLock(str(home / "keyword.lock"))
 
     def close(self) -> None:
-        self.vectors.close()
-        self.ml_vectors.close()
+        for index in self._indexes:
+            index.close()
         self.catalog.close()
 
     # -- writing --------------------------------------------------------------------------------
@@ -82,34 +83,29 @@ class KnowledgeStore:
         ml_vectors: np.ndarray | None = None,
     ) -> None:
         """Replace a (pending) document's chunks with these, then mark it complete."""
-        for scope, ids in self.catalog.chunk_scopes(doc_id).items():
-            self.vectors.delete(scope, ids)
-            self.ml_vectors.delete(scope, ids)
+        self._delete_vectors(doc_id)
+        scopes = [scope_for_chunk(c) for c in chunks]
         by_scope: dict[str, list[int]] = {}
-        for i, chunk in enumerate(chunks):
-            by_scope.setdefault(scope_for_chunk(chunk), []).append(i)
+        for i, scope in enumerate(scopes):
+            by_scope.setdefault(scope, []).append(i)
+        pairs = [(self.vectors, vectors), (self.ml_vectors, ml_vectors)]
         for scope, idx in by_scope.items():
-            self.vectors.add(
-                scope,
-                [chunks[i].chunk_id for i in idx],
-                vectors[idx],
-                [chunks[i].to_metadata() for i in idx],
-            )
-            if ml_vectors is not None:
-                self.ml_vectors.add(
-                    scope,
-                    [chunks[i].chunk_id for i in idx],
-                    ml_vectors[idx],
-                    [chunks[i].to_metadata() for i in idx],
-                )
+            ids = [chunks[i].chunk_id for i in idx]
+            metadatas = [chunks[i].to_metadata() for i in idx]
+            for index, array in pairs:
+                if array is not None:
+                    index.add(scope, ids, array[idx], metadatas)
         self.catalog.commit_document(
-            doc_id, title, contributor, [(scope_for_chunk(c), c) for c in chunks]
+            doc_id, title, contributor, list(zip(scopes, chunks, strict=True))
         )
 
-    def remove_document(self, doc_id: str) -> None:
+    def _delete_vectors(self, doc_id: str) -> None:
         for scope, ids in self.catalog.chunk_scopes(doc_id).items():
-            self.vectors.delete(scope, ids)
-            self.ml_vectors.delete(scope, ids)
+            for index in self._indexes:
+                index.delete(scope, ids)
+
+    def remove_document(self, doc_id: str) -> None:
+        self._delete_vectors(doc_id)
         self.catalog.remove_document(doc_id)
 
     def repair_pending(self) -> list[DocumentRecord]:
@@ -117,8 +113,8 @@ class KnowledgeStore:
         pending = self.catalog.pending()
         for doc in pending:
             logger.warning("repairing %s left pending by an interrupted ingest", doc.source)
-            self.vectors.delete_document(doc.doc_id)
-            self.ml_vectors.delete_document(doc.doc_id)
+            for index in self._indexes:
+                index.delete_document(doc.doc_id)
             self.catalog.remove_document(doc.doc_id)
         return pending
 

@@ -149,7 +149,7 @@ class Catalog:
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """Every chunk of one document, in document order."""
-        rows = self._db.execute("SELECT body FROM chunks WHERE doc_id=? ORDER BY seq", (doc_id,))
+        rows = self._db.execute("SELECT body FROM chunks WHERE doc_id=?", (doc_id,))
         return sorted((Chunk.from_json(body) for (body,) in rows), key=lambda c: c.chunk_index)
 
     def get_chunks(self, chunk_ids: list[str]) -> dict[str, Chunk]:

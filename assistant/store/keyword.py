@@ -14,13 +14,14 @@ from typing import Any
 
 import numpy as np
 
+from assistant.language import CJK_CHARS
 from assistant.types import ROLES, Chunk, Identity
 
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.WARNING)
 
-_CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+")
-_TOKEN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]+|[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_CJK = re.compile(f"[{CJK_CHARS}]+")
+_TOKEN = re.compile(f"[{CJK_CHARS}]+|[a-z0-9]+(?:[._-][a-z0-9]+)*")
 _STOP = frozenset(
     [
         "a",
