@@ -3,48 +3,24 @@
 from __future__ import annotations
 
 import json
-import logging
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from assistant.errors import ConfigError, TechkbError
-from assistant.settings import Settings, load_settings
-
-app = typer.Typer(
-    no_args_is_help=True, add_completion=False, help="Shared technical knowledge base."
+from techkb.common import (
+    EXIT_ERROR,
+    EXIT_PARTIAL,
+    JsonOpt,
+    StoreOpt,
+    app,
+    fail,
+    read_history,
+    resolve_identity,
+    settings_for,
 )
-logger = logging.getLogger("techkb")
-
-EXIT_PARTIAL = 3
-EXIT_ERROR = 1
-
-StoreOpt = Annotated[
-    Path | None,
-    typer.Option("--store", help="Store directory (default $TECHKB_HOME or ./.techkb)."),
-]
-JsonOpt = Annotated[bool, typer.Option("--json", help="Print one JSON object.")]
-
-
-def _settings(store: Path | None, **sections: dict[str, Any]) -> Settings:
-    overrides: dict[str, dict[str, Any]] = {"paths": {"home": store}}
-    overrides.update(sections)
-    return load_settings(overrides)
-
-
-def _fail(message: str, code: int = EXIT_ERROR) -> None:
-    typer.echo(f"techkb: error: {message}", err=True)
-    raise typer.Exit(code)
-
-
-@app.callback()
-def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    logging.basicConfig(
-        level=logging.INFO if verbose else logging.WARNING,
-        format="%(levelname)s %(name)s: %(message)s",
-    )
 
 
 @app.command()
@@ -58,7 +34,7 @@ def ingest(
     from ingestion.pipeline import Ingester
 
     try:
-        settings = _settings(store)
+        settings = settings_for(store)
         kb = build_store(settings)
         try:
             ingester = Ingester(
@@ -72,7 +48,7 @@ def ingest(
         finally:
             kb.close()
     except TechkbError as e:
-        _fail(str(e))
+        fail(str(e))
         return
     if as_json:
         typer.echo(json.dumps(report.to_dict(), ensure_ascii=False))
@@ -88,55 +64,6 @@ def ingest(
             typer.echo(f"  flagged: {item['source']}: {item['reason']}", err=True)
     if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
-
-
-def _identity(user: str | None, org: str | None, role: str | None, settings: Settings) -> Any:
-    from assistant.access import validate_identity
-    from assistant.types import Identity
-
-    if user is not None:
-        from assistant.errors import AccessError
-
-        users_file = settings.paths.users_file
-        if users_file is None or not users_file.is_file():
-            raise AccessError(
-                f"--user {user!r} needs a users file (--users FILE or TECHKB_USERS_FILE)"
-            )
-        import yaml
-
-        data = yaml.safe_load(users_file.read_text(encoding="utf-8")) or {}
-        record = (data.get("users") or {}).get(user)
-        if not record:
-            raise AccessError(f"{users_file}: no user {user!r}")
-        return validate_identity(Identity(user, record.get("org"), record.get("role")))
-    if (org is None) != (role is None):
-        raise ConfigError("give both --org and --role, or neither (anonymous)")
-    return validate_identity(Identity(None, org, role))
-
-
-def _read_history(path: Path | None) -> list[Any]:
-    from assistant.types import Turn
-
-    if path is None:
-        return []
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as e:
-        raise ConfigError(f"{path}: cannot read history: {e}") from e
-    if not isinstance(raw, list):
-        raise ConfigError(f"{path}: history must be a JSON list of {{role, content}}")
-    turns = []
-    for i, item in enumerate(raw):
-        if (
-            not isinstance(item, dict)
-            or item.get("role") not in ("user", "assistant")
-            or not isinstance(item.get("content"), str)
-        ):
-            raise ConfigError(
-                f'{path}: item {i} must be {{"role": user|assistant, "content": str}}'
-            )
-        turns.append(Turn(item["role"], item["content"]))
-    return turns
 
 
 @app.command()
@@ -171,9 +98,9 @@ def ask(
     from assistant.retrieve import Filters
 
     try:
-        settings = _settings(store, paths={"home": store, "users_file": users})
-        identity = _identity(user, org, role, settings)
-        turns = _read_history(history)
+        settings = settings_for(store, paths={"home": store, "users_file": users})
+        identity = resolve_identity(user, org, role, settings)
+        turns = read_history(history)
         filters = Filters(
             tuple(contributor) if contributor else None,
             tuple(kind) if kind else None,
@@ -187,7 +114,7 @@ def ask(
         finally:
             kb.close()
     except TechkbError as e:
-        _fail(str(e), 2 if isinstance(e, ConfigError) else EXIT_ERROR)
+        fail(str(e), 2 if isinstance(e, ConfigError) else EXIT_ERROR)
         return
     if as_json:
         typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -200,6 +127,9 @@ def ask(
             typer.echo(f"[{c.n}] {c.title}{where} ({c.contributor}; {c.source})")
     for note in answer.notes:
         typer.echo(f"note: {note}", err=True)
+
+
+# Subcommands kept in their own modules register themselves on `app` when imported here.
 
 
 def main() -> None:
