@@ -109,4 +109,6 @@ def build_assistant(
     else:
         answerer, fallback = build_answerer(settings, sentence_embedder), extractive
     retriever = HybridRetriever(store, embedder, settings.retrieval, multilingual=multilingual)
-    return Assistant(retriever, answerer, fallback)
+    return Assistant(
+        retriever, answerer, fallback, out_of_scope_share=settings.retrieval.out_of_scope_share
+    )

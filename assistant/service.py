@@ -8,6 +8,8 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
+from assistant.answer.modes import refusal
+from assistant.answer.scope import ScopeCheck, check_scope
 from assistant.errors import BackendError, ConfigError
 from assistant.interfaces import Answerer
 from assistant.retrieve import Filters, HybridRetriever, standalone_query
@@ -28,10 +30,12 @@ class Assistant:
         retriever: HybridRetriever,
         answerer: Answerer,
         fallback: Answerer | None = None,
+        out_of_scope_share: float = 1.0,
     ) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.fallback = fallback
+        self.out_of_scope_share = out_of_scope_share
 
     def ask(
         self,
@@ -67,7 +71,11 @@ class Assistant:
         if mode == "procedure":
             hits = self._with_whole_procedures(hits, identity)
         t_answer = time.perf_counter()
-        answer = self._answer(question, hits, mode, history)
+        scope = self._scope(question, history, identity)
+        if scope is not None:
+            answer = refusal(mode, question, hits, notes=(scope.note(),))
+        else:
+            answer = self._answer(question, hits, mode, history)
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self._checked(answer, hits, identity, timings)
@@ -80,6 +88,18 @@ class Assistant:
             if isinstance(condensed, str) and condensed.strip():
                 return condensed
         return standalone_query(question, history)
+
+    def _scope(
+        self, question: str, history: Sequence[Turn], identity: Identity
+    ) -> ScopeCheck | None:
+        """The failed scope check when too much of the question is unknown to the sources."""
+        if self.out_of_scope_share >= 1.0:
+            return None
+        index = self.retriever.store.keyword_index()
+        scope = check_scope(
+            question, history, lambda terms: index.document_frequency(terms, identity)
+        )
+        return scope if scope.unknown_share >= self.out_of_scope_share else None
 
     def _answer(self, question: str, hits: list[Hit], mode: str, history: Sequence[Turn]) -> Answer:
         try:

@@ -93,6 +93,13 @@ class RetrievalSettings(_Section):
         default=1.0, ge=0, description="Weight of the BM25 ranking of the translated question."
     )
     reranker: str | None = Field(default=None, description="Reranker name; None disables it.")
+    out_of_scope_share: float = Field(
+        default=0.5,
+        gt=0,
+        le=1,
+        description="Refuse before answering when at least this weighted share of the "
+        "question's key terms occurs in no chunk the asker may see (1 turns the check off).",
+    )
 
 
 class LLMSettings(_Section):
@@ -128,6 +135,9 @@ class IngestionSettings(_Section):
 class UISettings(_Section):
     host: str = Field(default="127.0.0.1", description="Address the server binds.")
     port: int = Field(default=7860, ge=1, le=65535, description="Port the server binds.")
+    max_upload_mb: float = Field(
+        default=20.0, gt=0, description="Largest document a contributor may upload (else 413)."
+    )
 
 
 class Settings(_Section):

@@ -254,6 +254,25 @@ class BM25KeywordIndex:
             if s > 0 and mask[int(i)] > 0
         ]
 
+    def document_frequency(self, terms: Iterable[str], identity: Identity) -> dict[str, int]:
+        """How many chunks the identity may see contain each (already tokenized) term.
+
+        Counted over visible chunks only, so whether a word occurs in material the identity may
+        not see cannot be inferred from how the assistant behaves.
+        """
+        out = dict.fromkeys(terms, 0)
+        if self._bm25 is None or not self._ids:
+            return out
+        vocab = self._bm25.vocab_dict
+        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
+        visible = self.mask_for(identity) > 0
+        for term in out:
+            column = vocab.get(term)
+            if column is not None:
+                docs = indices[indptr[column] : indptr[column + 1]]
+                out[term] = int(np.count_nonzero(visible[docs]))
+        return out
+
     def filter_mask(self, field: str, allowed: Iterable[str]) -> np.ndarray:
         """A 0/1 mask of chunks whose `field` (contributor, kind, edition) is in `allowed`."""
         values = self._fields[field]

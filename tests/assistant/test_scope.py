@@ -1,0 +1,104 @@
+"""Out-of-scope questions are refused before any answerer runs; in-scope ones are not."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.answer.scope import check_scope
+from assistant.registry import build_assistant
+from assistant.settings import load_settings
+from assistant.store import KnowledgeStore
+from assistant.store.keyword import tokenize
+from assistant.types import ANONYMOUS, Identity, Turn
+
+
+def frequency_from(words: dict[str, int]) -> Any:
+    """A document-frequency lookup over tokenized (stemmed) forms of `words`."""
+    vocabulary = {token: n for word, n in words.items() for token in tokenize(word)}
+
+    def frequency(terms: Iterable[str]) -> dict[str, int]:
+        return {t: vocabulary.get(t, 0) for t in terms}
+
+    return frequency
+
+
+def test_share_is_weighted_by_the_question_terms() -> None:
+    known = frequency_from({"grease": 4, "reducer": 2, "home": 3})
+    scope = check_scope("sourdough starter at home", (), known)
+    assert scope.unknown == ("sourdough", "starter")
+    assert scope.unknown_share == pytest.approx(2 / 3)
+    assert check_scope("grease for the reducer", (), known).unknown_share == 0.0
+
+
+def test_identifier_parts_and_numbers_weigh_less_than_words() -> None:
+    # "hx-r99" is unknown as a whole (weight 1) while its parts (0.3 each) are known.
+    known = frequency_from({"grease": 1, "hx": 5, "r99": 0})
+    scope = check_scope("grease HX-R99", (), known)
+    assert scope.unknown[0] == "hx-r99"
+    assert scope.unknown_share == pytest.approx((1 + 0.3) / (1 + 1 + 0.3 + 0.3))
+
+
+def test_chinese_term_is_known_through_its_translation() -> None:
+    # 润滑脂 (grease; jieba also yields 润滑, "oily") has no Chinese source, but its dictionary
+    # translations occur in English ones.
+    assert check_scope("润滑脂", (), frequency_from({"grease": 7, "oily": 1})).unknown_share == 0
+    only_grease = check_scope("润滑脂", (), frequency_from({"grease": 7}))
+    assert only_grease.unknown == ("润滑",)
+
+
+def test_earlier_turns_count_less_than_the_question() -> None:
+    known = frequency_from({"torque": 3})
+    history = [Turn("user", "sourdough"), Turn("assistant", "...")]
+    scope = check_scope("torque", history, known)
+    assert 0 < scope.unknown_share < 0.5
+
+
+@pytest.fixture(scope="module")
+def demo(demo_store_home: Path, embedder: Any) -> Iterator[dict[str, Any]]:
+    settings = load_settings({"paths": {"home": demo_store_home}}, environ={})
+    store = KnowledgeStore(demo_store_home)
+    yield {"store": store, "assistant": build_assistant(settings, store, embedder)}
+    store.close()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "question",
+    ["How do I make a sourdough starter at home?", "How was the Ming dynasty founded?"],
+)
+@pytest.mark.parametrize("mode", ["ask", "procedure", "exercise"])
+def test_out_of_scope_questions_are_refused_in_every_mode(
+    demo: dict[str, Any], question: str, mode: str
+) -> None:
+    answer = demo["assistant"].ask(question, identity=ANONYMOUS, mode=mode)
+    assert answer.refused
+    assert answer.citations == ()
+    assert any("occur in no source" in n for n in answer.notes)
+
+
+@pytest.mark.slow
+def test_in_scope_question_passes_the_gate(demo: dict[str, Any]) -> None:
+    answer = demo["assistant"].ask(
+        "How much grease goes into the J2 reducer of the HX-R20?",
+        identity=Identity(None, "huaxin-robotics", "staff"),
+    )
+    assert not answer.refused
+    assert not any("occur in no source" in n for n in answer.notes)
+
+
+@pytest.mark.slow
+def test_document_frequency_counts_only_what_the_identity_may_see(
+    demo: dict[str, Any],
+) -> None:
+    # "durometer" occurs only in Huaxin's org-private warranty failure analysis.
+    index = demo["store"].keyword_index()
+    owner = Identity(None, "huaxin-robotics", "staff")
+    other = Identity(None, "meridian-cnc", "staff")
+    (term,) = tokenize("durometer")
+    assert index.document_frequency([term], owner)[term] >= 1
+    assert index.document_frequency([term], other)[term] == 0
+    assert index.document_frequency([term], ANONYMOUS)[term] == 0
