@@ -7,7 +7,7 @@ import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see
 from assistant.interfaces import Embedder
@@ -16,6 +16,9 @@ from assistant.settings import RetrievalSettings
 from assistant.store import KnowledgeStore
 from assistant.translate import translate_terms
 from assistant.types import Hit, Identity, Turn
+
+if TYPE_CHECKING:
+    from assistant.rerank import CrossEncoderReranker
 
 logger = logging.getLogger(__name__)
 
@@ -95,11 +98,13 @@ class HybridRetriever:
         embedder: Embedder,
         settings: RetrievalSettings,
         multilingual: Embedder | None = None,
+        reranker: CrossEncoderReranker | None = None,
     ) -> None:
         self.store = store
         self.embedder = embedder
         self.settings = settings
         self.multilingual = multilingual
+        self.reranker = reranker
 
     def retrieve(
         self,
@@ -168,8 +173,14 @@ class HybridRetriever:
             )
             for cid in ranked
             if cid in records and can_see(identity, records[cid].to_metadata())
-        ][:k]
+        ]
         clock.lap("fuse_ms")
+        if self.reranker is not None and lang != "zh":
+            from assistant.rerank import rerank_hits
+
+            hits = rerank_hits(self.reranker, query, hits, weight=s.rerank_weight, rrf_k=s.rrf_k)
+            clock.lap("rerank_ms")
+        hits = hits[:k]
         if timings is not None:
             timings.update(clock.laps)
         return hits

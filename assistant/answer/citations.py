@@ -34,6 +34,15 @@ _MARKER = re.compile(
 _MAX_RANGE = 20
 
 
+def inert_markers(text: str) -> str:
+    """Source text with its own bracketed numbers ("[99]", robot code "P[2]") made full-width.
+
+    Quoted into an answer, a source's "[2]" would otherwise read as, and be validated as, one of
+    the answer's citations.
+    """
+    return _MARKER.sub(lambda m: f"{m.group('ws')}［{m.group('body')}］", text)
+
+
 def split_sentences(text: str) -> list[str]:
     """Split English and Chinese text into sentences, one line at most per sentence.
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import random
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from assistant.answer.citations import build_citation, split_sentences
+from assistant.answer.citations import build_citation, inert_markers, split_sentences
 from assistant.answer.evidence import (
     CAUSE_CUE,
     FIX_CUE,
@@ -194,7 +194,16 @@ def build_exercise_set(
     citations: tuple[Citation, ...] = tuple(
         build_citation(n, hits[n - 1], b.quotes[n]) for n in sorted(b.quotes)
     )
-    return ExerciseSet(title, scenario, tuple(questions), citations, language, (note,))
+    inert = tuple(
+        replace(
+            q,
+            prompt=inert_markers(q.prompt),
+            answer=inert_markers(q.answer),
+            items=tuple(inert_markers(i) for i in q.items),
+        )
+        for q in questions
+    )
+    return ExerciseSet(title, scenario, inert, citations, language, (note,))
 
 
 _PROMPTS = {
@@ -261,7 +270,7 @@ def _scenario(b: _Builder, main_hits: set[int], title: str) -> str:
     if not chosen:
         return _task(title, b.zh)
     chosen.sort(key=lambda s: (b.hits[s.hit_index].chunk.chunk_index, s.position))
-    parts = [f"{s.text} [{b.cite(s)}]" for s in chosen]
+    parts = [f"{inert_markers(s.text)} [{b.cite(s)}]" for s in chosen]
     return ("" if b.zh else " ").join(parts)
 
 

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from assistant.answer.citations import build_citation, validate_citations
+from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
     Scored,
@@ -212,7 +212,8 @@ class ExtractiveAnswerer:
         for p in ordered:
             n = p.s.hit_index + 1
             chinese_end = p.s.text.endswith(_CJK_END)
-            marked = f"{p.s.text}[{n}]" if chinese_end else f"{p.s.text} [{n}]"
+            quoted = inert_markers(p.s.text)
+            marked = f"{quoted}[{n}]" if chinese_end else f"{quoted} [{n}]"
             if prev is not None:
                 same_doc = hits[prev.s.hit_index].chunk.doc_id == hits[p.s.hit_index].chunk.doc_id
                 if not same_doc:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from assistant.answer.citations import build_citation, validate_citations
+from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
     Sentence,
@@ -207,8 +207,8 @@ def _render_steps(steps: list[Step], zh: bool) -> list[str]:
                 f"*（第 {gap} 步未检索到）*" if zh else f"*(step{plural} {gap} not retrieved)*"
             )
         for text, i in step.cautions:
-            lines += ["", f"> {text} [{i + 1}]", ""]
-        lines.append(f"{step.number}. {step.text} [{step.hit_index + 1}]")
+            lines += ["", f"> {inert_markers(text)} [{i + 1}]", ""]
+        lines.append(f"{step.number}. {inert_markers(step.text)} [{step.hit_index + 1}]")
         previous = step
     return lines
 

@@ -6,6 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.answer.citations import inert_markers
 from assistant.types import Hit
 
 _ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -148,7 +149,7 @@ def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Ste
             last_raw, interrupted = number, False
             steps.append(Step(number + offset, text, line, i, tuple(pending), section))
             pending = []
-    return steps, [f"{text} [{i + 1}]" for text, i in pending]
+    return steps, [f"{inert_markers(text)} [{i + 1}]" for text, i in pending]
 
 
 def quantities(sentence: str) -> list[Quantity]:
