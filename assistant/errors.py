@@ -33,3 +33,19 @@ class AccessError(TechkbError):
 
 class BackendError(TechkbError):
     """An answering backend (LLM server, local model) failed or is unreachable."""
+
+
+class AuthError(TechkbError):
+    """Credentials are missing, wrong or revoked (HTTP 401)."""
+
+
+class NotFoundError(TechkbError):
+    """Something does not exist or the identity may not know it exists (HTTP 404)."""
+
+
+class ValidationError(TechkbError):
+    """Input from a user or client is malformed (HTTP 422)."""
+
+
+class PayloadTooLargeError(ValidationError):
+    """An upload or request body is over the configured size limit (HTTP 413)."""

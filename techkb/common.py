@@ -55,19 +55,17 @@ def resolve_identity(
 
     if user is not None:
         from assistant.errors import AccessError
+        from assistant.users import UserStore
 
         users_file = settings.paths.users_file
         if users_file is None or not users_file.is_file():
             raise AccessError(
                 f"--user {user!r} needs a users file (--users FILE or TECHKB_USERS_FILE)"
             )
-        import yaml
-
-        data = yaml.safe_load(users_file.read_text(encoding="utf-8")) or {}
-        record = (data.get("users") or {}).get(user)
-        if not record:
+        record = UserStore(users_file).get(user)
+        if record is None:
             raise AccessError(f"{users_file}: no user {user!r}")
-        return validate_identity(Identity(user, record.get("org"), record.get("role")))
+        return validate_identity(record.identity)
     if (org is None) != (role is None):
         raise ConfigError("give both --org and --role, or neither (anonymous)")
     return validate_identity(Identity(None, org, role))

@@ -1,0 +1,290 @@
+"""The usage log and feedback store: every answer given, and the ratings users put on them.
+
+One SQLite file in the store home (`feedback.sqlite3`), WAL mode and a busy timeout, one
+connection per operation: safe with several threads, several uvicorn workers and the CLI at
+once. Citations are stored with the chunk metadata the access rule needs, so exports and
+dashboards can be filtered for the identity that reads them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from assistant.access import can_see
+from assistant.errors import AccessError, NotFoundError, StoreError, ValidationError
+from assistant.types import Identity
+
+FEEDBACK_FILE = "feedback.sqlite3"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS answers (
+    answer_id TEXT PRIMARY KEY,
+    created REAL NOT NULL,
+    user TEXT, org TEXT, role TEXT,
+    question TEXT NOT NULL,
+    history TEXT NOT NULL DEFAULT '[]',
+    mode TEXT NOT NULL,
+    answer TEXT NOT NULL,
+    refused INTEGER NOT NULL,
+    citations TEXT NOT NULL,
+    retrieved TEXT NOT NULL DEFAULT '[]'
+);
+CREATE TABLE IF NOT EXISTS ratings (
+    answer_id TEXT NOT NULL REFERENCES answers(answer_id),
+    rater TEXT NOT NULL,
+    created REAL NOT NULL,
+    rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
+    comment TEXT NOT NULL DEFAULT '',
+    user TEXT, org TEXT, role TEXT,
+    PRIMARY KEY (answer_id, rater)
+);
+CREATE INDEX IF NOT EXISTS answers_created ON answers(created);
+"""
+_MARKER = re.compile(r"\s*\[\d+\]")
+
+
+@dataclass(frozen=True)
+class LoggedAnswer:
+    """One logged answer with its net rating (sum of +1/-1) and comments."""
+
+    answer_id: str
+    created: float
+    identity: Identity
+    question: str
+    history: list[dict[str, str]]
+    mode: str
+    answer: str
+    refused: bool
+    citations: list[dict[str, Any]]
+    retrieved: list[dict[str, Any]]
+    rating: int
+    ratings: int
+    comments: list[str]
+
+    @property
+    def contributors(self) -> list[str]:
+        return sorted({str(c.get("contributor")) for c in self.citations})
+
+    def visible_to(self, identity: Identity) -> bool:
+        """Whether every chunk this answer cites is visible to `identity`."""
+        return all(can_see(identity, c) for c in self.citations)
+
+
+class FeedbackStore:
+    """Answers and ratings in `<home>/feedback.sqlite3`."""
+
+    def __init__(self, home: Path) -> None:
+        self.path = home / FEEDBACK_FILE
+        home.mkdir(parents=True, exist_ok=True)
+        with self._db() as db:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.executescript(_SCHEMA)
+
+    @contextmanager
+    def _db(self) -> Iterator[sqlite3.Connection]:
+        try:
+            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: cannot open the feedback store: {e}") from e
+        try:
+            db.execute("PRAGMA busy_timeout=30000")
+            yield db
+        except sqlite3.Error as e:
+            raise StoreError(f"{self.path}: {e}") from e
+        finally:
+            db.close()
+
+    def log_answer(
+        self,
+        identity: Identity,
+        question: str,
+        history: list[dict[str, str]],
+        result: dict[str, Any],
+        retrieved: list[dict[str, Any]],
+    ) -> str:
+        """Record one answer; returns its new answer id.
+
+        Args:
+            identity: who asked.
+            question: the question as asked.
+            history: earlier turns, oldest first.
+            result: the answer dict (`answer`, `refused`, `mode`, `citations` with at least
+                chunk_id, source, contributor, visibility, allowed_roles).
+            retrieved: the retrieved candidates (chunk_id, source, contributor).
+        """
+        answer_id = uuid.uuid4().hex
+        keep = ("n", "chunk_id", "doc_id", "source", "contributor", "visibility", "allowed_roles")
+        citations = [{k: c.get(k) for k in keep} for c in result.get("citations", [])]
+        with self._db() as db:
+            db.execute(
+                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer_id,
+                    time.time(),
+                    identity.user,
+                    identity.org,
+                    identity.role,
+                    question,
+                    json.dumps(history, ensure_ascii=False),
+                    result.get("mode", "ask"),
+                    result.get("answer", ""),
+                    int(bool(result.get("refused"))),
+                    json.dumps(citations, ensure_ascii=False),
+                    json.dumps(retrieved, ensure_ascii=False),
+                ),
+            )
+        return answer_id
+
+    def rate(self, answer_id: str, identity: Identity, rating: int, comment: str = "") -> None:
+        """Rate an answer (+1 or -1); a later rating by the same rater replaces the earlier.
+
+        Raises:
+            ValidationError: rating not +1/-1, or comment too long.
+            NotFoundError: no such answer, or it was given to somebody else.
+        """
+        if rating not in (1, -1):
+            raise ValidationError("rating must be +1 or -1")
+        if len(comment) > 4000:
+            raise ValidationError("comment: at most 4000 characters")
+        with self._db() as db:
+            row = db.execute(
+                "SELECT user, org, role FROM answers WHERE answer_id=?", (answer_id,)
+            ).fetchone()
+            # Only the person who got the answer may rate it (anonymous: anonymous answers).
+            if row is None or (row[0] or None) != (identity.user or None):
+                raise NotFoundError(f"no answer {answer_id!r}")
+            if identity.user is None and (row[1], row[2]) != (identity.org, identity.role):
+                raise NotFoundError(f"no answer {answer_id!r}")
+            rater = identity.user or f"anonymous:{identity.key()}"
+            db.execute(
+                "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (
+                    answer_id,
+                    rater,
+                    time.time(),
+                    rating,
+                    comment,
+                    identity.user,
+                    identity.org,
+                    identity.role,
+                ),
+            )
+
+    def answers(self, *, rated_only: bool = False) -> list[LoggedAnswer]:
+        """Every logged answer, oldest first, with net rating and comments."""
+        sql = (
+            "SELECT a.*, COALESCE(SUM(r.rating), 0), COUNT(r.rating), "
+            "GROUP_CONCAT(NULLIF(r.comment, ''), char(10)) "
+            "FROM answers a LEFT JOIN ratings r ON r.answer_id = a.answer_id "
+            "GROUP BY a.answer_id " + ("HAVING COUNT(r.rating) > 0 " if rated_only else "")
+        )
+        with self._db() as db:
+            rows = db.execute(sql + "ORDER BY a.created").fetchall()
+        return [
+            LoggedAnswer(
+                answer_id=r[0],
+                created=r[1],
+                identity=Identity(r[2], r[3], r[4]),
+                question=r[5],
+                history=json.loads(r[6]),
+                mode=r[7],
+                answer=r[8],
+                refused=bool(r[9]),
+                citations=json.loads(r[10]),
+                retrieved=json.loads(r[11]),
+                rating=int(r[12]),
+                ratings=int(r[13]),
+                comments=[c for c in (r[14] or "").split("\n") if c],
+            )
+            for r in rows
+        ]
+
+    def ratings_for(self, answer_ids: set[str]) -> list[dict[str, Any]]:
+        """The individual ratings of these answers, newest first."""
+        with self._db() as db:
+            rows = db.execute(
+                "SELECT answer_id, rating, comment, created FROM ratings ORDER BY created DESC"
+            ).fetchall()
+        return [
+            {"answer_id": a, "rating": r, "comment": c, "created": t}
+            for a, r, c, t in rows
+            if a in answer_ids
+        ]
+
+    def ledger(self, contributors: set[str] | None = None) -> list[dict[str, Any]]:
+        """Per contributor: citations, answers citing it, up and down ratings of those answers.
+
+        Args:
+            contributors: only these contributors (None: all).
+        """
+        table: dict[str, dict[str, Any]] = {}
+        for a in self.answers():
+            cited: dict[str, int] = {}
+            for c in a.citations:
+                name = str(c.get("contributor"))
+                cited[name] = cited.get(name, 0) + 1
+            for name, n in cited.items():
+                if contributors is not None and name not in contributors:
+                    continue
+                row = table.setdefault(
+                    name, {"contributor": name, "citations": 0, "answers": 0, "up": 0, "down": 0}
+                )
+                row["citations"] += n
+                row["answers"] += 1
+                row["up"] += int(a.rating > 0)
+                row["down"] += int(a.rating < 0)
+        return sorted(table.values(), key=lambda r: (-r["citations"], r["contributor"]))
+
+    def export_items(self, identity: Identity) -> list[dict[str, Any]]:
+        """Rated answers as eval-dataset items (DESIGN.md), only what `identity` may see.
+
+        Only admins export (the questions are other users' words). Upvoted answers give a
+        reference (the answer without its markers) and gold sources; downvoted ones an empty
+        reference, `"downvoted": true` and `"needs_review": true`. Answers with a net rating of
+        zero are left out; so is any answer citing a chunk the exporter may not see.
+
+        Raises:
+            AccessError: the identity is not an admin.
+        """
+        if identity.role != "admin":
+            raise AccessError("only an admin may export feedback")
+        items = []
+        for a in self.answers(rated_only=True):
+            if a.rating == 0 or not a.visible_to(identity):
+                continue
+            item: dict[str, Any] = {"id": f"feedback-{a.answer_id}"}
+            if a.history:
+                item["messages"] = [*a.history, {"role": "user", "content": a.question}]
+            else:
+                item["question"] = a.question
+            up = a.rating > 0
+            sources = sorted({str(c.get("source")) for c in a.citations}) if up else []
+            item.update(
+                {
+                    "reference": _MARKER.sub("", a.answer).strip() if up and not a.refused else "",
+                    "gold_sources": sources,
+                    "gold_contributors": a.contributors if up else [],
+                    # An upvoted refusal was right to refuse; a downvoted one should have answered.
+                    "answerable": (not a.refused) if up else True,
+                    "mode": a.mode,
+                    "rating": a.rating,
+                }
+            )
+            if not a.identity.anonymous:
+                item["user"] = {"org": a.identity.org, "role": a.identity.role}
+            if not up:
+                item["downvoted"] = True
+                item["needs_review"] = True
+            if a.comments:
+                item["comments"] = a.comments
+            items.append(item)
+        return items

@@ -1,0 +1,303 @@
+"""The users file: who may sign in, their org and role, password hashes and API tokens.
+
+A YAML file (`users: {NAME: {org, role, password, tokens: [...]}}`), written atomically with
+0600 permissions. Passwords are stored only as scrypt hashes with a per-user salt and the
+parameters in the string (`scrypt$N$r$p$salt$hash`, N=2**14, r=8, p=1, 32-byte key); API
+tokens are random 32-byte secrets, printed once and stored only as their SHA-256 (a fast hash
+is enough for a high-entropy secret). Comparisons are constant-time.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import os
+import re
+import secrets
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from assistant.errors import AuthError, ConfigError, NotFoundError, ValidationError
+from assistant.types import ROLES, Identity
+
+logger = logging.getLogger(__name__)
+
+SCRYPT_N, SCRYPT_R, SCRYPT_P, SCRYPT_LEN = 2**14, 8, 1, 32
+TOKEN_PREFIX = "tkb_"
+_ORG = re.compile(r"^[a-z0-9][a-z0-9-]{0,62}$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
+# A successful Basic check is remembered this long, so each API call does not pay the KDF.
+VERIFY_CACHE_S = 300.0
+
+
+def hash_password(password: str) -> str:
+    """An scrypt hash string with a fresh salt and its parameters."""
+    salt = os.urandom(16)
+    key = hashlib.scrypt(
+        password.encode("utf-8"),
+        salt=salt,
+        n=SCRYPT_N,
+        r=SCRYPT_R,
+        p=SCRYPT_P,
+        dklen=SCRYPT_LEN,
+    )
+    b64 = base64.b64encode
+    return f"scrypt${SCRYPT_N}${SCRYPT_R}${SCRYPT_P}${b64(salt).decode()}${b64(key).decode()}"
+
+
+def check_password(password: str, stored: str) -> bool:
+    """Whether `password` matches an scrypt hash string (constant-time comparison)."""
+    try:
+        scheme, n, r, p, salt, key = stored.split("$")
+        if scheme != "scrypt":
+            return False
+        expected = base64.b64decode(key)
+        got = hashlib.scrypt(
+            password.encode("utf-8"),
+            salt=base64.b64decode(salt),
+            n=int(n),
+            r=int(r),
+            p=int(p),
+            dklen=len(expected),
+            maxmem=128 * int(n) * int(r) * 2,
+        )
+    except (ValueError, TypeError):
+        return False
+    return hmac.compare_digest(got, expected)
+
+
+def _token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True)
+class User:
+    """One account of the users file (hashes only)."""
+
+    name: str
+    org: str
+    role: str
+    password: str
+    tokens: tuple[dict[str, Any], ...] = field(default_factory=tuple)
+
+    @property
+    def identity(self) -> Identity:
+        return Identity(self.name, self.org, self.role)
+
+
+def validate_user_fields(name: str, org: str, role: str) -> None:
+    """Check a user name, org slug and role.
+
+    Raises:
+        ValidationError: a field is malformed; the message names it.
+    """
+    if not _NAME.match(name):
+        raise ValidationError(f"user name {name!r}: letters, digits, . _ @ - only (max 64)")
+    if not _ORG.match(org):
+        raise ValidationError(f"org {org!r}: must be a slug (a-z, 0-9, -), like a contributor id")
+    if role not in ROLES:
+        raise ValidationError(f"role {role!r}: must be one of {', '.join(ROLES)}")
+
+
+class UserStore:
+    """Reads and writes one users file; re-reads it when it changes on disk."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._lock = threading.Lock()
+        self._mtime: float | None = None
+        self._users: dict[str, User] = {}
+        self._verified: dict[tuple[str, str, str], float] = {}
+
+    # -- reading ------------------------------------------------------------------------------
+    def _load(self) -> dict[str, User]:
+        try:
+            mtime = self.path.stat().st_mtime_ns
+        except FileNotFoundError:
+            self._users, self._mtime = {}, None
+            return self._users
+        if mtime == self._mtime:
+            return self._users
+        if self.path.stat().st_mode & 0o077:
+            logger.warning("%s is readable by other users; chmod 600 it", self.path)
+        try:
+            data = yaml.safe_load(self.path.read_text(encoding="utf-8")) or {}
+        except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
+            raise ConfigError(f"{self.path}: cannot read the users file: {e}") from e
+        if not isinstance(data, dict) or not isinstance(data.get("users") or {}, dict):
+            raise ConfigError(f"{self.path}: expected a mapping 'users: {{NAME: {{...}}}}'")
+        users: dict[str, User] = {}
+        for name, rec in (data.get("users") or {}).items():
+            if not isinstance(rec, dict):
+                raise ConfigError(f"{self.path}: users.{name} must be a mapping")
+            try:
+                validate_user_fields(str(name), str(rec.get("org")), str(rec.get("role")))
+            except ValidationError as e:
+                raise ConfigError(f"{self.path}: users.{name}: {e}") from e
+            tokens = tuple(t for t in rec.get("tokens") or () if isinstance(t, dict))
+            users[str(name)] = User(
+                str(name), str(rec["org"]), str(rec["role"]), str(rec.get("password", "")), tokens
+            )
+        self._users, self._mtime = users, mtime
+        return users
+
+    def list(self) -> list[User]:
+        """Every user, by name."""
+        with self._lock:
+            return sorted(self._load().values(), key=lambda u: u.name)
+
+    def get(self, name: str) -> User | None:
+        with self._lock:
+            return self._load().get(name)
+
+    # -- verification -------------------------------------------------------------------------
+    def verify_password(self, name: str, password: str) -> Identity:
+        """The identity of `name` when `password` is right.
+
+        Raises:
+            AuthError: unknown user or wrong password (one message for both).
+        """
+        user = self.get(name)
+        if user is None or not user.password:
+            check_password(password, hash_password("x"))  # same cost as a real check
+            raise AuthError("wrong user name or password")
+        key = (name, user.password, hashlib.sha256(password.encode("utf-8")).hexdigest())
+        now = time.monotonic()
+        with self._lock:
+            until = self._verified.get(key)
+        if until is not None and until > now:
+            return user.identity
+        if not check_password(password, user.password):
+            raise AuthError("wrong user name or password")
+        with self._lock:
+            self._verified = {k: t for k, t in self._verified.items() if t > now}
+            self._verified[key] = now + VERIFY_CACHE_S
+        return user.identity
+
+    def verify_token(self, token: str) -> Identity:
+        """The identity holding this (unrevoked) API token.
+
+        Raises:
+            AuthError: no user holds it, or it was revoked.
+        """
+        digest = _token_hash(token)
+        for user in self.list():
+            for t in user.tokens:
+                if hmac.compare_digest(str(t.get("hash", "")), digest) and not t.get("revoked"):
+                    return user.identity
+        raise AuthError("invalid or revoked token")
+
+    # -- writing ------------------------------------------------------------------------------
+    def _raw(self) -> dict[str, Any]:
+        self._load()
+        return {
+            u.name: {
+                "org": u.org,
+                "role": u.role,
+                "password": u.password,
+                "tokens": [dict(t) for t in u.tokens],
+            }
+            for u in self._users.values()
+        }
+
+    def _write(self, users: dict[str, Any]) -> None:
+        """Write the file atomically (temp file + rename) with 0600 permissions."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        text = yaml.safe_dump({"users": users}, sort_keys=True, allow_unicode=True)
+        fd, tmp = tempfile.mkstemp(prefix=".users-", dir=self.path.parent)
+        try:
+            os.fchmod(fd, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as fh:
+                fh.write(text)
+                fh.flush()
+                os.fsync(fh.fileno())
+            os.replace(tmp, self.path)
+        except BaseException:
+            Path(tmp).unlink(missing_ok=True)
+            raise
+        self._mtime = None
+
+    def add(self, name: str, org: str, role: str, password: str, *, replace: bool = False) -> User:
+        """Add a user (or replace one when `replace`).
+
+        Raises:
+            ValidationError: bad name, org, role, empty password, or the user exists.
+        """
+        validate_user_fields(name, org, role)
+        if len(password) < 8:
+            raise ValidationError("password: at least 8 characters")
+        pw_hash = hash_password(password)
+        with self._lock:
+            users = self._raw()
+            if name in users and not replace:
+                raise ValidationError(f"user {name!r} already exists in {self.path}")
+            users[name] = {"org": org, "role": role, "password": pw_hash, "tokens": []}
+            self._write(users)
+        logger.info("user %s added (%s, %s)", name, org, role)
+        return User(name, org, role, pw_hash)
+
+    def remove(self, name: str) -> None:
+        """Remove a user and all their tokens.
+
+        Raises:
+            NotFoundError: no such user.
+        """
+        with self._lock:
+            users = self._raw()
+            if name not in users:
+                raise NotFoundError(f"no user {name!r} in {self.path}")
+            del users[name]
+            self._write(users)
+
+    def issue_token(self, name: str, label: str = "") -> tuple[str, str]:
+        """Issue an API token for `name`; returns (token id, token). Only its hash is stored.
+
+        Raises:
+            NotFoundError: no such user.
+        """
+        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+        token_id = secrets.token_hex(4)
+        with self._lock:
+            users = self._raw()
+            if name not in users:
+                raise NotFoundError(f"no user {name!r} in {self.path}")
+            users[name]["tokens"].append(
+                {
+                    "id": token_id,
+                    "hash": _token_hash(token),
+                    "label": label,
+                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                }
+            )
+            self._write(users)
+        return token_id, token
+
+    def revoke_token(self, name: str, token_id: str | None = None) -> int:
+        """Revoke one token of `name` (by id) or all of them (None); returns how many.
+
+        Raises:
+            NotFoundError: no such user, or no such token id.
+        """
+        with self._lock:
+            users = self._raw()
+            if name not in users:
+                raise NotFoundError(f"no user {name!r} in {self.path}")
+            count = 0
+            for t in users[name]["tokens"]:
+                if (token_id is None or t.get("id") == token_id) and not t.get("revoked"):
+                    t["revoked"] = True
+                    count += 1
+            if token_id is not None and not any(
+                t.get("id") == token_id for t in users[name]["tokens"]
+            ):
+                raise NotFoundError(f"user {name!r} has no token {token_id!r}")
+            self._write(users)
+        return count

@@ -1,0 +1,141 @@
+"""The web application: services built once, the REST and OpenAI APIs, and the Gradio UI at /."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from assistant.errors import ConfigError, TechkbError
+from assistant.feedback import FeedbackStore
+from assistant.settings import Settings
+from assistant.users import UserStore
+from ui.auth import error_body, techkb_error_response
+from ui.handlers import Services, contributor_names
+from ui.uploads import IngestFn, UploadManager
+
+logger = logging.getLogger(__name__)
+
+
+def _open_store(settings: Settings) -> tuple[Any, Any, int]:
+    from assistant.registry import build_assistant, build_store
+
+    store = build_store(settings)
+    return store, build_assistant(settings, store), threading.get_ident()
+
+
+def build_services(
+    settings: Settings,
+    users_file: Path | None = None,
+    *,
+    ingest_factory: Callable[[Services], IngestFn] | None = None,
+    supported: Iterable[str] = (),
+) -> Services:
+    """Open the store, the assistant, the users file, the usage log and the upload manager.
+
+    Args:
+        settings: the settings (store home, upload limit...).
+        users_file: the users file; None means `settings.paths.users_file`; when that is
+            None too, everyone is anonymous.
+        ingest_factory: builds the callable that syncs an uploads root into the store
+            (None: uploads are turned off).
+        supported: file suffixes ingestion reads (uploads must have one of them).
+
+    Raises:
+        ConfigError: bad users file or settings.
+        StoreError: the store cannot be opened.
+    """
+    users_path = users_file or settings.paths.users_file
+    if users_path is not None and not users_path.is_file():
+        raise ConfigError(f"{users_path}: users file not found (create it with `techkb users add`)")
+    users = UserStore(users_path) if users_path is not None else None
+    if users is not None:
+        users.list()  # a malformed users file fails now, not at the first sign-in
+    executor = ThreadPoolExecutor(1, thread_name_prefix="techkb-store")
+    store, assistant, thread_id = executor.submit(_open_store, settings).result()
+    holder: list[Services] = []
+
+    def describe_org(org: str) -> dict[str, str]:
+        services = holder[0]
+        types = services.call(_contributor_type, services, org)
+        names = services.call(contributor_names, services)
+        return {"name": names.get(org, org), "type": types}
+
+    uploads = UploadManager(
+        settings.paths.home,
+        None,
+        max_bytes=int(settings.ui.max_upload_mb * 1024 * 1024),
+        supported=supported,
+        describe_org=describe_org,
+    )
+    services = Services(
+        settings=settings,
+        store=store,
+        assistant=assistant,
+        users=users,
+        feedback=FeedbackStore(settings.paths.home),
+        uploads=uploads,
+        _executor=executor,
+        _store_thread=[thread_id],
+    )
+    holder.append(services)
+    if ingest_factory is not None:
+        uploads.ingest = ingest_factory(services)
+    return services
+
+
+def _contributor_type(services: Services, org: str) -> str:
+    for doc in services.store.catalog.documents():
+        if doc.contributor == org:
+            chunks = services.store.catalog.document_chunks(doc.doc_id)
+            if chunks:
+                return chunks[0].contributor_type
+    return "unknown"
+
+
+async def _techkb_error(request: Request, exc: Exception) -> JSONResponse:
+    return techkb_error_response(request, exc)
+
+
+def create_app(services: Services, *, ui: bool = True) -> FastAPI:
+    """The FastAPI app: /api/*, /v1/*, /openapi.json, and (when `ui`) the Gradio app at /."""
+    from ui.api import router as api_router
+    from ui.openai_api import router as openai_router
+
+    app = FastAPI(
+        title="techkb",
+        summary="Cited answers from a shared technical knowledge base.",
+        version="0.1.0",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.services = services
+    app.add_exception_handler(TechkbError, _techkb_error)
+
+    @app.exception_handler(404)
+    async def _not_found(request: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(error_body(404, "not_found_error", "not found"), 404)
+
+    @app.exception_handler(RequestValidationError)
+    async def _bad_request(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+        )
+        body = error_body(422, "invalid_request_error", problems)
+        return JSONResponse({**body, "detail": jsonable_encoder(exc.errors())}, 422)
+
+    app.include_router(api_router)
+    app.include_router(openai_router)
+    if ui:
+        from ui.app import mount_ui
+
+        mount_ui(app, services)
+    return app
