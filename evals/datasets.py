@@ -25,7 +25,17 @@ class EvalItem:
     lang: str | None = None
     tags: tuple[str, ...] = ()
     restricted_sources: tuple[str, ...] = ()
+    persona: str | None = None
+    reference_contexts: tuple[str, ...] = ()
     extra: dict[str, Any] = field(default_factory=dict)
+
+
+def _message(m: Any) -> bool:
+    return (
+        isinstance(m, dict)
+        and m.get("role") in ("user", "assistant")
+        and isinstance(m.get("content"), str)
+    )
 
 
 def _item(raw: Any, where: str) -> EvalItem:
@@ -36,7 +46,9 @@ def _item(raw: Any, where: str) -> EvalItem:
             raise ConfigError(f"{where}: missing field {key!r}")
     if "messages" in raw:
         msgs = raw["messages"]
-        if not isinstance(msgs, list) or not msgs or msgs[-1].get("role") != "user":
+        if not isinstance(msgs, list) or not msgs or not all(_message(m) for m in msgs):
+            raise ConfigError(f"{where}: 'messages' must be a list of {{role, content}}")
+        if msgs[-1]["role"] != "user":
             raise ConfigError(f"{where}: 'messages' must end with the user's question")
         turns = tuple(Turn(m["role"], m["content"]) for m in msgs)
         question, history = turns[-1].content, turns[:-1]
@@ -44,7 +56,17 @@ def _item(raw: Any, where: str) -> EvalItem:
         question, history = raw["question"], ()
     else:
         raise ConfigError(f"{where}: needs 'question' or 'messages'")
+    for key in ("gold_sources", "gold_contributors", "restricted_sources", "reference_contexts"):
+        value = raw.get(key)
+        if value is not None and (
+            not isinstance(value, list) or not all(isinstance(v, str) for v in value)
+        ):
+            raise ConfigError(f"{where}: {key!r} must be a list of strings")
+    if not isinstance(raw["answerable"], bool):
+        raise ConfigError(f"{where}: 'answerable' must be true or false")
     user = raw.get("user") or {}
+    if not isinstance(user, dict):
+        raise ConfigError(f"{where}: 'user' must be an object {{org, role}}")
     identity = Identity(user.get("user"), user.get("org"), user.get("role")) if user else ANONYMOUS
     return EvalItem(
         id=str(raw["id"]),
@@ -59,6 +81,8 @@ def _item(raw: Any, where: str) -> EvalItem:
         lang=raw.get("lang"),
         tags=tuple(raw.get("tags") or ()),
         restricted_sources=tuple(raw.get("restricted_sources") or ()),
+        persona=raw.get("persona"),
+        reference_contexts=tuple(raw.get("reference_contexts") or ()),
     )
 
 

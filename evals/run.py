@@ -1,97 +1,288 @@
-"""Run an eval dataset through the assistant and score retrieval, answers, citations, refusals.
+"""Run an eval dataset through the assistant and score it (the engine of `techkb eval`).
 
-python -m evals.run evals/datasets/demo.jsonl --store .techkb [--baseline top-chunk]
+python -m evals.run evals/datasets/demo.jsonl --store .techkb --out eval-out
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import re
+import logging
 import statistics
 import sys
 import time
-from collections.abc import Sequence
-from dataclasses import dataclass
-from pathlib import Path
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
-from assistant.access import can_see
+from assistant.errors import BackendError
+from assistant.retrieve import standalone_query
 from assistant.service import Assistant
-from assistant.store.keyword import tokenize
-from assistant.types import Answer
-from evals.datasets import EvalItem, load_dataset
+from assistant.store import KnowledgeStore
+from assistant.types import Answer, Chunk
+from evals.datasets import EvalItem
+from evals.judge import Judge
+from evals.metrics.answer import AnswerSample, RagasScorer, reference_contexts
+from evals.metrics.attribution import attribution_precision_recall, count_leaks
+from evals.metrics.citation import Embed, citation_precision_recall, citation_support
+from evals.metrics.refusal import refusal_metrics
 from evals.metrics.retrieval import mrr_at_k, ndcg_at_k, recall_at_k
+from evals.metrics.text import number_recall, rouge_l
 
-_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
+logger = logging.getLogger(__name__)
 
-
-def rouge_l(candidate: str, reference: str) -> float:
-    """ROUGE-L F1 over stemmed English / jieba Chinese tokens."""
-    a, b = tokenize(candidate), tokenize(reference)
-    if not a or not b:
-        return 0.0
-    prev = [0] * (len(b) + 1)
-    for x in a:
-        cur = [0]
-        for j, y in enumerate(b):
-            cur.append(prev[j] + 1 if x == y else max(prev[j + 1], cur[j]))
-        prev = cur
-    lcs = prev[-1]
-    if lcs == 0:
-        return 0.0
-    p, r = lcs / len(a), lcs / len(b)
-    return 2 * p * r / (p + r)
-
-
-def number_recall(candidate: str, reference: str) -> float | None:
-    """Share of the reference's numbers that the answer states (None: reference has none)."""
-    wanted = {n.replace(",", "") for n in _NUMBER.findall(reference)}
-    if not wanted:
-        return None
-    found = {n.replace(",", "") for n in _NUMBER.findall(candidate)}
-    return len(wanted & found) / len(wanted)
+# Metrics where a lower value is better (the rest: higher is better), for baseline comparison.
+LOWER_IS_BETTER = ("leaks", "latency", "wrongful_refusal_rate", "_errors")
 
 
 @dataclass
 class ItemResult:
+    """One item: the assistant's answer, its ranked sources and its scores."""
+
     item: EvalItem
     answer: Answer
     ranked_sources: list[str]
     latency_ms: float
-    metrics: dict[str, float | None]
+    metrics: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The report.json item (DESIGN.md keys, plus what the breakdowns group by)."""
+        data = self.answer.to_dict()
+        return {
+            "id": self.item.id,
+            "answer": data["answer"],
+            "refused": data["refused"],
+            "citations": data["citations"],
+            "retrieved": data["retrieved"],
+            "latency_ms": round(self.latency_ms, 1),
+            "metrics": {k: _round(v) for k, v in self.metrics.items()},
+            "mode": self.item.mode,
+            "lang": self.item.lang,
+            "persona": persona_of(self.item),
+            "answerable": self.item.answerable,
+            "tags": list(self.item.tags),
+            "ranked_sources": self.ranked_sources,
+        }
 
 
-def score_item(item: EvalItem, answer: Answer, ranked: list[str]) -> dict[str, float | None]:
-    m: dict[str, float | None] = {}
-    cited = {c.source for c in answer.citations}
-    visible_leak = [
-        h for h in answer.retrieved if not can_see(item.identity, h.chunk.to_metadata())
-    ]
-    restricted = set(item.restricted_sources)
-    m["leaks"] = float(
-        len(visible_leak)
-        + len(cited & restricted)
-        + len({h.chunk.source for h in answer.retrieved} & restricted)
-    )
-    m["refused"] = float(answer.refused)
-    if item.answerable and item.gold_sources:
+def _round(value: Any) -> Any:
+    return round(value, 6) if isinstance(value, float) else value
+
+
+def persona_of(item: EvalItem) -> str:
+    """The user type an item is asked as: the dataset's persona, else the role or anonymous."""
+    if item.persona:
+        return item.persona
+    return "anonymous" if item.identity.anonymous else str(item.identity.role)
+
+
+class ItemScorer:
+    """Scores one answered item: retrieval, citations, refusal, attribution, leaks, ragas.
+
+    Args:
+        store: the store (gold passages for ragas' reference contexts, cited chunk metadata).
+        sentence_embed: texts -> unit vectors for semantic citation support.
+        ragas: the ragas scorer (None skips the ragas metrics).
+        judge: the judge (judged citation support), or None.
+    """
+
+    def __init__(
+        self,
+        store: KnowledgeStore,
+        sentence_embed: Embed | None,
+        ragas: RagasScorer | None,
+        judge: Judge | None = None,
+    ) -> None:
+        self.store = store
+        self.embed = sentence_embed
+        self.ragas = ragas
+        self.judge = judge
+        self._by_source: dict[str, list[Chunk]] | None = None
+
+    def gold_passages(self, item: EvalItem) -> list[str]:
+        """Reference contexts: the dataset's, else each gold document's best-matching chunk."""
+        if item.reference_contexts:
+            return list(item.reference_contexts)
+        if self._by_source is None:
+            self._by_source = {}
+            for _, chunk in self.store.catalog.iter_chunks():
+                self._by_source.setdefault(chunk.source, []).append(chunk)
+        out: list[str] = []
+        for source in item.gold_sources:
+            texts = [c.text for c in self._by_source.get(source, [])]
+            out.extend(reference_contexts(item.reference, texts))
+        return out
+
+    def score(self, item: EvalItem, answer: Answer, ranked: list[str]) -> dict[str, Any]:
+        """Every per-item metric; a metric that does not apply is left out."""
+        m: dict[str, Any] = {}
+        by_id = {h.chunk.chunk_id: h.chunk for h in answer.retrieved}
+        unknown = [c.chunk_id for c in answer.citations if c.chunk_id not in by_id]
+        found = self.store.catalog.get_chunks(unknown) if unknown else {}
+        cited_meta = [(by_id.get(c.chunk_id) or found.get(c.chunk_id)) for c in answer.citations]
+        m["leaks"] = count_leaks(
+            item.identity,
+            [c.to_metadata() if c else {} for c in cited_meta],
+            [h.chunk.to_metadata() for h in answer.retrieved],
+            item.restricted_sources,
+        )
+        m["refused"] = float(answer.refused)
+        m["correct_refusal"] = float(answer.refused != item.answerable)
+        if not (item.answerable and item.gold_sources):
+            return m
         m["recall@5"] = recall_at_k(ranked, item.gold_sources, 5)
         m["mrr@10"] = mrr_at_k(ranked, item.gold_sources, 10)
         m["ndcg@10"] = ndcg_at_k(ranked, item.gold_sources, 10)
-        if not answer.refused:
-            gold = set(item.gold_sources)
-            m["citation_precision"] = len(cited & gold) / len(cited) if cited else 0.0
-            m["citation_recall"] = len(cited & gold) / len(gold)
-            m["rougeL"] = rouge_l(answer.answer, item.reference)
-            m["number_recall"] = number_recall(answer.answer, item.reference)
-    return m
+        if answer.refused:
+            return m
+        cited = [c.source for c in answer.citations]
+        m["citation_precision"], m["citation_recall"] = citation_precision_recall(
+            cited, item.gold_sources
+        )
+        m["gold_cited"] = 1.0 if set(cited) & set(item.gold_sources) else 0.0
+        contributors = [c.contributor for c in answer.citations]
+        m["attribution_precision"], m["attribution_recall"] = attribution_precision_recall(
+            contributors, item.gold_contributors
+        )
+        m.update(self._support(answer, by_id, found))
+        m["rougeL"] = rouge_l(answer.answer, item.reference)
+        m["number_recall"] = number_recall(answer.answer, item.reference)
+        if self.ragas is not None:
+            sample = AnswerSample(
+                question=item.question,
+                response=answer.answer,
+                reference=item.reference,
+                retrieved_contexts=tuple(h.chunk.text for h in answer.retrieved),
+                reference_contexts=tuple(self.gold_passages(item)),
+            )
+            m.update(self.ragas.score(sample))
+        return m
+
+    def _support(
+        self, answer: Answer, by_id: dict[str, Chunk], found: dict[str, Chunk]
+    ) -> dict[str, Any]:
+        passages = {}
+        for c in answer.citations:
+            chunk = by_id.get(c.chunk_id) or found.get(c.chunk_id)
+            if chunk is not None:
+                passages[c.n] = chunk.text
+        heuristic = citation_support(answer.answer, passages, embed=self.embed)
+        out: dict[str, Any] = {
+            "citation_support": heuristic.support,
+            "citation_support_lexical": heuristic.lexical,
+            "citation_support_semantic": heuristic.semantic,
+        }
+        if self.judge is not None:
+            try:
+                judged = citation_support(answer.answer, passages, judge=self.judge.supports)
+            except BackendError as e:
+                out["citation_support_judged"] = {"error": str(e)[:300]}
+            else:
+                out["citation_support_judged"] = judged.support
+                out["citation_support"] = judged.support
+        return out
+
+
+def answer_items(
+    assistant: Assistant,
+    items: Sequence[EvalItem],
+    scorer: ItemScorer,
+    progress: Callable[[], None] | None = None,
+    transform: Callable[[Answer], Answer] | None = None,
+) -> list[ItemResult]:
+    """Ask every item as its identity, in its mode and conversation, timing each ask.
+
+    One untimed ask first loads the models, so the first item's latency is not a cold start.
+    """
+    if items:
+        warm = items[0]
+        assistant.ask(warm.question, identity=warm.identity, history=warm.history, mode=warm.mode)
+    results = []
+    for item in items:
+        started = time.perf_counter()
+        answer = assistant.ask(
+            item.question, identity=item.identity, history=item.history, mode=item.mode
+        )
+        latency = (time.perf_counter() - started) * 1000
+        query = standalone_query(item.question, item.history)
+        ranked = [h.chunk.source for h in assistant.retriever.retrieve(query, item.identity, k=10)]
+        if transform is not None:
+            answer = transform(answer)
+        results.append(
+            ItemResult(item, answer, ranked, latency, scorer.score(item, answer, ranked))
+        )
+        if progress is not None:
+            progress()
+    return results
+
+
+def _mean(values: list[float]) -> float | None:
+    return round(statistics.fmean(values), 4) if values else None
+
+
+def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
+    """The report's summary: means of per-item metrics, sums of leaks, refusal and latency."""
+    out: dict[str, Any] = {"items": len(results)}
+    keys = sorted({k for r in results for k in r.metrics})
+    for key in keys:
+        values = [r.metrics.get(key) for r in results]
+        numbers = [float(v) for v in values if isinstance(v, int | float) and v is not None]
+        errors = sum(isinstance(v, dict) for v in values)
+        if key == "leaks":
+            out[key] = int(sum(numbers))
+        elif key not in ("refused",):
+            out[key] = _mean(numbers)
+        if errors:
+            out[f"{key}_errors"] = errors
+    refusals = refusal_metrics((r.item.answerable, r.answer.refused) for r in results)
+    out.update({k: None if v is None else round(v, 4) for k, v in refusals.items()})
+    lat = sorted(r.latency_ms for r in results)
+    if lat:
+        out["latency_p50_ms"] = round(statistics.median(lat), 1)
+        out["latency_p95_ms"] = round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1)
+    for key in ("citation_precision", "citation_recall", "citation_support"):
+        out.setdefault(key, None)
+    for key in ("attribution_precision", "attribution_recall", "recall@5", "mrr@10", "ndcg@10"):
+        out.setdefault(key, None)
+    out.setdefault("leaks", 0)
+    return out
+
+
+def compare(summary: dict[str, Any], baseline: dict[str, Any]) -> list[dict[str, Any]]:
+    """Summary deltas against an earlier run; `regression` marks a change for the worse.
+
+    Lower is better for leaks, latency, wrongful refusals and error counts; higher for the rest.
+    A change counts when it exceeds 0.005 (rates and scores), 0 (leaks) or 10 % (latency).
+    """
+    rows = []
+    for key in sorted(set(summary) | set(baseline)):
+        new, old = summary.get(key), baseline.get(key)
+        if not isinstance(new, int | float) or not isinstance(old, int | float):
+            rows.append({"metric": key, "old": old, "new": new, "delta": None, "regression": False})
+            continue
+        delta = float(new) - float(old)
+        lower = any(tag in key for tag in LOWER_IS_BETTER)
+        worse = delta > 0 if lower else delta < 0
+        if "latency" in key:
+            tolerance = 0.10 * abs(float(old))
+        elif key in ("leaks", "items") or key.endswith("_errors"):
+            tolerance = 0.0
+        else:
+            tolerance = 0.005
+        rows.append(
+            {
+                "metric": key,
+                "old": old,
+                "new": new,
+                "delta": round(delta, 6),
+                "direction": "lower" if lower else "higher",
+                "regression": bool(worse and abs(delta) > tolerance and key != "items"),
+            }
+        )
+    return rows
 
 
 def top_chunk_answer(answer: Answer) -> Answer:
-    """The baseline: the text of the best retrieved chunk, cited, never refusing."""
-    from dataclasses import replace
-
+    """A baseline answerer: the text of the best retrieved chunk, cited, never refusing."""
     from assistant.answer.citations import build_citation
 
     if not answer.retrieved:
@@ -105,84 +296,42 @@ def top_chunk_answer(answer: Answer) -> Answer:
     )
 
 
-def run(
-    assistant: Assistant, items: Sequence[EvalItem], baseline: str | None = None
-) -> list[ItemResult]:
-    from tqdm import tqdm
-
-    results = []
-    for item in tqdm(items, desc="eval", unit="item", disable=not sys.stderr.isatty()):
-        started = time.perf_counter()
-        answer = assistant.ask(
-            item.question, identity=item.identity, history=item.history, mode=item.mode
-        )
-        latency = (time.perf_counter() - started) * 1000
-        from assistant.retrieve import standalone_query
-
-        query = standalone_query(item.question, item.history)
-        ranked = [h.chunk.source for h in assistant.retriever.retrieve(query, item.identity, k=10)]
-        if baseline == "top-chunk":
-            answer = top_chunk_answer(answer)
-        results.append(ItemResult(item, answer, ranked, latency, score_item(item, answer, ranked)))
-    return results
-
-
-def summarize(results: Sequence[ItemResult]) -> dict[str, float]:
-    out: dict[str, float] = {}
-    keys = sorted({k for r in results for k in r.metrics})
-    for key in keys:
-        values = [r.metrics[key] for r in results if r.metrics.get(key) is not None]
-        if key == "leaks":
-            out[key] = float(sum(v for v in values if v is not None))
-        elif values:
-            out[key] = round(statistics.fmean(v for v in values if v is not None), 4)
-    unans = [r for r in results if not r.item.answerable]
-    ans = [r for r in results if r.item.answerable]
-    refused = [r for r in results if r.answer.refused]
-    out["refusal_recall"] = round(sum(r.answer.refused for r in unans) / max(len(unans), 1), 4)
-    out["refusal_precision"] = round(
-        sum(not r.item.answerable for r in refused) / max(len(refused), 1), 4
-    )
-    out["wrongful_refusal_rate"] = round(sum(r.answer.refused for r in ans) / max(len(ans), 1), 4)
-    lat = sorted(r.latency_ms for r in results)
-    out["latency_p50_ms"] = round(statistics.median(lat), 1)
-    out["latency_p95_ms"] = round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1)
-    return out
-
-
 def main(argv: list[str] | None = None) -> int:
+    """`python -m evals.run`: the same run as `techkb eval` (see evals/pipeline.py)."""
+    from pathlib import Path
+
+    from evals.pipeline import EvalOptions, run_eval
+
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("dataset", type=Path)
     parser.add_argument("--store", type=Path, default=None)
-    parser.add_argument("--baseline", choices=["top-chunk"], default=None)
-    parser.add_argument("--out", type=Path, default=None, help="write per-item JSON here")
+    parser.add_argument("--out", type=Path, default=Path("eval-out"))
+    parser.add_argument("--judge", action="store_true")
+    parser.add_argument("--baseline", type=Path, default=None, help="earlier report.json")
     parser.add_argument("--only", default=None, help="only items with this tag or mode")
+    parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--no-attribution", action="store_true")
+    parser.add_argument("--attribution-metric", default="gold_cited")
+    parser.add_argument(
+        "--top-chunk", action="store_true", help="score the top-chunk baseline answerer"
+    )
     args = parser.parse_args(argv)
-    from assistant.registry import build_assistant, build_store
     from assistant.settings import load_settings
 
     settings = load_settings({"paths": {"home": args.store}})
-    items = load_dataset(args.dataset)
-    if args.only:
-        items = [i for i in items if args.only in i.tags or i.mode == args.only]
-    store = build_store(settings)
-    try:
-        results = run(build_assistant(settings, store), items, args.baseline)
-    finally:
-        store.close()
-    summary = summarize(results)
-    print(json.dumps(summary, indent=1))
-    if args.out:
-        rows: list[dict[str, Any]] = [
-            {
-                "id": r.item.id,
-                "metrics": r.metrics,
-                **r.answer.to_dict(),
-                "ranked": r.ranked_sources,
-            }
-            for r in results
-        ]
-        args.out.write_text(json.dumps(rows, ensure_ascii=False, indent=1))
+    options = EvalOptions(
+        judge=args.judge,
+        baseline=args.baseline,
+        only=args.only,
+        limit=args.limit,
+        attribution=not args.no_attribution,
+        attribution_metric=args.attribution_metric,
+        top_chunk=args.top_chunk,
+    )
+    report = run_eval(settings, args.dataset, args.out, options)
+    import json
+
+    sys.stdout.write(json.dumps(report.summary, indent=1, ensure_ascii=False) + "\n")
     return 0
 
 

@@ -1,0 +1,172 @@
+"""Scale benchmark: one store grown to 1k, 10k, 100k chunks from the demo corpus's chunks.
+
+Synthetic documents copy the seed store's chunks (text, metadata, visibility, so the scope mix
+stays the demo's) with new ids, a distinguishing word in the text, and vectors perturbed by
+Gaussian noise and re-normalised (no model runs for the 100k texts). They are written through
+`KnowledgeStore.write_document`, the path ingestion uses, so add throughput includes the
+catalog and both Chroma indexes. At each size: add throughput of the segment just written, the
+keyword-index rebuild, retrieval p50 (techkb hybrid for a staff identity, i.e. with the
+visibility rule, vs a plain unfiltered query of one collection holding every vector, each
+timed with its query embedding), extractive ask p50 and the process RSS.
+"""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from assistant.settings import Settings
+from evals.bench.query import STAFF
+from evals.bench.timing import Progress, latency_summary, questions, ratio, rss_mb
+
+CHUNKS_PER_DOC = 40
+
+
+def _seed(store: Any) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
+    """Every chunk of the seed store with its MiniLM and multilingual vectors."""
+    chunks = [c for _, c in store.catalog.iter_chunks()]
+    by_scope: dict[str, list[str]] = {}
+    for scope, c in store.catalog.iter_chunks():
+        by_scope.setdefault(scope, []).append(c.chunk_id)
+    vec: dict[str, np.ndarray] = {}
+    ml: dict[str, np.ndarray] = {}
+    for scope, ids in by_scope.items():
+        for index, out in ((store.vectors, vec), (store.ml_vectors, ml)):
+            col = index._collection(scope, create=False)
+            if col is None:
+                continue
+            got = col.get(ids=ids, include=["embeddings"])
+            arrays = np.asarray(got["embeddings"], dtype=np.float32)
+            out.update(zip(got["ids"], arrays, strict=True))
+    return [(c, vec[c.chunk_id], ml.get(c.chunk_id)) for c in chunks if c.chunk_id in vec]
+
+
+def _noisy(v: np.ndarray, rng: np.random.Generator, sigma: float = 0.02) -> np.ndarray:
+    out = v + rng.normal(0, sigma, v.shape).astype(np.float32)
+    return out / np.linalg.norm(out, axis=-1, keepdims=True)
+
+
+def _grow(
+    store: Any,
+    plain: Any,
+    seed: list[Any],
+    start: int,
+    target: int,
+    rng: np.random.Generator,
+) -> int:
+    """Add synthetic documents until the store holds `target` chunks; returns the new count."""
+    n = start
+    doc = start // CHUNKS_PER_DOC
+    has_ml = all(s[2] is not None for s in seed)
+    while n < target:
+        doc_id = f"syn{doc:07d}"
+        picks = [seed[(n + i) % len(seed)] for i in range(min(CHUNKS_PER_DOC, target - n))]
+        chunks = [
+            replace(
+                c,
+                chunk_id=f"{doc_id}-{i:04d}",
+                doc_id=doc_id,
+                chunk_index=i,
+                source=f"synthetic/{doc}/{c.source}",
+                text=f"{c.text} lot{doc}",
+            )
+            for i, (c, _, _) in enumerate(picks)
+        ]
+        vectors = _noisy(np.stack([p[1] for p in picks]), rng)
+        ml = _noisy(np.stack([p[2] for p in picks]), rng) if has_ml else None
+        store.begin_document(doc_id, "synthetic", f"synthetic/{doc}", doc_id)
+        store.write_document(doc_id, f"synthetic {doc}", chunks[0].contributor, chunks, vectors, ml)
+        plain.add(ids=[c.chunk_id for c in chunks], embeddings=vectors)
+        n += len(chunks)
+        doc += 1
+    return n
+
+
+def bench_scale(
+    seed_home: Path, settings: Settings, sizes: list[int], n_questions: int, progress: Progress
+) -> dict[str, Any]:
+    """Grow a fresh store through `sizes` (ascending) and measure at each size."""
+    from assistant.registry import build_assistant, build_store
+    from assistant.store import KnowledgeStore
+
+    seed_store = KnowledgeStore(seed_home)
+    try:
+        seed = _seed(seed_store)
+    finally:
+        seed_store.close()
+    work = Path(tempfile.mkdtemp(prefix="techkb-bench-scale-"))
+    home_settings = settings.model_copy(deep=True)
+    home_settings.paths.home = work
+    store = build_store(home_settings)
+    store.check_embedder(*_seed_embedders(seed_home))
+    plain = store.vectors._client.get_or_create_collection(
+        "plain-all", embedding_function=None, configuration={"hnsw": {"space": "cosine"}}
+    )
+    qs = questions(n_questions)
+    rng = np.random.default_rng(0)
+    rows = []
+    n = 0
+    try:
+        assistant = build_assistant(home_settings, store)
+        retriever = assistant.retriever
+        for size in sizes:
+            progress(f"scale: growing the store to {size} chunks")
+            t0 = time.perf_counter()
+            before = n
+            n = _grow(store, plain, seed, n, size, rng)
+            add_s = time.perf_counter() - t0
+            t0 = time.perf_counter()
+            store.keyword_index()
+            rebuild_s = time.perf_counter() - t0
+            progress(f"scale: {len(qs)} questions at {n} chunks")
+            retriever.retrieve(qs[0], STAFF)
+            hybrid, plain_ms, store_only, asks = [], [], [], []
+            for q in qs:
+                timings: dict[str, float] = {}
+                t0 = time.perf_counter()
+                retriever.retrieve(q, STAFF, timings=timings)
+                hybrid.append((time.perf_counter() - t0) * 1000)
+                embed = timings.get("embed_ms", 0.0) + timings.get("embed_ml_ms", 0.0)
+                store_only.append(hybrid[-1] - embed)
+                t0 = time.perf_counter()
+                v = retriever.embedder.embed_query(q)
+                plain.query(query_embeddings=[v], n_results=30, include=["distances"])
+                plain_ms.append((time.perf_counter() - t0) * 1000)
+            for q in qs[: max(10, len(qs) // 4)]:
+                t0 = time.perf_counter()
+                assistant.ask(q, identity=STAFF)
+                asks.append((time.perf_counter() - t0) * 1000)
+            row: dict[str, Any] = {
+                "chunks": n,
+                "add_chunks_per_s": round((n - before) / add_s, 1),
+                "keyword_rebuild_s": round(rebuild_s, 2),
+                "hybrid_retrieve_staff": latency_summary(hybrid),
+                "hybrid_without_query_embedding": latency_summary(store_only),
+                "plain_unfiltered_vector": latency_summary(plain_ms),
+                "ask_extractive": latency_summary(asks),
+                "rss_mb": round(rss_mb()),
+            }
+            row["hybrid_vs_plain_p50"] = ratio(
+                row["hybrid_retrieve_staff"]["p50_ms"], row["plain_unfiltered_vector"]["p50_ms"]
+            )
+            rows.append(row)
+    finally:
+        store.close()
+        shutil.rmtree(work, ignore_errors=True)
+    return {"chunks_per_document": CHUNKS_PER_DOC, "seed_chunks": len(seed), "sizes": rows}
+
+
+def _seed_embedders(home: Path) -> tuple[str, str | None]:
+    from assistant.store.catalog import Catalog
+
+    catalog = Catalog(home / "catalog.sqlite3")
+    try:
+        return catalog.get_meta("embedder") or "", catalog.get_meta("embedder_ml") or None
+    finally:
+        catalog.close()

@@ -1,0 +1,244 @@
+"""Report files of an eval run: report.json, report.md (tables), report.html (plots embedded)."""
+
+from __future__ import annotations
+
+import base64
+import html
+import json
+import logging
+import statistics
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from evals import plots
+
+if TYPE_CHECKING:
+    from evals.pipeline import EvalReport
+
+logger = logging.getLogger(__name__)
+
+GROUPINGS = (("persona", "user type"), ("mode", "mode"), ("lang", "language"))
+# Summary keys DESIGN.md promises, shown first.
+HEADLINE = (
+    "recall@5",
+    "mrr@10",
+    "ndcg@10",
+    "citation_precision",
+    "citation_recall",
+    "citation_support",
+    "refusal_precision",
+    "refusal_recall",
+    "wrongful_refusal_rate",
+    "attribution_precision",
+    "attribution_recall",
+    "leaks",
+    "latency_p50_ms",
+    "latency_p95_ms",
+)
+
+
+def breakdown(
+    items: Sequence[Mapping[str, Any]], key: str, metrics: Sequence[str]
+) -> dict[str, dict[str, float | None]]:
+    """Mean of each metric per value of `key` (persona, mode, lang), with the item count `n`."""
+    groups: dict[str, list[Mapping[str, Any]]] = {}
+    for item in items:
+        groups.setdefault(str(item.get(key) or "unknown"), []).append(item)
+    out: dict[str, dict[str, float | None]] = {}
+    for name in sorted(groups):
+        rows = groups[name]
+        stats: dict[str, float | None] = {"n": float(len(rows))}
+        for metric in metrics:
+            values = [
+                float(r["metrics"][metric])
+                for r in rows
+                if isinstance(r["metrics"].get(metric), int | float)
+            ]
+            stats[metric] = round(statistics.fmean(values), 4) if values else None
+        out[name] = stats
+    return out
+
+
+def _fmt(value: Any) -> str:
+    if value is None:
+        return "–"
+    if isinstance(value, float):
+        return f"{value:.4g}" if abs(value) < 1000 else f"{value:.0f}"
+    return str(value)
+
+
+def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
+    lines = ["| " + " | ".join(headers) + " |", "|" + "---|" * len(headers)]
+    lines += ["| " + " | ".join(_fmt(v) for v in row) + " |" for row in rows]
+    return "\n".join(lines)
+
+
+def _summary_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
+    keys = [k for k in HEADLINE if k in summary] + sorted(k for k in summary if k not in HEADLINE)
+    return [[k, summary[k]] for k in keys]
+
+
+def _attribution_rows(attribution: Mapping[str, Any]) -> list[list[Any]]:
+    contributors = attribution["contributors"]
+    return [
+        [
+            cid,
+            c["citations"],
+            c["share"],
+            c["leave_one_out"],
+            c["shapley"],
+            c.get("shapley_stderr", 0.0),
+        ]
+        for cid, c in sorted(contributors.items(), key=lambda kv: -kv[1]["shapley"])
+    ]
+
+
+_ATTRIBUTION_HEADERS = ("contributor", "citations", "share", "leave-one-out", "Shapley", "± s.e.")
+
+
+def to_markdown(report: EvalReport) -> str:
+    """report.md: summary, breakdowns, contributor ledger and values, baseline comparison."""
+    parts = [f"# Eval report: {report.settings.get('dataset')}", ""]
+    parts += ["## Summary", "", _table(("metric", "value"), _summary_rows(report.summary)), ""]
+    for key, label in GROUPINGS:
+        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
+        headers = [label, "n", *plots.BREAKDOWN_METRICS]
+        rows = [
+            [g, int(s["n"] or 0), *(s[m] for m in plots.BREAKDOWN_METRICS)]
+            for g, s in groups.items()
+        ]
+        parts += [f"## By {label}", "", _table(headers, rows), ""]
+    if report.attribution:
+        a = report.attribution
+        parts += [
+            "## Contributor attribution",
+            "",
+            f"Metric `{a['metric']}`; value(all) = {_fmt(a['value_all'])}, "
+            f"value(none) = {_fmt(a['value_none'])}; Shapley values {a.get('method')} "
+            f"(sum = value(all) − value(none)).",
+            "",
+            _table(_ATTRIBUTION_HEADERS, _attribution_rows(a)),
+            "",
+        ]
+    if report.comparison is not None:
+        rows = [
+            [r["metric"], r["old"], r["new"], r["delta"], "REGRESSION" if r["regression"] else ""]
+            for r in report.comparison
+        ]
+        parts += [
+            f"## Compared with {report.settings.get('baseline')}",
+            "",
+            _table(("metric", "baseline", "this run", "delta", ""), rows),
+            "",
+        ]
+    return "\n".join(parts)
+
+
+def make_plots(report: EvalReport) -> dict[str, bytes]:
+    """The report's plots as PNG bytes, by file name."""
+    out: dict[str, bytes] = {}
+    for key, label in GROUPINGS:
+        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
+        out[f"by_{key}.png"] = plots.grouped_bars(
+            f"Metrics by {label}", groups, plots.BREAKDOWN_METRICS
+        )
+    if report.attribution and report.attribution["contributors"]:
+        contributors = report.attribution["contributors"]
+        out["ledger.png"] = plots.ledger(contributors)
+        out["shapley.png"] = plots.shapley_bars(contributors, report.attribution["metric"])
+    latencies = [float(i["latency_ms"]) for i in report.items]
+    if latencies:
+        out["latency.png"] = plots.latency_histogram(latencies)
+    return out
+
+
+def _html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], flag: int = -1) -> str:
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cls = ' class="bad"' if flag >= 0 and row[flag] else ""
+        cells = "".join(f"<td>{html.escape(_fmt(v))}</td>" for v in row)
+        body.append(f"<tr{cls}>{cells}</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def to_html(report: EvalReport, images: Mapping[str, bytes]) -> str:
+    """report.html: one self-contained page, plots as base64 PNG."""
+
+    def img(name: str) -> str:
+        if name not in images:
+            return ""
+        data = base64.b64encode(images[name]).decode("ascii")
+        return f'<img src="data:image/png;base64,{data}" alt="{html.escape(name)}">'
+
+    parts = [
+        "<!doctype html><html><head><meta charset='utf-8'><title>techkb eval report</title>",
+        "<style>body{font-family:sans-serif;max-width:980px;margin:2em auto}"
+        "table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;"
+        "padding:2px 8px;text-align:right}td:first-child,th:first-child{text-align:left}"
+        "tr.bad td{background:#fdd}img{max-width:100%}</style></head><body>",
+        f"<h1>Eval report: {html.escape(str(report.settings.get('dataset')))}</h1>",
+        "<h2>Summary</h2>",
+        _html_table(("metric", "value"), _summary_rows(report.summary)),
+    ]
+    for key, label in GROUPINGS:
+        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
+        rows = [
+            [g, int(s["n"] or 0), *(s[m] for m in plots.BREAKDOWN_METRICS)]
+            for g, s in groups.items()
+        ]
+        parts += [
+            f"<h2>By {html.escape(label)}</h2>",
+            img(f"by_{key}.png"),
+            _html_table([label, "n", *plots.BREAKDOWN_METRICS], rows),
+        ]
+    if report.attribution:
+        a = report.attribution
+        parts += [
+            "<h2>Contributor attribution</h2>",
+            f"<p>Metric <code>{html.escape(a['metric'])}</code>: value(all) = "
+            f"{_fmt(a['value_all'])}, value(none) = {_fmt(a['value_none'])}; "
+            f"Shapley values {html.escape(str(a.get('method')))}.</p>",
+            img("ledger.png"),
+            img("shapley.png"),
+            _html_table(_ATTRIBUTION_HEADERS, _attribution_rows(a)),
+        ]
+    parts += ["<h2>Latency</h2>", img("latency.png")]
+    if report.comparison is not None:
+        rows = [
+            [r["metric"], r["old"], r["new"], r["delta"], "REGRESSION" if r["regression"] else ""]
+            for r in report.comparison
+        ]
+        parts += [
+            f"<h2>Compared with {html.escape(str(report.settings.get('baseline')))}</h2>",
+            _html_table(("metric", "baseline", "this run", "delta", ""), rows, flag=4),
+        ]
+    parts.append("</body></html>")
+    return "\n".join(parts)
+
+
+def write_reports(report: EvalReport, out: Path) -> list[Path]:
+    """Write report.json, report.md, report.html and plots/*.png (and comparison.json).
+
+    Returns:
+        The files written.
+    """
+    (out / "plots").mkdir(parents=True, exist_ok=True)
+    images = make_plots(report)
+    files = []
+    for name, data in images.items():
+        path = out / "plots" / name
+        path.write_bytes(data)
+        files.append(path)
+    targets = {
+        "report.json": json.dumps(report.to_dict(), ensure_ascii=False, indent=1),
+        "report.md": to_markdown(report),
+        "report.html": to_html(report, images),
+    }
+    if report.comparison is not None:
+        targets["comparison.json"] = json.dumps(report.comparison, indent=1)
+    for name, text in targets.items():
+        (out / name).write_text(text, encoding="utf-8")
+        files.append(out / name)
+    return files
