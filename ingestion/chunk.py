@@ -17,16 +17,20 @@ from assistant.errors import ParseError
 from ingestion.document import Block, ParsedDocument
 
 # How a text too big to fit is cut, coarsest first: lines, sentences (English and Chinese),
-# words, characters.
-_SPLITTERS = (
+# words, runs of `_WINDOW` characters (None), characters. The runs keep a long unbroken string
+# (a base64 blob, a hex dump) from becoming one node per character: packing calls the tokenizer
+# once per node.
+_SPLITTERS: tuple[re.Pattern[str] | None, ...] = (
     re.compile(r"\s*\n\s*"),
     re.compile(
         r"(?:(?<=[.?!])|(?<=[.?!][\"'”’)\]]))\s+"
         r"|(?:(?<=[。！？；])(?![”’」』）)])|(?<=[。！？；][”’」』）)]))\s*"
     ),
     re.compile(r"\s+"),
+    None,
     re.compile(r""),
 )
+_WINDOW = 32
 _TABLE_RULE = re.compile(r"[\s|:+]*-[\s|:+-]*")
 _LEAD_IN_END = (":", "：")
 # Below this many tokens of room for text the heading path leaves nothing useful to chunk.
@@ -243,7 +247,11 @@ def _text_node(
     """Split ``text`` only as finely as needed for every piece to fit alone."""
     if level == len(_SPLITTERS) or fits(text):
         return _Atom(text, sep, page, carry)
-    pieces = _cut(text, _SPLITTERS[level])
+    splitter = _SPLITTERS[level]
+    if splitter is None:
+        pieces = [("", text[i : i + _WINDOW]) for i in range(0, len(text), _WINDOW)]
+    else:
+        pieces = _cut(text, splitter)
     if len(pieces) == 1:
         return _text_node(text, page, fits, sep=sep, carry=carry, level=level + 1)
     return [

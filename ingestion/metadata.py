@@ -123,8 +123,12 @@ def load_contributors(root: Path, default_visibility: str = "public") -> dict[st
     return out
 
 
-def read_sidecar(document: Path) -> dict[str, Any]:
+def read_sidecar(document: Path, name: str | None = None) -> dict[str, Any]:
     """The `<file>.meta.yaml` beside a document, validated ({} when there is none).
+
+    Args:
+        document: the document file.
+        name: how messages name the sidecar (default: its path).
 
     Raises:
         MetadataError: unreadable or invalid sidecar; names the sidecar file.
@@ -132,11 +136,12 @@ def read_sidecar(document: Path) -> dict[str, Any]:
     path = document.with_name(document.name + SIDECAR_SUFFIX)
     if not path.is_file():
         return {}
+    where = name or str(path)
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        raise MetadataError(f"{path}: cannot read sidecar: {e}") from e
-    return validate_document_keys(data, str(path))
+        raise MetadataError(f"{where}: cannot read sidecar: {e}") from e
+    return validate_document_keys(data, where)
 
 
 def validate_document_keys(data: Any, where: str) -> dict[str, Any]:

@@ -67,6 +67,9 @@ _FRONT_MATTER = re.compile(
     r"\A---[ \t]*\r?\n(?:(.*?)\r?\n)?(?:---|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL
 )
 _MAX_FRONT_MATTER = 64 * 1024
+# Chunking and embedding run in the ingest process, outside the worker's time limit: about
+# 6,000 chunks, some ten minutes of embedding on a laptop CPU. Larger is refused in the worker.
+MAX_DOCUMENT_CHARS = 5_000_000
 # Han characters and CJK/full-width punctuation: no spaces between them in Chinese or Japanese,
 # so a space there is a line break of the source.
 _CJK = "\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff\uff00-\uffef"
@@ -96,8 +99,9 @@ def parse_file(
 
     Raises:
         ParseError: the file is empty, too big, of an unsupported type, binary where text is
-            expected, corrupt, encrypted, unsafe (zip bomb, entity declarations) or without
-            text. The message says why but not which file: the caller adds the path.
+            expected, corrupt, encrypted, unsafe (zip bomb, entity declarations), without
+            text or with more than `MAX_DOCUMENT_CHARS` of it. The message says why but not
+            which file: the caller adds the path.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -118,6 +122,12 @@ def parse_file(
     blocks = assemble_blocks(extracted.pieces)
     if not blocks:
         raise ParseError("no text found in the document")
+    chars = sum(len(b.text) for b in blocks)
+    if chars > MAX_DOCUMENT_CHARS:
+        raise ParseError(
+            f"the document holds {chars / 1e6:.1f} million characters of text, over the "
+            f"{MAX_DOCUMENT_CHARS / 1e6:g} million one document may hold"
+        )
     title = _choose_title(front_matter, extracted, blocks, path)
     return ParsedDocument(
         title=title,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import stat
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from assistant.store import KnowledgeStore
 from assistant.types import Chunk
 from ingestion.chunk import chunk_document, embedding_text
 from ingestion.document import ParsedDocument
+from ingestion.formats.base import normalize_space
 from ingestion.metadata import (
     CONTRIBUTORS_FILE,
     SIDECAR_SUFFIX,
@@ -69,8 +71,16 @@ class _Candidate:
 
 
 def _sha256_file(path: Path) -> str:
+    """The file's SHA-256.
+
+    Raises:
+        ParseError: not a regular file (a named pipe would block the ingest forever on open).
+    """
     digest = hashlib.sha256()
-    with path.open("rb") as fh:
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK)
+    with os.fdopen(fd, "rb") as fh:
+        if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+            raise ParseError("not a regular file (a pipe, socket or device)")
         for block in iter(lambda: fh.read(1 << 20), b""):
             digest.update(block)
     return digest.hexdigest()
@@ -253,10 +263,11 @@ class Ingester:
         parsed: ParsedDocument,
         report: IngestReport,
     ) -> int:
-        overrides = front_matter_metadata(parsed.front_matter, f"{cand.path} (front matter)")
+        # Messages name files relative to the root: reports reach uploaders, not the server.
+        overrides = front_matter_metadata(parsed.front_matter, f"{cand.source} (front matter)")
         sidecar = cand.path.with_name(cand.path.name + SIDECAR_SUFFIX)
         if sidecar.is_file():
-            overrides.update(read_sidecar(cand.path))
+            overrides.update(read_sidecar(cand.path, cand.source + SIDECAR_SUFFIX))
         meta = resolve_metadata(
             cand.source,
             root.resolve().name,
@@ -266,7 +277,8 @@ class Ingester:
         )
         if parsed.hidden_text_flagged:
             report.flagged.append({"source": cand.source, "reason": "hidden text removed"})
-        title = meta.title or parsed.title or cand.path.stem
+        # A declared title (sidecar, front matter) may hold line breaks; a title is one line.
+        title = normalize_space(meta.title or "") or parsed.title or cand.path.stem
         drafts = chunk_document(
             replace(parsed, title=title),
             count_tokens=self.embedder.count_tokens,

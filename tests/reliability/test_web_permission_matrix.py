@@ -1,0 +1,203 @@
+"""The permission matrix over the web surfaces: REST API, OpenAI-compatible API, dashboard,
+ledger, document list, feedback export and eval reports.
+
+Same corpus and personas as `test_permission_matrix`; every persona signs in with HTTP Basic
+credentials from a users file (anonymous sends none). Each response body is searched for the
+chunk ids and canaries of every document that persona may not see.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from assistant.settings import load_settings
+from assistant.types import Identity
+from tests.reliability.canary import PERSONAS, chunk_allowed, doc_allowed
+
+pytestmark = pytest.mark.slow
+
+PASSWORD = "correct horse battery staple"
+FULL_MODE_DOC = "org-huaxin"  # every mode and streaming are tried on the most sensitive one
+
+
+def _forbidden(world: dict[str, Any], identity: Identity) -> list[str]:
+    ids = [cid for cid, c in world["chunks"].items() if not chunk_allowed(identity, c)]
+    return ids + [d.canary for d in world["docs"] if not doc_allowed(identity, d)]
+
+
+def _clean(text: str, forbidden: list[str], where: tuple[Any, ...]) -> None:
+    leaked = [x for x in forbidden if x in text]
+    assert not leaked, (where, leaked)
+
+
+@pytest.fixture(scope="module")
+def web(
+    canary_world: dict[str, Any],
+    tmp_path_factory: pytest.TempPathFactory,
+    embedder: Any,
+    multilingual: Any,
+) -> Iterator[dict[str, Any]]:
+    from fastapi.testclient import TestClient
+
+    import assistant.registry as registry
+    from assistant.users import UserStore
+    from techkb.cmd_serve import build_web_services
+    from ui.server import create_app
+
+    base = tmp_path_factory.mktemp("web-matrix")
+    home = base / "store"
+    shutil.copytree(canary_world["home"], home)
+    users_file = base / "users.yaml"
+    users = UserStore(users_file)
+    for name, identity in PERSONAS.items():
+        if not identity.anonymous:
+            users.add(name, str(identity.org), str(identity.role), PASSWORD)
+    settings = load_settings({"paths": {"home": home, "users_file": users_file}}, environ={})
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(registry, "build_embedder", lambda s: embedder)
+        mp.setattr(registry, "build_multilingual_embedder", lambda s: multilingual)
+        services = build_web_services(settings)
+        with TestClient(create_app(services, ui=False)) as client:
+            yield {"client": client, "home": home, "users_file": users_file}
+
+
+def _auth(persona: str) -> tuple[str, str] | None:
+    return None if PERSONAS[persona].anonymous else (persona, PASSWORD)
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_rest_and_openai_api_never_return_a_forbidden_chunk(
+    canary_world: dict[str, Any], web: dict[str, Any], persona: str
+) -> None:
+    client, auth = web["client"], _auth(persona)
+    identity = PERSONAS[persona]
+    forbidden = _forbidden(canary_world, identity)
+    me = client.get("/api/me", auth=auth).json()
+    assert me["anonymous"] == identity.anonymous and me.get("org") == identity.org
+    for doc in canary_world["docs"]:
+        modes = ("ask", "procedure", "exercise") if doc.name == FULL_MODE_DOC else ("ask",)
+        for mode in modes:
+            r = client.post("/api/ask", json={"question": doc.question, "mode": mode}, auth=auth)
+            assert r.status_code == 200, r.text
+            _clean(r.text, forbidden, (persona, f"api-ask-{mode}", doc.name))
+            body = r.json()
+            if mode == "ask" and doc_allowed(identity, doc):
+                assert doc.source in json.dumps(body), (persona, doc.name)
+            if body.get("answer_id"):
+                client.post(
+                    "/api/feedback", json={"answer_id": body["answer_id"], "rating": 1}, auth=auth
+                )
+        streams = (False, True) if doc.name == FULL_MODE_DOC else (False,)
+        for stream in streams:
+            chat = {"model": "techkb", "stream": stream,
+                    "messages": [{"role": "user", "content": doc.question}]}  # fmt: skip
+            r = client.post("/v1/chat/completions", json=chat, auth=auth)
+            assert r.status_code == 200, r.text
+            _clean(r.text, forbidden, (persona, f"openai-stream={stream}", doc.name))
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_source_cards_of_forbidden_chunks_are_not_found(
+    canary_world: dict[str, Any], web: dict[str, Any], persona: str
+) -> None:
+    client, auth = web["client"], _auth(persona)
+    identity = PERSONAS[persona]
+    forbidden = _forbidden(canary_world, identity)
+    for chunk_id, chunk in canary_world["chunks"].items():
+        r = client.get(f"/api/sources/{chunk_id}", auth=auth)
+        others = [x for x in forbidden if x != chunk_id]  # a 404 may repeat the id it was asked
+        _clean(r.text, others, (persona, "api-sources", chunk.source))
+        assert r.status_code == (200 if chunk_allowed(identity, chunk) else 404), chunk.source
+
+
+@pytest.mark.parametrize("persona", sorted(PERSONAS))
+def test_dashboard_ledger_and_document_list_hold_nothing_forbidden(
+    canary_world: dict[str, Any], web: dict[str, Any], persona: str
+) -> None:
+    client, auth = web["client"], _auth(persona)
+    forbidden = _forbidden(canary_world, PERSONAS[persona])
+    for path in ("/api/dashboard", "/api/ledger", "/api/ledger?format=csv", "/api/documents"):
+        r = client.get(path, auth=auth)
+        assert r.status_code in (200, 401, 403), (path, r.status_code, r.text[:300])
+        _clean(r.text, forbidden, (persona, path))
+
+
+def test_feedback_export_holds_only_what_the_exporting_admin_may_see(
+    canary_world: dict[str, Any], web: dict[str, Any]
+) -> None:
+    from typer.testing import CliRunner
+
+    from techkb.cli import app
+
+    client = web["client"]
+    secret = next(d for d in canary_world["docs"] if d.name == FULL_MODE_DOC)
+    r = client.post("/api/ask", json={"question": secret.question}, auth=_auth("staff-huaxin"))
+    owned = canary_world["by_source"][secret.source]
+    assert any(cid in r.text for cid in owned), "the owner got the private answer"
+    client.post("/api/feedback", json={"answer_id": r.json()["answer_id"], "rating": 1},
+                auth=_auth("staff-huaxin"))  # fmt: skip
+    public = next(d for d in canary_world["docs"] if d.name == "public")
+    r = client.post("/api/ask", json={"question": public.question}, auth=_auth("student-donghai"))
+    client.post("/api/feedback", json={"answer_id": r.json()["answer_id"], "rating": 1},
+                auth=_auth("student-donghai"))  # fmt: skip
+    admin = PERSONAS["admin"]
+    result = CliRunner().invoke(
+        app,
+        ["feedback", "export", "--store", str(web["home"]), "--org", str(admin.org), "--role",
+         "admin"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output[-2000:]
+    assert public.question in result.stdout, "the answer the admin may see is exported"
+    _clean(result.stdout, _forbidden(canary_world, admin), ("admin", "feedback-export"))
+
+
+def test_eval_report_items_hold_only_what_their_user_may_see(
+    canary_world: dict[str, Any],
+    web: dict[str, Any],
+    tmp_path: Path,
+    session_models: None,
+) -> None:
+    from typer.testing import CliRunner
+
+    from techkb.cli import app
+
+    items, owner = [], {}
+    for persona in ("student-donghai", "staff-meridian", "anonymous"):
+        identity = PERSONAS[persona]
+        for doc in canary_world["docs"]:
+            item: dict[str, Any] = {
+                "id": f"{persona}-{doc.name}",
+                "question": doc.question,
+                "reference": "",
+                "gold_sources": [doc.source],
+                "gold_contributors": [doc.contributor],
+                "answerable": doc_allowed(identity, doc),
+            }
+            if not identity.anonymous:
+                item["user"] = {"org": identity.org, "role": identity.role}
+            items.append(item)
+            owner[item["id"]] = persona
+    dataset = tmp_path / "matrix.jsonl"
+    dataset.write_text("".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items))
+    out = tmp_path / "report"
+    result = CliRunner().invoke(
+        app,
+        ["eval", str(dataset), "--store", str(web["home"]), "--out", str(out),
+         "--no-attribution", "--no-publish"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output[-3000:]
+    report = json.loads((out / "report.json").read_text())
+    by_id = {item["id"]: item for item in report["items"]}
+    assert len(by_id) == len(items)
+    for item in items:
+        persona = owner[item["id"]]
+        forbidden = _forbidden(canary_world, PERSONAS[persona])
+        _clean(json.dumps(by_id[item["id"]], ensure_ascii=False), forbidden,
+               (persona, "eval-report", item["id"]))  # fmt: skip
+    assert report["summary"]["leaks"] == 0
