@@ -18,3 +18,12 @@ for _name, _value in {
     "TRANSFORMERS_NO_ADVISORY_WARNINGS": "1",
 }.items():
     os.environ.setdefault(_name, _value)
+
+# openvino (the default embedding engine) reports usage to Google Analytics through
+# `openvino_telemetry` on import unless a consent file says otherwise, and no environment
+# variable turns that off. Every techkb process imports this package first, so the module is
+# made unimportable here; openvino then uses its own no-op stub.
+import sys  # noqa: E402
+
+if "openvino_telemetry" not in sys.modules:
+    sys.modules["openvino_telemetry"] = None  # type: ignore[assignment]

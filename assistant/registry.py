@@ -21,15 +21,35 @@ def _sentence_transformer(settings: Settings) -> Embedder:
     return SentenceTransformerEmbedder(e.model_path, batch_size=e.batch_size, threads=e.threads)
 
 
+def _openvino(settings: Settings) -> Embedder:
+    from assistant.embed_onnx import OpenVINOEmbedder
+
+    e = settings.embedder
+    return OpenVINOEmbedder(
+        e.model_path, e.batch_size, e.threads, cache_dir=e.cache_dir, precision=e.precision
+    )
+
+
+def _onnxruntime(settings: Settings) -> Embedder:
+    from assistant.embed_onnx import OnnxRuntimeEmbedder
+
+    e = settings.embedder
+    return OnnxRuntimeEmbedder(e.model_path, e.batch_size, e.threads, cache_dir=e.cache_dir)
+
+
 EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
     "sentence-transformers": _sentence_transformer,
+    "openvino": _openvino,
+    "onnxruntime": _onnxruntime,
 }
 
 
 def _use_multilingual(settings: Settings) -> Embedder:
     from assistant.embed_multilingual import UniversalSentenceEncoderEmbedder
 
-    return UniversalSentenceEncoderEmbedder(threads=settings.embedder.threads)
+    # One BLAS thread unless set: its small matrices lose more to thread hand-offs than they
+    # gain (2 threads were 4x slower per query and per 128-text batch on a busy 2-core machine).
+    return UniversalSentenceEncoderEmbedder(threads=settings.embedder.threads or 1)
 
 
 MULTILINGUAL_EMBEDDERS: dict[str, Callable[[Settings], Embedder]] = {
@@ -77,6 +97,12 @@ def _openai(settings: Settings, embedder: Embedder) -> Answerer:
     return OpenAICompatibleAnswerer.from_settings(settings.llm)
 
 
+def _gguf(settings: Settings, embedder: Embedder) -> Answerer:
+    from assistant.answer.llm_local import LlamaCppAnswerer
+
+    return LlamaCppAnswerer.from_settings(settings.llm)
+
+
 ANSWERERS: dict[str, Callable[[Settings, Embedder], Answerer]] = {
     "extractive": _extractive,
     "openai": _openai,
@@ -84,6 +110,8 @@ ANSWERERS: dict[str, Callable[[Settings, Embedder], Answerer]] = {
     "vllm": _openai,
     "ollama": _openai,
     "llamacpp": _openai,
+    # A local GGUF file in-process (the gguf extra), no server.
+    "gguf": _gguf,
 }
 
 
@@ -108,7 +136,15 @@ def build_assistant(
         answerer, fallback = extractive, None
     else:
         answerer, fallback = build_answerer(settings, sentence_embedder), extractive
-    retriever = HybridRetriever(store, embedder, settings.retrieval, multilingual=multilingual)
+    from assistant.rerank import build_reranker
+
+    retriever = HybridRetriever(
+        store,
+        embedder,
+        settings.retrieval,
+        multilingual=multilingual,
+        reranker=build_reranker(settings.retrieval.reranker),
+    )
     return Assistant(
         retriever, answerer, fallback, out_of_scope_share=settings.retrieval.out_of_scope_share
     )

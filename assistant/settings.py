@@ -30,7 +30,11 @@ class PathSettings(_Section):
 
 class EmbedderSettings(_Section):
     backend: str = Field(
-        default="sentence-transformers", description="Embedder backend name (see registry)."
+        default="openvino",
+        description="Engine that runs the embedding model: openvino (default; 2-3x faster "
+        "ingest than torch, same vectors to cosine >= 0.9999), onnxruntime (fp32), or "
+        "sentence-transformers (torch fp32, the reference). All three give the store the same "
+        "embedder name, so a store built with one is searched with another (docs/DEPLOY.md).",
     )
     model_path: Path | None = Field(
         default=None,
@@ -40,7 +44,19 @@ class EmbedderSettings(_Section):
     window_tokens: int = Field(
         default=256, ge=16, description="Word pieces the model reads; longer input is truncated."
     )
-    threads: int = Field(default=0, ge=0, description="Torch threads; 0 leaves the default.")
+    threads: int = Field(
+        default=0, ge=0, description="Inference threads (torch/OpenVINO/ONNX); 0: the default."
+    )
+    precision: Literal["auto", "f32"] = Field(
+        default="auto",
+        description="openvino only: auto uses bfloat16 on CPUs that have it (AVX512-BF16, AMX), "
+        "f32 forces full precision (slower there, identical to torch).",
+    )
+    cache_dir: Path | None = Field(
+        default=None,
+        description="Where the onnx/openvino backends keep the model exported from the bundled "
+        "weights on first use; None: $XDG_CACHE_HOME/techkb, else ~/.cache/techkb.",
+    )
     multilingual: str | None = Field(
         default="use-multilingual-v3",
         description="Second, multilingual embedder for Chinese and cross-language search "
@@ -92,7 +108,15 @@ class RetrievalSettings(_Section):
     translated_keyword_weight: float = Field(
         default=1.0, ge=0, description="Weight of the BM25 ranking of the translated question."
     )
-    reranker: str | None = Field(default=None, description="Reranker name; None disables it.")
+    reranker: str | None = Field(
+        default=None,
+        description="Cross-encoder reranker for English questions ('ms-marco-minilm', needs the "
+        "rerank extra); None disables it. Off by default: on the demo eval it moved recall@5 "
+        "0.939 -> 0.942 and MRR@10 0.911 -> 0.914 for about 0.1-0.2 s more per question.",
+    )
+    rerank_weight: float = Field(
+        default=1.0, ge=0, description="Weight of the reranker's order against retrieval's 1.0."
+    )
     out_of_scope_share: float = Field(
         default=0.5,
         gt=0,
@@ -106,6 +130,9 @@ class LLMSettings(_Section):
     backend: str = Field(default="extractive", description="Answerer backend name.")
     base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
     model: str | None = Field(default=None, description="Model name on that server.")
+    model_path: Path | None = Field(
+        default=None, description="GGUF file for the local `gguf` backend (needs the gguf extra)."
+    )
     api_key: SecretStr | None = Field(
         default=None, repr=False, description="API key; only from the environment."
     )
@@ -161,6 +188,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "TECHKB_LLM_BASE_URL": ("llm", "base_url"),
     "TECHKB_LLM_MODEL": ("llm", "model"),
     "TECHKB_LLM_API_KEY": ("llm", "api_key"),
+    "TECHKB_LLM_MODEL_PATH": ("llm", "model_path"),
 }
 CONFIG_ENV = "TECHKB_CONFIG"
 SECRET_FIELDS = {("llm", "api_key")}

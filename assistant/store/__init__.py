@@ -39,6 +39,7 @@ class KnowledgeStore:
         # Multilingual vectors (another model, another dimension) live in their own collections.
         self.ml_vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=f"{prefix}-ml")
         self._indexes = (self.vectors, self.ml_vectors)
+        self._vectors_version = -1  # catalog version the Chroma collection lookups reflect
         self._keyword = BM25KeywordIndex(home / "keyword")
         self._keyword_lock = FileLock(str(home / "keyword.lock"))
 
@@ -140,6 +141,12 @@ class KnowledgeStore:
         multilingual: bool = False,
     ) -> list[VectorMatch]:
         """Nearest visible chunks: only the identity's scopes are queried, each hit re-checked."""
+        version = self.catalog.version()
+        if version != self._vectors_version:
+            if self._vectors_version >= 0:
+                for index in self._indexes:
+                    index.refresh()
+            self._vectors_version = version
         vectors = self.ml_vectors if multilingual else self.vectors
         matches = vectors.query(embedding, scopes_for(identity), k, where)
         return [m for m in matches if can_see(identity, m.metadata)]

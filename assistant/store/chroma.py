@@ -63,6 +63,34 @@ class ChromaVectorStore:
         self._prefix = prefix
         self._client_obj: Any = None
         self._collections: dict[str, Any] = {}
+        # Scopes found absent; a lookup costs a list_collections round trip, so remember them
+        # until the catalog changes (`forget_missing`): collections appear only with new chunks.
+        self._missing: set[str] = set()
+
+    def forget_missing(self) -> None:
+        """Look absent collections up again (another process may have created them)."""
+        self._missing.clear()
+
+    def refresh(self) -> None:
+        """See what other processes wrote since this client opened the store.
+
+        A Chroma server is always current: only absent collections are looked up again. An
+        embedded Chroma keeps its own in-memory view of the files; after another process wrote,
+        its queries miss the new vectors or fail ("Error finding id") until the view is built
+        again, so the shared system of this path is dropped and the client reopened on next use.
+        """
+        self._missing.clear()
+        if self._url or self._client_obj is None:
+            return
+        from chromadb.api.shared_system_client import SharedSystemClient
+
+        identifier = getattr(self._client_obj, "_identifier", None)
+        if identifier is not None:
+            # Not stopped: another handle in this process may still be mid-call on it.
+            SharedSystemClient._identifier_to_system.pop(identifier, None)
+            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+        self._collections.clear()
+        self._client_obj = None
 
     @property
     def _client(self) -> Any:
@@ -73,6 +101,8 @@ class ChromaVectorStore:
     def _collection(self, scope: str, create: bool) -> Any | None:
         if scope in self._collections:
             return self._collections[scope]
+        if not create and scope in self._missing:
+            return None
         name = f"{self._prefix}-{scope}"
         try:
             if create:
@@ -85,6 +115,7 @@ class ChromaVectorStore:
                     for c in self._client.list_collections()
                 }
                 if name not in names:
+                    self._missing.add(scope)
                     return None
                 col = self._client.get_collection(name, embedding_function=None)
         except StoreError:
@@ -92,6 +123,7 @@ class ChromaVectorStore:
         except Exception as e:
             raise StoreError(f"Chroma collection {name}: {e}") from e
         self._collections[scope] = col
+        self._missing.discard(scope)
         return col
 
     def add(
@@ -156,21 +188,37 @@ class ChromaVectorStore:
             flt: dict[str, Any] | None = (
                 None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
             )
-            try:
-                res = col.query(
-                    query_embeddings=[embedding.astype(np.float32)],
-                    n_results=k,
-                    where=flt,
-                    include=["distances", "metadatas"],
-                )
-            except Exception as e:
-                raise StoreError(f"Chroma query of {sq.scope}: {e}") from e
+            res = self._query_scope(sq.scope, col, embedding, k, flt)
+            if res is None:
+                continue
             for cid, dist, meta in zip(
                 res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True
             ):
                 matches.append(VectorMatch(cid, float(dist), dict(meta or {})))
         matches.sort(key=lambda m: m.distance)
         return matches[:k]
+
+    def _query_scope(
+        self, scope: str, col: Any, embedding: np.ndarray, k: int, flt: dict[str, Any] | None
+    ) -> Any:
+        """One collection's query; an embedded store reopens once if another process wrote."""
+        for attempt in (1, 2):
+            try:
+                return col.query(
+                    query_embeddings=[embedding.astype(np.float32)],
+                    n_results=k,
+                    where=flt,
+                    include=["distances", "metadatas"],
+                )
+            except Exception as e:
+                if attempt == 2 or self._url:
+                    raise StoreError(f"Chroma query of {scope}: {e}") from e
+                logger.info("Chroma query of %s failed (%s); reopening the store", scope, e)
+                self.refresh()
+                col = self._collection(scope, create=False)
+                if col is None:
+                    return None
+        return None
 
     def count(self) -> int:
         return sum(
@@ -180,4 +228,5 @@ class ChromaVectorStore:
 
     def close(self) -> None:
         self._collections.clear()
+        self._missing.clear()
         self._client_obj = None

@@ -6,6 +6,7 @@ import json
 import logging
 import re
 import shutil
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -78,6 +79,25 @@ _STOP = frozenset(
 _VIS_CODE = {"public": 0, "consortium": 1, "org": 2}
 
 
+def _import_bm25s() -> Any:
+    """bm25s without numba: its numba backend is never used here (indexes run on numpy), and
+    importing numba is the slowest part of a cold `techkb ask` (about 1 s of 3 on a laptop).
+    numba is hidden only while bm25s imports; later imports of numba (unstructured) work."""
+    if "bm25s" in sys.modules:
+        return sys.modules["bm25s"]
+    hide = "numba" not in sys.modules
+    if hide:
+        sys.modules["numba"] = None  # type: ignore[assignment]
+    try:
+        import bm25s
+    finally:
+        if hide and sys.modules.get("numba", 0) is None:
+            del sys.modules["numba"]
+            for name in [m for m in sys.modules if m.startswith("bm25s.numba")]:
+                del sys.modules[name]
+    return bm25s
+
+
 @lru_cache(maxsize=1)
 def _stemmer() -> Any:
     import Stemmer
@@ -136,7 +156,7 @@ class BM25KeywordIndex:
 
     def build(self, chunks: Iterable[tuple[str, Chunk]], version: int) -> None:
         """Index every chunk (text with its title and section) and persist the result."""
-        import bm25s
+        bm25s = _import_bm25s()
 
         ids: list[str] = []
         tokens: list[list[str]] = []
@@ -188,7 +208,7 @@ class BM25KeywordIndex:
         meta_path = self._dir / "ids.json"
         if not meta_path.is_file():
             return False
-        import bm25s
+        bm25s = _import_bm25s()
 
         meta = json.loads(meta_path.read_text())
         access = np.load(self._dir / "access.npz")
