@@ -43,6 +43,11 @@ def ingest_llamaindex(corpus: Path, home: Path, embed_model: Any) -> dict[str, f
         docs = SimpleDirectoryReader(str(corpus), recursive=True, raise_on_error=False).load_data(
             show_progress=False
         )
+        for doc in docs:  # Chroma takes scalar metadata only (the PPTX reader adds lists)
+            doc.metadata = {
+                k: v if v is None or isinstance(v, str | int | float) else str(v)
+                for k, v in doc.metadata.items()
+            }
         nodes = SentenceSplitter(chunk_size=256).get_nodes_from_documents(docs)
         client = chromadb.PersistentClient(
             path=str(home), settings=chromadb.Settings(anonymized_telemetry=False)
