@@ -67,6 +67,8 @@ class LlamaCppAnswerer(OpenAICompatibleAnswerer):
         """
         if not model_path.is_file():
             raise ConfigError(f"llm.model_path {str(model_path)!r}: no such GGUF file")
+        from llama_index.core.llms import ChatMessage
+
         try:
             from llama_index.llms.llama_cpp import LlamaCPP
         except ImportError as e:
@@ -87,7 +89,7 @@ class LlamaCppAnswerer(OpenAICompatibleAnswerer):
             max_new_tokens=max_tokens,
             context_window=context_window,
             messages_to_prompt=self._prompt,
-            completion_to_prompt=lambda text: chatml([_Message("user", text)]),
+            completion_to_prompt=lambda text: chatml([ChatMessage(role="user", content=text)]),
             model_kwargs=model_kwargs,
             verbose=False,
         )
@@ -130,9 +132,3 @@ class LlamaCppAnswerer(OpenAICompatibleAnswerer):
             yield
         except (RuntimeError, ValueError, OSError, MemoryError) as e:
             raise BackendError(f"the local model {self._path} failed: {e}") from e
-
-
-class _Message:
-    def __init__(self, role: str, content: str) -> None:
-        self.role = role
-        self.content = content

@@ -8,10 +8,8 @@ streaming, time-outs — not the quality of its answers.
 from __future__ import annotations
 
 import importlib.util
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import pytest
 from assistant.answer.llm import OpenAICompatibleAnswerer
 from assistant.errors import BackendError, ConfigError
 from assistant.types import Answer, Chunk, Hit
+from tests.processes import free_port, stop, wait_for_http
 
 pytest.importorskip("llama_cpp", reason="the gguf extra (llama-cpp-python) is not installed")
 
@@ -87,16 +86,10 @@ def test_missing_gguf_file_is_a_config_error(tmp_path: Path) -> None:
         LlamaCppAnswerer(tmp_path / "nope.gguf")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def llama_server() -> Iterator[str]:
     pytest.importorskip("sse_starlette", reason="llama-cpp-python[server] is not installed")
-    port = _free_port()
+    port = free_port()
     proc = subprocess.Popen(
         [
             *(sys.executable, "-m", "llama_cpp.server", "--model", str(_smollm2())),
@@ -107,24 +100,10 @@ def llama_server() -> Iterator[str]:
     )
     url = f"http://127.0.0.1:{port}/v1"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"llama.cpp server exited with {proc.returncode}")
-            try:
-                with socket.create_connection(("127.0.0.1", port), timeout=1):
-                    break
-            except OSError:
-                time.sleep(0.5)
-        else:
-            pytest.fail("llama.cpp server did not start within 120 s")
+        wait_for_http(f"{url}/models", proc, 120, "llama.cpp server")
         yield url
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +12,8 @@ from typing import Any
 
 import httpx
 import pytest
+
+from tests.processes import free_port
 
 PASSWORD = "correct horse battery"
 # name: (org, role)
@@ -39,12 +40,6 @@ class Web:
         auth = (user, PASSWORD) if user else None
         headers = {"Authorization": f"Bearer {token}"} if token else None
         return httpx.Client(base_url=self.url, auth=auth, headers=headers, timeout=300)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="session")

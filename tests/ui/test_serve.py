@@ -6,7 +6,6 @@ import os
 import shutil
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import openai
 import pytest
 
 from assistant.users import UserStore
-from tests.ui.conftest import PASSWORD, free_port
+from tests.processes import free_port, stop, wait_for_http
+from tests.ui.conftest import PASSWORD
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 
@@ -40,24 +40,16 @@ def served(demo_store_home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            if proc.poll() is not None:
-                pytest.fail(f"techkb serve exited: {proc.stdout.read() if proc.stdout else ''}")
-            try:
-                if httpx.get(f"{url}/api/health", timeout=2).status_code == 200:
-                    break
-            except httpx.TransportError:
-                time.sleep(0.3)
-        else:
-            pytest.fail("techkb serve did not answer within 120 s")
+        wait_for_http(
+            f"{url}/api/health",
+            proc,
+            120,
+            "techkb serve",
+            log=lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
+        )
         yield url, token
     finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop(proc)
 
 
 def test_serve_answers_over_rest_and_openai(served: tuple[str, str]) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -14,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+
+from tests.processes import free_port
 
 REPO = Path(__file__).resolve().parents[3]
 SCREENSHOTS = REPO / "out" / "screenshots"
@@ -36,12 +37,6 @@ class WebUI:
     url: str
     services: Any
     home: Path
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 def _chromium() -> str | None:
@@ -71,7 +66,7 @@ def web_ui(demo_store_home: Path, tmp_path_factory: pytest.TempPathFactory) -> I
         users.add(name, org, role, PASSWORD)
     settings = load_settings({"paths": {"home": home, "users_file": users_file}}, environ={})
     services = build_web_services(settings)
-    port = _free_port()
+    port = free_port()
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(services, ui=True), host="127.0.0.1", port=port, log_level="warning"
