@@ -13,7 +13,7 @@ from assistant.access import can_see
 from assistant.interfaces import Embedder
 from assistant.language import detect_language
 from assistant.settings import RetrievalSettings
-from assistant.store import KnowledgeStore
+from assistant.store import KnowledgeStore, merge_matches
 from assistant.translate import translate_terms
 from assistant.types import Hit, Identity, Turn
 
@@ -123,23 +123,33 @@ class HybridRetriever:
         lang = detect_language(query)
         clock = _Clock()
         rankings: list[tuple[float, list[str], str]] = []
+        # Dense candidates come without Chroma metadata: every record used below is fetched
+        # from the catalog and checked with `can_see`, and the partitions queried are only
+        # those the identity may read.
         if lang != "zh" or self.multilingual is None:
             vector = self.embedder.embed_query(query)
             clock.lap("embed_ms")
-            dense = self.store.dense_search(vector, identity, s.dense_k, where)
+            dense = self.store.dense_search(vector, identity, s.dense_k, where, with_metadata=False)
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
             clock.lap("dense_ms")
         if self.multilingual is not None:
             ml_vector = self.multilingual.embed_query(query)
             clock.lap("embed_ml_ms")
-            ml = self.store.dense_search(ml_vector, identity, s.dense_k, where, multilingual=True)
+            by_language = self.store.dense_search_by_language(
+                ml_vector,
+                identity,
+                max(s.dense_k, s.cross_language_k),
+                where,
+                multilingual=True,
+                with_metadata=False,
+            )
+            ml = merge_matches(by_language.values(), s.dense_k)
             rankings.append((s.multilingual_weight, [m.chunk_id for m in ml], "dense"))
             if s.cross_language_k:
-                other = {"language": {"$ne": lang}}
-                xwhere = other if where is None else {"$and": [where, other]}
-                xl = self.store.dense_search(
-                    ml_vector, identity, s.cross_language_k, xwhere, multilingual=True
-                )
+                # The other languages' own ranking, so that an answer found only across
+                # languages is not outvoted by same-language near misses.
+                other = [found for code, found in by_language.items() if code != lang]
+                xl = merge_matches(other, s.cross_language_k)
                 rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
             clock.lap("dense_ml_ms")
         keyword = self.store.keyword_search(query, identity, s.keyword_k, filters.as_fields())

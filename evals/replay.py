@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 
 from assistant.access import can_see
-from assistant.store import KeywordMatch, KnowledgeStore, VectorMatch
+from assistant.store import KeywordMatch, KnowledgeStore, VectorMatch, merge_matches
 from assistant.types import Answer, Chunk, Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
@@ -92,11 +92,40 @@ class ReplayStore:
     def __init__(self, store: KnowledgeStore) -> None:
         self.store = store
         self.depth = max(store.catalog.count_chunks(), 1)
-        self._dense: dict[tuple[bytes, bool, str], list[VectorMatch]] = {}
+        self._dense: dict[tuple[bytes, bool, str], dict[str, list[VectorMatch]]] = {}
         self._keyword: dict[tuple[str, str], list[KeywordMatch]] = {}
         self._records: dict[str, Chunk | None] = {}
         self._docs: dict[str, list[Chunk]] = {}
         self._seen: dict[tuple[str, str], bool] = {}
+
+    def dense_search_by_language(
+        self,
+        embedding: np.ndarray,
+        identity: Identity,
+        k: int,
+        where: dict[str, Any] | None = None,
+        multilingual: bool = False,
+        *,
+        with_metadata: bool = True,
+    ) -> dict[str, list[VectorMatch]]:
+        """Per language, the first `k` chunks of the full visible ranking that satisfy `where`."""
+        key = (np.asarray(embedding, dtype=np.float32).tobytes(), multilingual, identity.key())
+        full = self._dense.get(key)
+        if full is None:
+            full = self.store.dense_search_by_language(
+                embedding, identity, self.depth, None, multilingual
+            )
+            self._dense[key] = full
+        test = compile_where(where)
+        out: dict[str, list[VectorMatch]] = {}
+        for language, matches in full.items():
+            kept = out.setdefault(language, [])
+            for m in matches:
+                if len(kept) >= k:
+                    break
+                if test(m.metadata):
+                    kept.append(m)
+        return out
 
     def dense_search(
         self,
@@ -105,21 +134,12 @@ class ReplayStore:
         k: int,
         where: dict[str, Any] | None = None,
         multilingual: bool = False,
+        *,
+        with_metadata: bool = True,
     ) -> list[VectorMatch]:
         """The first `k` chunks of the full visible ranking that satisfy `where`."""
-        key = (np.asarray(embedding, dtype=np.float32).tobytes(), multilingual, identity.key())
-        full = self._dense.get(key)
-        if full is None:
-            full = self.store.dense_search(embedding, identity, self.depth, None, multilingual)
-            self._dense[key] = full
-        test = compile_where(where)
-        out: list[VectorMatch] = []
-        for m in full:
-            if test(m.metadata):
-                out.append(m)
-                if len(out) >= k:
-                    break
-        return out
+        found = self.dense_search_by_language(embedding, identity, k, where, multilingual)
+        return merge_matches(found.values(), k)
 
     def keyword_search(
         self,

@@ -3,27 +3,47 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 from filelock import FileLock
 
-from assistant.access import can_see, scope_of, scopes_for
+from assistant.access import can_see, may_read_partition, parse_partition, partition_of, scope_of
 from assistant.errors import StoreError
 from assistant.store.catalog import Catalog, DocumentRecord
 from assistant.store.chroma import ChromaVectorStore, VectorMatch
-from assistant.store.keyword import BM25KeywordIndex, KeywordMatch
+from assistant.store.keyword import BM25KeywordIndex, KeywordMatch, keyword_text, tokenize
 from assistant.types import Chunk, Identity
 
 logger = logging.getLogger(__name__)
 
-__all__ = ["DocumentRecord", "KeywordMatch", "KnowledgeStore", "VectorMatch", "scope_for_chunk"]
+__all__ = [
+    "DocumentRecord",
+    "KeywordMatch",
+    "KnowledgeStore",
+    "VectorMatch",
+    "merge_matches",
+    "partition_for_chunk",
+]
+
+# Storage layout: 2 = one collection per (scope, restricting roles, language).
+LAYOUT = "2"
 
 
-def scope_for_chunk(chunk: Chunk) -> str:
-    return scope_of(chunk.visibility, chunk.contributor, restricted=bool(chunk.allowed_roles))
+def partition_for_chunk(chunk: Chunk) -> str:
+    return partition_of(
+        scope_of(chunk.visibility, chunk.contributor, chunk.allowed_roles), chunk.language
+    )
+
+
+def merge_matches(groups: Iterable[list[VectorMatch]], k: int) -> list[VectorMatch]:
+    """The `k` nearest of several partitions' results."""
+    merged = [m for group in groups for m in group]
+    merged.sort(key=lambda m: (m.distance, m.chunk_id))
+    return merged[:k]
 
 
 class KnowledgeStore:
@@ -40,13 +60,56 @@ class KnowledgeStore:
         self.ml_vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=f"{prefix}-ml")
         self._indexes = (self.vectors, self.ml_vectors)
         self._vectors_version = -1  # catalog version the Chroma collection lookups reflect
+        self._partitions: list[str] = []
         self._keyword = BM25KeywordIndex(home / "keyword")
         self._keyword_lock = FileLock(str(home / "keyword.lock"))
+        self._pool: ThreadPoolExecutor | None = None
+        self._migrate()
 
     def close(self) -> None:
         for index in self._indexes:
             index.close()
+        if self._pool is not None:
+            self._pool.shutdown(wait=False)
+            self._pool = None
         self.catalog.close()
+
+    def _migrate(self) -> None:
+        """Move a store written in the layout before partitions into partitions, once.
+
+        Vectors are copied into their partition and the catalog updated before the old
+        collection is dropped, so an interrupted migration resumes where it stopped.
+        """
+        if self.catalog.get_meta("layout") == LAYOUT:
+            return
+        with self._keyword_lock:
+            if self.catalog.get_meta("layout") == LAYOUT:
+                return
+            moves: dict[tuple[str, str], list[str]] = {}
+            for scope, chunk in self.catalog.iter_chunks():
+                target = partition_for_chunk(chunk)
+                if scope != target:
+                    moves.setdefault((scope, target), []).append(chunk.chunk_id)
+            if moves:
+                logger.warning("moving %s to the partitioned layout", self.home)
+            for (old, new), ids in moves.items():
+                for index in self._indexes:
+                    found = index.get_vectors(old, ids)
+                    if not found:
+                        continue
+                    kept = [cid for cid in ids if cid in found]
+                    records = self.catalog.get_chunks(kept)
+                    index.add(
+                        new,
+                        kept,
+                        np.stack([found[cid] for cid in kept]),
+                        [records[cid].to_metadata() for cid in kept],
+                    )
+                self.catalog.set_scopes(ids, new)
+            for index in self._indexes:
+                for name in index._own_collections(legacy=True):
+                    index.drop(name)
+            self.catalog.set_meta("layout", LAYOUT)
 
     # -- writing --------------------------------------------------------------------------------
     def check_embedder(self, name: str, multilingual: str | None = None) -> None:
@@ -85,25 +148,28 @@ class KnowledgeStore:
     ) -> None:
         """Replace a (pending) document's chunks with these, then mark it complete."""
         self._delete_vectors(doc_id)
-        scopes = [scope_for_chunk(c) for c in chunks]
-        by_scope: dict[str, list[int]] = {}
-        for i, scope in enumerate(scopes):
-            by_scope.setdefault(scope, []).append(i)
+        partitions = [partition_for_chunk(c) for c in chunks]
+        by_partition: dict[str, list[int]] = {}
+        for i, partition in enumerate(partitions):
+            by_partition.setdefault(partition, []).append(i)
         pairs = [(self.vectors, vectors), (self.ml_vectors, ml_vectors)]
-        for scope, idx in by_scope.items():
+        for partition, idx in by_partition.items():
             ids = [chunks[i].chunk_id for i in idx]
             metadatas = [chunks[i].to_metadata() for i in idx]
             for index, array in pairs:
                 if array is not None:
-                    index.add(scope, ids, array[idx], metadatas)
+                    index.add(partition, ids, array[idx], metadatas)
+        # Keyword tokens are stored with the chunk, so that rebuilding the keyword index
+        # after an ingest re-reads them instead of tokenizing the whole store again.
+        tokens = [tokenize(keyword_text(c)) for c in chunks]
         self.catalog.commit_document(
-            doc_id, title, contributor, list(zip(scopes, chunks, strict=True))
+            doc_id, title, contributor, list(zip(partitions, chunks, tokens, strict=True))
         )
 
     def _delete_vectors(self, doc_id: str) -> None:
-        for scope, ids in self.catalog.chunk_scopes(doc_id).items():
+        for partition, ids in self.catalog.chunk_scopes(doc_id).items():
             for index in self._indexes:
-                index.delete(scope, ids)
+                index.delete(partition, ids)
 
     def remove_document(self, doc_id: str) -> None:
         self._delete_vectors(doc_id)
@@ -129,8 +195,56 @@ class KnowledgeStore:
             if self._keyword.load() and self._keyword.version == version:
                 return self._keyword
             logger.info("rebuilding the keyword index (catalog version %d)", version)
-            self._keyword.build(self.catalog.iter_chunks(), version)
+            self._keyword.build(self.catalog.iter_index_rows(), version)
         return self._keyword
+
+    def _sync_partitions(self) -> None:
+        """Follow the catalog: the partitions holding chunks, and other processes' writes."""
+        version = self.catalog.version()
+        if version == self._vectors_version:
+            return
+        if self._vectors_version >= 0:
+            for index in self._indexes:
+                index.refresh()
+        self._partitions = self.catalog.scopes()
+        self._vectors_version = version
+
+    def readable_partitions(self, identity: Identity) -> list[str]:
+        """The partitions holding chunks whose every chunk `identity` may see."""
+        self._sync_partitions()
+        return [p for p in self._partitions if may_read_partition(identity, p)]
+
+    def dense_search_by_language(
+        self,
+        embedding: np.ndarray,
+        identity: Identity,
+        k: int,
+        where: dict[str, Any] | None = None,
+        multilingual: bool = False,
+        *,
+        with_metadata: bool = True,
+    ) -> dict[str, list[VectorMatch]]:
+        """The `k` nearest visible chunks in each language (partitions queried concurrently).
+
+        Only partitions the identity may read are queried (no metadata filter); with metadata,
+        each hit is re-checked as well. Without it, the caller must check the records it uses.
+        """
+        vectors = self.ml_vectors if multilingual else self.vectors
+        partitions = self.readable_partitions(identity)
+        if self._pool is None:
+            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techkb-query")
+        found = vectors.query(
+            embedding, partitions, k, where, with_metadata=with_metadata, pool=self._pool
+        )
+        by_language: dict[str, list[list[VectorMatch]]] = {}
+        for name, matches in found.items():
+            part = parse_partition(name)
+            if part is None:
+                continue
+            if with_metadata:
+                matches = [m for m in matches if can_see(identity, m.metadata)]
+            by_language.setdefault(part.language, []).append(matches)
+        return {lang: merge_matches(groups, k) for lang, groups in by_language.items()}
 
     def dense_search(
         self,
@@ -139,17 +253,14 @@ class KnowledgeStore:
         k: int,
         where: dict[str, Any] | None = None,
         multilingual: bool = False,
+        *,
+        with_metadata: bool = True,
     ) -> list[VectorMatch]:
-        """Nearest visible chunks: only the identity's scopes are queried, each hit re-checked."""
-        version = self.catalog.version()
-        if version != self._vectors_version:
-            if self._vectors_version >= 0:
-                for index in self._indexes:
-                    index.refresh()
-            self._vectors_version = version
-        vectors = self.ml_vectors if multilingual else self.vectors
-        matches = vectors.query(embedding, scopes_for(identity), k, where)
-        return [m for m in matches if can_see(identity, m.metadata)]
+        """The `k` nearest visible chunks, all languages together."""
+        by_language = self.dense_search_by_language(
+            embedding, identity, k, where, multilingual, with_metadata=with_metadata
+        )
+        return merge_matches(by_language.values(), k)
 
     def keyword_search(
         self, query: str, identity: Identity, k: int, filters: Mapping[str, Sequence[str]] | None

@@ -35,9 +35,11 @@ CREATE TABLE IF NOT EXISTS chunks (
     chunk_id TEXT NOT NULL UNIQUE,
     doc_id TEXT NOT NULL REFERENCES documents(doc_id),
     scope TEXT NOT NULL,
-    body TEXT NOT NULL
+    body TEXT NOT NULL,
+    tokens TEXT
 );
 CREATE INDEX IF NOT EXISTS chunks_doc ON chunks(doc_id);
+CREATE INDEX IF NOT EXISTS chunks_scope ON chunks(scope);
 """
 
 
@@ -64,6 +66,9 @@ class Catalog:
             self._db.execute("PRAGMA journal_mode=WAL")
             self._db.execute("PRAGMA synchronous=NORMAL")
             self._db.executescript(_SCHEMA)
+            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+            if "tokens" not in columns:  # a catalog written before tokens were stored
+                self._db.execute("ALTER TABLE chunks ADD COLUMN tokens TEXT")
         except sqlite3.Error as e:
             raise StoreError(f"{path}: cannot open the catalog: {e}") from e
 
@@ -116,14 +121,22 @@ class Catalog:
         return out
 
     def commit_document(
-        self, doc_id: str, title: str, contributor: str, chunks: list[tuple[str, Chunk]]
+        self,
+        doc_id: str,
+        title: str,
+        contributor: str,
+        chunks: list[tuple[str, Chunk, list[str] | None]],
     ) -> None:
-        """Replace a document's chunks and mark it complete, in one transaction."""
+        """Replace a document's chunks (partition, chunk, keyword tokens) and mark it complete,
+        in one transaction."""
         with self._transaction():
             self._db.execute("DELETE FROM chunks WHERE doc_id=?", (doc_id,))
             self._db.executemany(
-                "INSERT INTO chunks(chunk_id, doc_id, scope, body) VALUES (?, ?, ?, ?)",
-                [(c.chunk_id, doc_id, scope, c.to_json()) for scope, c in chunks],
+                "INSERT INTO chunks(chunk_id, doc_id, scope, body, tokens) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (c.chunk_id, doc_id, scope, c.to_json(), None if t is None else " ".join(t))
+                    for scope, c, t in chunks
+                ],
             )
             self._db.execute(
                 "UPDATE documents SET status='complete', title=?, contributor=?, n_chunks=?, "
@@ -146,6 +159,26 @@ class Catalog:
         """Every stored chunk with its scope, in insertion order."""
         for scope, body in self._db.execute("SELECT scope, body FROM chunks ORDER BY seq"):
             yield scope, Chunk.from_json(body)
+
+    def iter_index_rows(self) -> Iterator[tuple[Chunk, list[str] | None]]:
+        """Every stored chunk with its keyword tokens (None: not stored), in insertion order."""
+        for body, tokens in self._db.execute("SELECT body, tokens FROM chunks ORDER BY seq"):
+            yield Chunk.from_json(body), (None if tokens is None else tokens.split())
+
+    def scopes(self) -> list[str]:
+        """The partitions (collection suffixes) that hold at least one chunk."""
+        rows = self._db.execute("SELECT DISTINCT scope FROM chunks ORDER BY scope")
+        return [str(scope) for (scope,) in rows]
+
+    def set_scopes(self, chunk_ids: list[str], scope: str) -> None:
+        """Record that these chunks' vectors now live in partition `scope`."""
+        with self._transaction():
+            for start in range(0, len(chunk_ids), 500):
+                part = chunk_ids[start : start + 500]
+                marks = ",".join("?" * len(part))
+                self._db.execute(
+                    f"UPDATE chunks SET scope=? WHERE chunk_id IN ({marks})", [scope, *part]
+                )
 
     def document_chunks(self, doc_id: str) -> list[Chunk]:
         """Every chunk of one document, in document order."""

@@ -1,4 +1,4 @@
-"""Chroma adapter: one collection per visibility scope, embedded or on a Chroma server."""
+"""Chroma adapter: one collection per partition (scope and language), embedded or on a server."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ import logging
 import os
 import re
 from collections.abc import Sequence
+from concurrent.futures import Executor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -13,7 +14,7 @@ from urllib.parse import urlparse
 
 import numpy as np
 
-from assistant.access import ScopeQuery
+from assistant.access import parse_partition
 from assistant.errors import StoreError
 
 logger = logging.getLogger(__name__)
@@ -51,11 +52,12 @@ def _client(path: Path, url: str | None) -> Any:
         raise StoreError(f"cannot open Chroma at {where}: {e}") from e
 
 
-_SCOPE = re.compile(r"^(public|consortium|org-[a-z0-9-]*-[0-9a-f]{8})(-r)?$")
+# Collection suffixes of stores written before partitions carried roles and language.
+_LEGACY_SCOPE = re.compile(r"^(public|consortium|org-[a-z0-9-]*-[0-9a-f]{8})(-r)?$")
 
 
 class ChromaVectorStore:
-    """Vectors of chunks in Chroma, one collection per scope (`<prefix>-<scope>`)."""
+    """Vectors of chunks in Chroma, one collection per partition (`<prefix>-<partition>`)."""
 
     def __init__(self, path: Path, *, url: str | None = None, prefix: str = "techkb") -> None:
         self._path = path
@@ -98,12 +100,12 @@ class ChromaVectorStore:
             self._client_obj = _client(self._path, self._url)
         return self._client_obj
 
-    def _collection(self, scope: str, create: bool) -> Any | None:
-        if scope in self._collections:
-            return self._collections[scope]
-        if not create and scope in self._missing:
+    def _collection(self, partition: str, create: bool) -> Any | None:
+        if partition in self._collections:
+            return self._collections[partition]
+        if not create and partition in self._missing:
             return None
-        name = f"{self._prefix}-{scope}"
+        name = f"{self._prefix}-{partition}"
         try:
             if create:
                 col = self._client.get_or_create_collection(
@@ -115,25 +117,25 @@ class ChromaVectorStore:
                     for c in self._client.list_collections()
                 }
                 if name not in names:
-                    self._missing.add(scope)
+                    self._missing.add(partition)
                     return None
                 col = self._client.get_collection(name, embedding_function=None)
         except StoreError:
             raise
         except Exception as e:
             raise StoreError(f"Chroma collection {name}: {e}") from e
-        self._collections[scope] = col
-        self._missing.discard(scope)
+        self._collections[partition] = col
+        self._missing.discard(partition)
         return col
 
     def add(
         self,
-        scope: str,
+        partition: str,
         ids: Sequence[str],
         embeddings: np.ndarray,
         metadatas: Sequence[dict[str, Any]],
     ) -> None:
-        col = self._collection(scope, create=True)
+        col = self._collection(partition, create=True)
         assert col is not None
         try:
             for start in range(0, len(ids), 2000):
@@ -144,25 +146,52 @@ class ChromaVectorStore:
                     metadatas=list(metadatas[start:end]),
                 )
         except Exception as e:
-            raise StoreError(f"Chroma add to {scope}: {e}") from e
+            raise StoreError(f"Chroma add to {partition}: {e}") from e
 
-    def delete(self, scope: str, ids: Sequence[str]) -> None:
-        col = self._collection(scope, create=False)
+    def delete(self, partition: str, ids: Sequence[str]) -> None:
+        col = self._collection(partition, create=False)
         if col is None or not ids:
             return
         try:
             col.delete(ids=list(ids))
         except Exception as e:
-            raise StoreError(f"Chroma delete from {scope}: {e}") from e
+            raise StoreError(f"Chroma delete from {partition}: {e}") from e
 
-    def _own_collections(self) -> list[str]:
-        """Names of this store's collections (`<prefix>-<scope>`, nothing else on the server)."""
+    def _own_collections(self, legacy: bool = False) -> list[str]:
+        """Names of this store's collections (`<prefix>-<partition>`, nothing else on the
+        server); with `legacy`, those of the layout before partitions instead."""
         names = [c.name if hasattr(c, "name") else str(c) for c in self._client.list_collections()]
         head = f"{self._prefix}-"
-        return [n for n in names if n.startswith(head) and _SCOPE.match(n[len(head) :])]
+        own = [n[len(head) :] for n in names if n.startswith(head)]
+        if legacy:
+            return [head + n for n in own if _LEGACY_SCOPE.match(n)]
+        return [head + n for n in own if parse_partition(n) is not None]
+
+    def get_vectors(self, partition: str, ids: Sequence[str]) -> dict[str, np.ndarray]:
+        """Stored vectors by chunk id (those found) from one partition."""
+        col = self._collection(partition, create=False)
+        if col is None or not ids:
+            return {}
+        out: dict[str, np.ndarray] = {}
+        try:
+            for start in range(0, len(ids), 2000):
+                got = col.get(ids=list(ids[start : start + 2000]), include=["embeddings"])
+                arrays = np.asarray(got["embeddings"], dtype=np.float32)
+                out.update(zip(got["ids"], arrays, strict=True))
+        except Exception as e:
+            raise StoreError(f"Chroma read of {partition}: {e}") from e
+        return out
+
+    def drop(self, name: str) -> None:
+        """Delete one whole collection (by full name) if it exists."""
+        try:
+            self._client.delete_collection(name)
+        except Exception as e:  # absent already: nothing to do
+            logger.info("Chroma collection %s not dropped: %s", name, e)
+        self._collections.clear()
 
     def delete_document(self, doc_id: str) -> None:
-        """Delete every vector of a document in every scope (crash repair; slow path)."""
+        """Delete every vector of a document in every partition (crash repair; slow path)."""
         try:
             for name in self._own_collections():
                 self._client.get_collection(name, embedding_function=None).delete(
@@ -174,32 +203,49 @@ class ChromaVectorStore:
     def query(
         self,
         embedding: np.ndarray,
-        scopes: Sequence[ScopeQuery],
+        partitions: Sequence[str],
         k: int,
         where: dict[str, Any] | None = None,
-    ) -> list[VectorMatch]:
-        """Nearest chunks over the given scopes, merged by distance (cosine, lower is nearer)."""
-        matches: list[VectorMatch] = []
-        for sq in scopes:
-            col = self._collection(sq.scope, create=False)
+        *,
+        with_metadata: bool = True,
+        pool: Executor | None = None,
+    ) -> dict[str, list[VectorMatch]]:
+        """The `k` nearest chunks of each partition (cosine distance, lower is nearer).
+
+        Partitions are queried without a metadata filter unless the caller gives `where`
+        (caller filters such as contributor or edition); with a `pool`, concurrently.
+        """
+        include = ["distances", "metadatas"] if with_metadata else ["distances"]
+
+        # Collections are looked up here, not in the pool's threads.
+        cols = {name: self._collection(name, create=False) for name in partitions}
+
+        def one(partition: str) -> list[VectorMatch]:
+            col = cols[partition]
             if col is None:
-                continue
-            clauses = [c for c in (where, {sq.role_flag: True} if sq.role_flag else None) if c]
-            flt: dict[str, Any] | None = (
-                None if not clauses else clauses[0] if len(clauses) == 1 else {"$and": clauses}
-            )
-            res = self._query_scope(sq.scope, col, embedding, k, flt)
+                return []
+            res = self._query_scope(partition, col, embedding, k, where, include)
             if res is None:
-                continue
-            for cid, dist, meta in zip(
-                res["ids"][0], res["distances"][0], res["metadatas"][0], strict=True
-            ):
-                matches.append(VectorMatch(cid, float(dist), dict(meta or {})))
-        matches.sort(key=lambda m: m.distance)
-        return matches[:k]
+                return []
+            metas = res["metadatas"][0] if with_metadata else [None] * len(res["ids"][0])
+            return [
+                VectorMatch(cid, float(dist), dict(meta or {}))
+                for cid, dist, meta in zip(res["ids"][0], res["distances"][0], metas, strict=True)
+            ]
+
+        names = list(cols)
+        if pool is None or len(names) < 2:
+            return {name: one(name) for name in names}
+        return dict(zip(names, pool.map(one, names), strict=True))
 
     def _query_scope(
-        self, scope: str, col: Any, embedding: np.ndarray, k: int, flt: dict[str, Any] | None
+        self,
+        partition: str,
+        col: Any,
+        embedding: np.ndarray,
+        k: int,
+        flt: dict[str, Any] | None,
+        include: list[str],
     ) -> Any:
         """One collection's query; an embedded store reopens once if another process wrote."""
         for attempt in (1, 2):
@@ -208,14 +254,14 @@ class ChromaVectorStore:
                     query_embeddings=[embedding.astype(np.float32)],
                     n_results=k,
                     where=flt,
-                    include=["distances", "metadatas"],
+                    include=include,
                 )
             except Exception as e:
                 if attempt == 2 or self._url:
-                    raise StoreError(f"Chroma query of {scope}: {e}") from e
-                logger.info("Chroma query of %s failed (%s); reopening the store", scope, e)
+                    raise StoreError(f"Chroma query of {partition}: {e}") from e
+                logger.info("Chroma query of %s failed (%s); reopening the store", partition, e)
                 self.refresh()
-                col = self._collection(scope, create=False)
+                col = self._collection(partition, create=False)
                 if col is None:
                     return None
         return None

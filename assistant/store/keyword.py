@@ -133,6 +133,11 @@ def tokenize(text: str) -> list[str]:
     return out
 
 
+def keyword_text(chunk: Chunk) -> str:
+    """What the keyword index reads of a chunk: its title, section and text."""
+    return f"{chunk.title}\n{chunk.section}\n{chunk.text}"
+
+
 @dataclass(frozen=True)
 class KeywordMatch:
     chunk_id: str
@@ -154,8 +159,11 @@ class BM25KeywordIndex:
         self.version = -1
         self._masks: dict[str, np.ndarray] = {}
 
-    def build(self, chunks: Iterable[tuple[str, Chunk]], version: int) -> None:
-        """Index every chunk (text with its title and section) and persist the result."""
+    def build(self, chunks: Iterable[tuple[Chunk, list[str] | None]], version: int) -> None:
+        """Index every chunk (text with its title and section) and persist the result.
+
+        Each chunk comes with its stored tokens, or None to tokenize it here.
+        """
         bm25s = _import_bm25s()
 
         ids: list[str] = []
@@ -165,9 +173,9 @@ class BM25KeywordIndex:
         kinds: list[str] = []
         editions: list[str] = []
         roles: list[list[bool]] = []
-        for _, chunk in chunks:
+        for chunk, stored in chunks:
             ids.append(chunk.chunk_id)
-            toks = tokenize(f"{chunk.title}\n{chunk.section}\n{chunk.text}")
+            toks = tokenize(keyword_text(chunk)) if stored is None else stored
             tokens.append(toks or ["\x00empty"])
             vis.append(_VIS_CODE.get(chunk.visibility, -1))
             contrib.append(chunk.contributor)

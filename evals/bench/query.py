@@ -35,7 +35,7 @@ def _timed(fn: Any, items: list[Any]) -> list[float]:
     return out
 
 
-def plain_retriever(store: Any, scope: str = "public") -> tuple[Any, Any]:
+def plain_retriever(store: Any, scope: str = "public.en") -> tuple[Any, Any]:
     """llama-index retriever over one of techkb's Chroma collections, and that collection."""
     from llama_index.core import Settings as LISettings
     from llama_index.core import VectorStoreIndex

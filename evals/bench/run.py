@@ -130,15 +130,17 @@ def to_markdown(result: dict[str, Any]) -> str:
         ]
     if "scale" in parts:
         lines += [
-            "| chunks | add chunks/s | BM25 rebuild s | hybrid p50 ms (staff) | plain p50 ms "
-            "| ratio | ask p50 ms | RSS MiB |",
+            "| chunks | add chunks/s | BM25 rebuild s | plain p50 ms | dense+visibility p50 ms "
+            "(ratio) | hybrid p50 ms, staff (ratio) | ask p50 ms | RSS MiB |",
             "|---|---|---|---|---|---|---|---|",
         ]
         for r in parts["scale"]["sizes"]:
             lines.append(
                 f"| {r['chunks']} | {r['add_chunks_per_s']} | {r['keyword_rebuild_s']} "
-                f"| {r['hybrid_retrieve_staff']['p50_ms']} "
-                f"| {r['plain_unfiltered_vector']['p50_ms']} | {r['hybrid_vs_plain_p50']} "
+                f"| {r['plain_unfiltered_vector']['p50_ms']} "
+                f"| {r['dense_with_visibility_staff']['p50_ms']} "
+                f"({r['dense_visibility_vs_plain_p50']}) "
+                f"| {r['hybrid_retrieve_staff']['p50_ms']} ({r['hybrid_vs_plain_p50']}) "
                 f"| {r['ask_extractive']['p50_ms']} | {r['rss_mb']} |"
             )
         lines.append("")

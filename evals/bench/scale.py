@@ -6,8 +6,9 @@ Gaussian noise and re-normalised (no model runs for the 100k texts). They are wr
 `KnowledgeStore.write_document`, the path ingestion uses, so add throughput includes the
 catalog and both Chroma indexes. At each size: add throughput of the segment just written, the
 keyword-index rebuild, retrieval p50 (techkb hybrid for a staff identity, i.e. with the
-visibility rule, vs a plain unfiltered query of one collection holding every vector, each
-timed with its query embedding), extractive ask p50 and the process RSS.
+visibility rule; techkb's dense search alone over the partitions that identity may read; a
+plain unfiltered query of one collection holding every vector; each timed with its query
+embedding), extractive ask p50 and the process RSS.
 """
 
 from __future__ import annotations
@@ -31,19 +32,14 @@ CHUNKS_PER_DOC = 40
 def _seed(store: Any) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
     """Every chunk of the seed store with its MiniLM and multilingual vectors."""
     chunks = [c for _, c in store.catalog.iter_chunks()]
-    by_scope: dict[str, list[str]] = {}
-    for scope, c in store.catalog.iter_chunks():
-        by_scope.setdefault(scope, []).append(c.chunk_id)
+    by_partition: dict[str, list[str]] = {}
+    for partition, c in store.catalog.iter_chunks():
+        by_partition.setdefault(partition, []).append(c.chunk_id)
     vec: dict[str, np.ndarray] = {}
     ml: dict[str, np.ndarray] = {}
-    for scope, ids in by_scope.items():
-        for index, out in ((store.vectors, vec), (store.ml_vectors, ml)):
-            col = index._collection(scope, create=False)
-            if col is None:
-                continue
-            got = col.get(ids=ids, include=["embeddings"])
-            arrays = np.asarray(got["embeddings"], dtype=np.float32)
-            out.update(zip(got["ids"], arrays, strict=True))
+    for partition, ids in by_partition.items():
+        vec.update(store.vectors.get_vectors(partition, ids))
+        ml.update(store.ml_vectors.get_vectors(partition, ids))
     return [(c, vec[c.chunk_id], ml.get(c.chunk_id)) for c in chunks if c.chunk_id in vec]
 
 
@@ -126,8 +122,12 @@ def bench_scale(
             rebuild_s = time.perf_counter() - t0
             progress(f"scale: {len(qs)} questions at {n} chunks")
             retriever.retrieve(qs[0], STAFF)
-            hybrid, plain_ms, store_only, asks = [], [], [], []
+            hybrid, plain_ms, store_only, asks, visible = [], [], [], [], []
             for q in qs:
+                t0 = time.perf_counter()
+                v = retriever.embedder.embed_query(q)
+                store.dense_search(v, STAFF, 30, with_metadata=False)
+                visible.append((time.perf_counter() - t0) * 1000)
                 timings: dict[str, float] = {}
                 t0 = time.perf_counter()
                 retriever.retrieve(q, STAFF, timings=timings)
@@ -148,12 +148,17 @@ def bench_scale(
                 "keyword_rebuild_s": round(rebuild_s, 2),
                 "hybrid_retrieve_staff": latency_summary(hybrid),
                 "hybrid_without_query_embedding": latency_summary(store_only),
+                "dense_with_visibility_staff": latency_summary(visible),
                 "plain_unfiltered_vector": latency_summary(plain_ms),
                 "ask_extractive": latency_summary(asks),
                 "rss_mb": round(rss_mb()),
             }
             row["hybrid_vs_plain_p50"] = ratio(
                 row["hybrid_retrieve_staff"]["p50_ms"], row["plain_unfiltered_vector"]["p50_ms"]
+            )
+            row["dense_visibility_vs_plain_p50"] = ratio(
+                row["dense_with_visibility_staff"]["p50_ms"],
+                row["plain_unfiltered_vector"]["p50_ms"],
             )
             rows.append(row)
     finally:

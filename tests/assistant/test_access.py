@@ -8,7 +8,8 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from assistant.access import can_see, scope_of, scopes_for
+from assistant.access import can_see, may_read_partition, parse_partition
+from assistant.store import partition_for_chunk
 from assistant.store.keyword import BM25KeywordIndex
 from assistant.types import ROLES, Chunk, Identity
 
@@ -60,7 +61,9 @@ def test_missing_visibility_is_never_visible() -> None:
     assert not can_see(admin, {"visibility": "public", "allowed_roles": ""})
 
 
-def _chunk(i: int, visibility: str, contributor: str, roles: tuple[str, ...]) -> Chunk:
+def _chunk(
+    i: int, visibility: str, contributor: str, roles: tuple[str, ...], language: str = "en"
+) -> Chunk:
     return Chunk(
         chunk_id=f"c{i}",
         doc_id=f"d{i}",
@@ -76,6 +79,7 @@ def _chunk(i: int, visibility: str, contributor: str, roles: tuple[str, ...]) ->
         visibility=visibility,
         license="x",
         allowed_roles=roles,
+        language=language,
     )
 
 
@@ -83,7 +87,8 @@ chunks_strategy = st.lists(
     st.tuples(
         st.sampled_from(["public", "consortium", "org"]),
         st.sampled_from(ORGS),
-        st.sampled_from([(), ("teacher",), ("staff", "teacher"), ("admin",)]),
+        st.sampled_from([(), ("teacher",), ("staff", "teacher"), ("admin",), ("student", "staff")]),
+        st.sampled_from(["en", "zh", "zh-CN", "", "??"]),
     ),
     min_size=1,
     max_size=30,
@@ -96,7 +101,6 @@ def test_scope_routing_and_keyword_mask_return_only_allowed(
     identity: Identity, specs: list[tuple[str, str, tuple[str, ...]]]
 ) -> None:
     chunks = [_chunk(i, *spec) for i, spec in enumerate(specs)]
-    scopes = {sq.scope: sq.role_flag for sq in scopes_for(identity)}
     index = BM25KeywordIndex.__new__(BM25KeywordIndex)
     BM25KeywordIndex.__init__(index, directory=None)  # type: ignore[arg-type]
     index._set(
@@ -116,7 +120,28 @@ def test_scope_routing_and_keyword_mask_return_only_allowed(
         meta = chunk.to_metadata()
         allowed = can_see(identity, meta)
         assert bool(allowed_by_mask) == allowed
-        scope = scope_of(chunk.visibility, chunk.contributor, bool(chunk.allowed_roles))
-        routed = scope in scopes and (scopes[scope] is None or bool(meta[scopes[scope]]))
-        assert routed == allowed, (identity, meta, scope)
+        partition = partition_for_chunk(chunk)
+        assert parse_partition(partition) is not None, partition
+        assert may_read_partition(identity, partition) == allowed, (identity, meta, partition)
     assert np.all((mask == 0) | (mask == 1))
+
+
+def test_partition_names_are_exact() -> None:
+    """A partition name that is not exactly scope, roles and language is never read."""
+    admin = Identity("root", "huaxin-robotics", "admin")
+    own = partition_for_chunk(_chunk(0, "org", "huaxin-robotics", ("staff",), "zh"))
+    assert own.endswith("-r-staff.zh") and may_read_partition(admin, own)
+    base = own.split("-r-")[0]
+    for bad in (
+        base,
+        f"{base}.",
+        f"{base}-r-.en",
+        f"{base}-r-staff-1a2b3c4d.en",
+        f"{base}-r-boss.en",
+        f"{base}.en.zh",
+        f"x{base}.en",
+        "public-r.en",
+    ):
+        assert not may_read_partition(admin, bad), bad
+    other = partition_for_chunk(_chunk(1, "org", "meridian-cnc", (), "en"))
+    assert not may_read_partition(admin, other)

@@ -98,7 +98,7 @@ def test_ingest_ask_sync_and_access_over_the_server(
     host, port = chroma_url.rsplit(":", 1)
     client = chromadb.HttpClient(host=host.split("//")[1], port=int(port))
     names = {c.name for c in client.list_collections()}
-    assert {"srv-a-public", "srv-a-ml-public"} <= names
+    assert {"srv-a-public.en", "srv-a-ml-public.en"} <= names
     assert any(n.startswith("srv-a-org-acme-") for n in names)
     assert not (tmp_path / "home" / "chroma").exists(), "server mode keeps no local Chroma"
 
