@@ -53,7 +53,7 @@ def test_chunks_land_in_partitions_by_scope_roles_and_language(tmp_path: Path) -
             store.write_document(c.doc_id, c.title, c.contributor, [c], _unit(i, 8), _unit(i, 4))
         assert store.catalog.scopes() == ["public-r-teacher.en", "public.en", "public.zh"]
         key = _unit(1, 8)[0]
-        assert [m.chunk_id for m in store.dense_search(key, TEACHER, 3)][0] == "d1-0000"
+        assert store.dense_search(key, TEACHER, 3)[0].chunk_id == "d1-0000"
         assert "d1-0000" not in [m.chunk_id for m in store.dense_search(key, STUDENT, 3)]
         by_language = store.dense_search_by_language(_unit(2, 4)[0], ANONYMOUS, 3, None, True)
         assert sorted(by_language) == ["en", "zh"]
