@@ -89,9 +89,7 @@ def test_a_store_of_the_older_layout_is_moved_into_partitions(tmp_path: Path) ->
         assert store.vectors.count() == 2 and store.ml_vectors.count() == 2
         found = store.dense_search(_unit(1, 8)[0], TEACHER, 2)
         assert found[0].chunk_id == "d1-0000" and found[0].distance < 1e-4
-        assert [m.chunk_id for m in store.dense_search(_unit(1, 8)[0], ANONYMOUS, 2)] == [
-            "d0-0000"
-        ]
+        assert [m.chunk_id for m in store.dense_search(_unit(1, 8)[0], ANONYMOUS, 2)] == ["d0-0000"]
         hits = store.keyword_search("refractometer", ANONYMOUS, 5, None)
         assert [h.chunk_id for h in hits] == ["d0-0000"]
     finally:
