@@ -22,6 +22,7 @@ import json
 import logging
 import os
 import sys
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -312,8 +313,18 @@ class OpenVINOEmbedder(_RuntimeEmbedder):
             compiled = core.compile_model(str(onnx_file), "CPU", config)
         except Exception as e:  # openvino raises RuntimeError subclasses from C++
             raise ConfigError(f"{onnx_file}: OpenVINO cannot load it: {e}") from e
-        request, output = compiled.create_infer_request(), compiled.output(0)
-        return lambda feeds: np.asarray(request.infer(feeds)[output])
+        output = compiled.output(0)
+        # An infer request runs one inference at a time: each thread (web requests, the
+        # retriever's concurrent branches) gets its own.
+        local = threading.local()
+
+        def infer(feeds: dict[str, np.ndarray]) -> np.ndarray:
+            request = getattr(local, "request", None)
+            if request is None:
+                request = local.request = compiled.create_infer_request()
+            return np.array(request.infer(feeds)[output])
+
+        return infer
 
 
 class OnnxRuntimeEmbedder(_RuntimeEmbedder):

@@ -6,6 +6,7 @@ import logging
 import re
 import time
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -105,6 +106,7 @@ class HybridRetriever:
         self.settings = settings
         self.multilingual = multilingual
         self.reranker = reranker
+        self._branches: ThreadPoolExecutor | None = None
 
     def retrieve(
         self,
@@ -125,33 +127,29 @@ class HybridRetriever:
         rankings: list[tuple[float, list[str], str]] = []
         # Dense candidates come without Chroma metadata: every record used below is fetched
         # from the catalog and checked with `can_see`, and the partitions queried are only
-        # those the identity may read.
+        # those the identity may read. The multilingual branch runs in a thread meanwhile.
+        partitions = self.store.readable_partitions(identity)
+        branch = None
+        if self.multilingual is not None:
+            branch = self._branch_pool().submit(
+                self._multilingual, query, identity, where, lang, partitions
+            )
         if lang != "zh" or self.multilingual is None:
             vector = self.embedder.embed_query(query)
             clock.lap("embed_ms")
-            dense = self.store.dense_search(vector, identity, s.dense_k, where, with_metadata=False)
+            dense = self.store.dense_search(
+                vector,
+                identity,
+                s.dense_k,
+                where,
+                with_metadata=False,
+                # all-MiniLM-L6-v2 reads English only: Chinese chunks are the multilingual
+                # index's (without one, everything is searched).
+                skip_languages=_is_chinese if self.multilingual is not None else None,
+                partitions=partitions,
+            )
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
             clock.lap("dense_ms")
-        if self.multilingual is not None:
-            ml_vector = self.multilingual.embed_query(query)
-            clock.lap("embed_ml_ms")
-            by_language = self.store.dense_search_by_language(
-                ml_vector,
-                identity,
-                max(s.dense_k, s.cross_language_k),
-                where,
-                multilingual=True,
-                with_metadata=False,
-            )
-            ml = merge_matches(by_language.values(), s.dense_k)
-            rankings.append((s.multilingual_weight, [m.chunk_id for m in ml], "dense"))
-            if s.cross_language_k:
-                # The other languages' own ranking, so that an answer found only across
-                # languages is not outvoted by same-language near misses.
-                other = [found for code, found in by_language.items() if code != lang]
-                xl = merge_matches(other, s.cross_language_k)
-                rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
-            clock.lap("dense_ml_ms")
         keyword = self.store.keyword_search(query, identity, s.keyword_k, filters.as_fields())
         rankings.append((s.keyword_weight, [m.chunk_id for m in keyword], "keyword"))
         clock.lap("keyword_ms")
@@ -165,6 +163,11 @@ class HybridRetriever:
                     (s.translated_keyword_weight, [m.chunk_id for m in found], "keyword")
                 )
             clock.lap("translate_ms")
+        if branch is not None:
+            ml_rankings, ml_laps = branch.result()
+            rankings.extend(ml_rankings)
+            clock.lap("wait_ml_ms")
+            clock.laps.update(ml_laps)
         fused: dict[str, float] = {}
         best_rank: dict[tuple[str, str], int] = {}
         for weight, ids, kind in rankings:
@@ -194,6 +197,52 @@ class HybridRetriever:
         if timings is not None:
             timings.update(clock.laps)
         return hits
+
+    def _branch_pool(self) -> ThreadPoolExecutor:
+        if self._branches is None:
+            self._branches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="techkb-ml")
+        return self._branches
+
+    def _multilingual(
+        self,
+        query: str,
+        identity: Identity,
+        where: dict[str, Any] | None,
+        lang: str,
+        partitions: list[str],
+    ) -> tuple[list[tuple[float, list[str], str]], dict[str, float]]:
+        """The multilingual rankings: over every language, and over the other languages.
+
+        Runs in a thread of its own: it touches Chroma and the embedder, never the catalog.
+        """
+        assert self.multilingual is not None
+        s = self.settings
+        clock = _Clock()
+        ml_vector = self.multilingual.embed_query(query)
+        clock.lap("embed_ml_ms")
+        by_language = self.store.dense_search_by_language(
+            ml_vector,
+            identity,
+            max(s.dense_k, s.cross_language_k),
+            where,
+            multilingual=True,
+            with_metadata=False,
+            partitions=partitions,
+        )
+        ml = merge_matches(by_language.values(), s.dense_k)
+        rankings = [(s.multilingual_weight, [m.chunk_id for m in ml], "dense")]
+        if s.cross_language_k:
+            # The other languages' own ranking, so that an answer found only across languages
+            # is not outvoted by same-language near misses.
+            other = [found for code, found in by_language.items() if code != lang]
+            xl = merge_matches(other, s.cross_language_k)
+            rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
+        clock.lap("dense_ml_ms")
+        return rankings, clock.laps
+
+
+def _is_chinese(language: str) -> bool:
+    return language.startswith("zh")
 
 
 class _Clock:

@@ -107,18 +107,22 @@ class ReplayStore:
         multilingual: bool = False,
         *,
         with_metadata: bool = True,
+        skip_languages: Callable[[str], bool] | None = None,
+        partitions: Sequence[str] | None = None,
     ) -> dict[str, list[VectorMatch]]:
         """Per language, the first `k` chunks of the full visible ranking that satisfy `where`."""
         key = (np.asarray(embedding, dtype=np.float32).tobytes(), multilingual, identity.key())
         full = self._dense.get(key)
         if full is None:
             full = self.store.dense_search_by_language(
-                embedding, identity, self.depth, None, multilingual
+                embedding, identity, self.depth, None, multilingual, partitions=partitions
             )
             self._dense[key] = full
         test = compile_where(where)
         out: dict[str, list[VectorMatch]] = {}
         for language, matches in full.items():
+            if skip_languages is not None and skip_languages(language):
+                continue
             kept = out.setdefault(language, [])
             for m in matches:
                 if len(kept) >= k:
@@ -136,9 +140,19 @@ class ReplayStore:
         multilingual: bool = False,
         *,
         with_metadata: bool = True,
+        skip_languages: Callable[[str], bool] | None = None,
+        partitions: Sequence[str] | None = None,
     ) -> list[VectorMatch]:
         """The first `k` chunks of the full visible ranking that satisfy `where`."""
-        found = self.dense_search_by_language(embedding, identity, k, where, multilingual)
+        found = self.dense_search_by_language(
+            embedding,
+            identity,
+            k,
+            where,
+            multilingual,
+            skip_languages=skip_languages,
+            partitions=partitions,
+        )
         return merge_matches(found.values(), k)
 
     def keyword_search(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -39,6 +39,12 @@ def partition_for_chunk(chunk: Chunk) -> str:
     )
 
 
+def partition_language(partition: str) -> str:
+    """The language tag of a partition name ("" when it is not one)."""
+    part = parse_partition(partition)
+    return "" if part is None else part.language
+
+
 def merge_matches(groups: Iterable[list[VectorMatch]], k: int) -> list[VectorMatch]:
     """The `k` nearest of several partitions' results."""
     merged = [m for group in groups for m in group]
@@ -63,15 +69,13 @@ class KnowledgeStore:
         self._partitions: list[str] = []
         self._keyword = BM25KeywordIndex(home / "keyword")
         self._keyword_lock = FileLock(str(home / "keyword.lock"))
-        self._pool: ThreadPoolExecutor | None = None
+        self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techkb-query")
         self._migrate()
 
     def close(self) -> None:
         for index in self._indexes:
             index.close()
-        if self._pool is not None:
-            self._pool.shutdown(wait=False)
-            self._pool = None
+        self._pool.shutdown(wait=False)
         self.catalog.close()
 
     def _migrate(self) -> None:
@@ -223,16 +227,22 @@ class KnowledgeStore:
         multilingual: bool = False,
         *,
         with_metadata: bool = True,
+        skip_languages: Callable[[str], bool] | None = None,
+        partitions: Sequence[str] | None = None,
     ) -> dict[str, list[VectorMatch]]:
         """The `k` nearest visible chunks in each language (partitions queried concurrently).
 
         Only partitions the identity may read are queried (no metadata filter); with metadata,
         each hit is re-checked as well. Without it, the caller must check the records it uses.
+        `skip_languages` leaves out partitions whose language tag it accepts. `partitions`,
+        from `readable_partitions` of the same identity, lets a thread other than the store's
+        own search (the catalog's SQLite handle belongs to the thread that opened it).
         """
         vectors = self.ml_vectors if multilingual else self.vectors
-        partitions = self.readable_partitions(identity)
-        if self._pool is None:
-            self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techkb-query")
+        if partitions is None:
+            partitions = self.readable_partitions(identity)
+        if skip_languages is not None:
+            partitions = [p for p in partitions if not skip_languages(partition_language(p))]
         found = vectors.query(
             embedding, partitions, k, where, with_metadata=with_metadata, pool=self._pool
         )
@@ -255,10 +265,19 @@ class KnowledgeStore:
         multilingual: bool = False,
         *,
         with_metadata: bool = True,
+        skip_languages: Callable[[str], bool] | None = None,
+        partitions: Sequence[str] | None = None,
     ) -> list[VectorMatch]:
         """The `k` nearest visible chunks, all languages together."""
         by_language = self.dense_search_by_language(
-            embedding, identity, k, where, multilingual, with_metadata=with_metadata
+            embedding,
+            identity,
+            k,
+            where,
+            multilingual,
+            with_metadata=with_metadata,
+            skip_languages=skip_languages,
+            partitions=partitions,
         )
         return merge_matches(by_language.values(), k)
 
