@@ -14,3 +14,8 @@ def detect_language(text: str) -> str:
     sample = text[:4000]
     letters = sum(ch.isalpha() for ch in sample) or 1
     return "zh" if len(CJK.findall(sample)) / letters > 0.2 else "en"
+
+
+def is_chinese_tag(tag: str) -> bool:
+    """Whether a language tag (`zh`, `zh-cn`, `zhcn`) names Chinese."""
+    return tag.lower().startswith("zh")

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see
 from assistant.interfaces import Embedder
-from assistant.language import detect_language
+from assistant.language import detect_language, is_chinese_tag
 from assistant.settings import RetrievalSettings
 from assistant.store import KnowledgeStore, merge_matches
 from assistant.translate import translate_terms
@@ -145,7 +145,7 @@ class HybridRetriever:
                 with_metadata=False,
                 # all-MiniLM-L6-v2 reads English only: Chinese chunks are the multilingual
                 # index's (without one, everything is searched).
-                skip_languages=_is_chinese if self.multilingual is not None else None,
+                skip_languages=is_chinese_tag if self.multilingual is not None else None,
                 partitions=partitions,
             )
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
@@ -239,10 +239,6 @@ class HybridRetriever:
             rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
-
-
-def _is_chinese(language: str) -> bool:
-    return language.startswith("zh")
 
 
 class _Clock:

@@ -19,7 +19,6 @@ from assistant.language import CJK_CHARS
 from assistant.types import ROLES, Chunk, Identity
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.WARNING)
 
 _CJK = re.compile(f"[{CJK_CHARS}]+")
 _TOKEN = re.compile(f"[{CJK_CHARS}]+|[a-z0-9]+(?:[._-][a-z0-9]+)*")
@@ -95,6 +94,7 @@ def _import_bm25s() -> Any:
             del sys.modules["numba"]
             for name in [m for m in sys.modules if m.startswith("bm25s.numba")]:
                 del sys.modules[name]
+    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG when imported
     return bm25s
 
 
