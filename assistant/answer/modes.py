@@ -26,6 +26,7 @@ from assistant.answer.evidence import (
     query_terms,
     refusal_text,
     retrieval_signal,
+    score_sentences,
 )
 from assistant.answer.exercise import (
     ExerciseQuestion,
@@ -117,6 +118,19 @@ def _rank_procedures(
         summed = sum(signals[i] for i in idx) / top_sum
         score = 0.4 * summed + 0.3 * title_cov + 0.3 * blend(text_cov, similarity[k])
         evidence = 0.8 * text_cov + 0.2 * max(signals[i] for i in idx)
+        if is_chinese(question) != is_chinese(text):
+            # Across languages few terms can match: weigh the procedure's sentences as the
+            # ask mode does (dictionary translations, multilingual similarity).
+            own = [hits[i] for i in idx]
+            across = score_sentences(
+                question,
+                own,
+                collect_sentences(own),
+                history=history,
+                embed=embed,
+                embed_chinese=embed_chinese,
+            )
+            evidence = max(evidence, across.evidence)
         docs.append(_Doc(doc_id, tuple(idx), score, evidence))
     docs.sort(key=lambda d: (-d.score, d.indices[0]))
     return docs
