@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+import threading
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -52,6 +53,8 @@ def _client(path: Path, url: str | None) -> Any:
         raise StoreError(f"cannot open Chroma at {where}: {e}") from e
 
 
+_OPEN_LOCK = threading.RLock()
+
 # Collection suffixes of stores written before partitions carried roles and language.
 _LEGACY_SCOPE = re.compile(r"^(public|consortium|org-[a-z0-9-]*-[0-9a-f]{8})(-r)?$")
 
@@ -86,19 +89,23 @@ class ChromaVectorStore:
             return
         from chromadb.api.shared_system_client import SharedSystemClient
 
-        identifier = getattr(self._client_obj, "_identifier", None)
-        if identifier is not None:
-            # Not stopped: another handle in this process may still be mid-call on it.
-            SharedSystemClient._identifier_to_system.pop(identifier, None)
-            SharedSystemClient._identifier_to_refcount.pop(identifier, None)
-        self._collections.clear()
-        self._client_obj = None
+        with _OPEN_LOCK:
+            identifier = getattr(self._client_obj, "_identifier", None)
+            if identifier is not None:
+                # Not stopped: another handle in this process may still be mid-call on it.
+                SharedSystemClient._identifier_to_system.pop(identifier, None)
+                SharedSystemClient._identifier_to_refcount.pop(identifier, None)
+            self._collections.clear()
+            self._client_obj = None
 
     @property
     def _client(self) -> Any:
-        if self._client_obj is None:
-            self._client_obj = _client(self._path, self._url)
-        return self._client_obj
+        # Chroma shares one system per path between clients; creating two at once (the
+        # retriever's threads) races inside Chroma, so clients are opened one at a time.
+        with _OPEN_LOCK:
+            if self._client_obj is None:
+                self._client_obj = _client(self._path, self._url)
+            return self._client_obj
 
     def _collection(self, partition: str, create: bool) -> Any | None:
         if partition in self._collections:

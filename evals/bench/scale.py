@@ -13,7 +13,11 @@ embedding), extractive ask p50 and the process RSS.
 
 from __future__ import annotations
 
+import json
+import logging
 import shutil
+import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import replace
@@ -28,6 +32,7 @@ from evals.bench.query import STAFF
 from evals.bench.timing import Progress, latency_summary, questions, ratio, rss_mb
 
 CHUNKS_PER_DOC = 40
+logger = logging.getLogger(__name__)
 
 
 def _seed(store: Any) -> list[tuple[Any, np.ndarray, np.ndarray | None]]:
@@ -56,9 +61,11 @@ def _grow(
     start: int,
     target: int,
     rng: np.random.Generator,
-) -> int:
-    """Add synthetic documents until the store holds `target` chunks; returns the new count."""
+) -> tuple[int, float]:
+    """Add synthetic documents until the store holds `target` chunks; returns the new count
+    and the seconds spent writing to techkb's store (the plain collection's adds excluded)."""
     n = start
+    spent = 0.0
     doc = start // CHUNKS_PER_DOC
     has_ml = all(s[2] is not None for s in seed)
     while n < target:
@@ -77,12 +84,14 @@ def _grow(
         ]
         vectors = _noisy(np.stack([p[1] for p in picks]), rng)
         ml = _noisy(np.stack([p[2] for p in picks]), rng) if has_ml else None
+        t0 = time.perf_counter()
         store.begin_document(doc_id, "synthetic", f"synthetic/{doc}", doc_id)
         store.write_document(doc_id, f"synthetic {doc}", chunks[0].contributor, chunks, vectors, ml)
+        spent += time.perf_counter() - t0
         plain.add(ids=[c.chunk_id for c in chunks], embeddings=vectors)
         n += len(chunks)
         doc += 1
-    return n
+    return n, spent
 
 
 def bench_scale(
@@ -123,10 +132,8 @@ def bench_scale(
         lexical = HybridRetriever(store, retriever.embedder, retriever.settings)
         for size in sizes:
             progress(f"scale: growing the store to {size} chunks")
-            t0 = time.perf_counter()
             before = n
-            n = _grow(store, plain, seed, n, size, rng)
-            add_s = time.perf_counter() - t0
+            n, add_s = _grow(store, plain, seed, n, size, rng)
             t0 = time.perf_counter()
             store.keyword_index()
             rebuild_s = time.perf_counter() - t0
@@ -138,6 +145,7 @@ def bench_scale(
                 "keyword_rebuild_s": round(rebuild_s, 2),
                 **{name: _median_summary([r[name] for r in samples]) for name in samples[0]},
                 "rss_mb": round(rss_mb()),
+                "serving_rss_mb": _serving_rss(work, settings.embedder.backend),
             }
             plain_p50 = row["plain_unfiltered_vector"]["p50_ms"]
             for name in ("dense_with_visibility_staff", "hybrid_english_staff", "hybrid_staff"):
@@ -200,3 +208,39 @@ def _seed_embedders(home: Path) -> tuple[str, str | None]:
         return catalog.get_meta("embedder") or "", catalog.get_meta("embedder_ml") or None
     finally:
         catalog.close()
+
+
+def _serving_rss(home: Path, backend: str, n_questions: int = 40) -> float | None:
+    """RSS of a fresh process that opens the store and answers questions, as `techkb serve`
+    would: the grown store's memory without the writing process's buffers and garbage."""
+    try:
+        done = subprocess.run(
+            [sys.executable, "-m", "evals.bench.scale", str(home), backend, str(n_questions)],
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=True,
+        )
+        return float(json.loads(done.stdout.strip().splitlines()[-1])["rss_mb"])
+    except (subprocess.SubprocessError, ValueError, KeyError, IndexError) as e:
+        logger.warning("serving RSS probe failed: %s", e)
+        return None
+
+
+def _probe(home: Path, backend: str, n_questions: int) -> dict[str, float]:
+    from assistant.registry import build_assistant, build_store
+    from assistant.settings import load_settings
+
+    settings = load_settings({"paths": {"home": home}, "embedder": {"backend": backend}})
+    store = build_store(settings)
+    try:
+        assistant = build_assistant(settings, store)
+        for q in questions(n_questions):
+            assistant.ask(q, identity=STAFF)
+        return {"rss_mb": round(rss_mb())}
+    finally:
+        store.close()
+
+
+if __name__ == "__main__":
+    print(json.dumps(_probe(Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]))))

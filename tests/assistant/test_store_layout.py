@@ -99,3 +99,30 @@ def test_a_store_of_the_older_layout_is_moved_into_partitions(tmp_path: Path) ->
         assert again.vectors.count() == 2
     finally:
         again.close()
+
+
+def test_clients_opened_from_several_threads_at_once_all_work(tmp_path: Path) -> None:
+    """The retriever's threads open the dense and multilingual indexes at the same moment."""
+    import threading
+
+    errors: list[Exception] = []
+    for attempt in range(5):
+        path = tmp_path / f"s{attempt}"
+        stores = [ChromaVectorStore(path, prefix=p) for p in ("techkb", "techkb-ml", "x-ml")]
+        barrier = threading.Barrier(len(stores))
+
+        def open_one(store: ChromaVectorStore, barrier: threading.Barrier) -> None:
+            barrier.wait()
+            try:
+                store.query(_unit(0, 8)[0], ["public.en"], 3)
+            except Exception as e:  # collected: an exception in a thread would pass silently
+                errors.append(e)
+
+        threads = [threading.Thread(target=open_one, args=(s, barrier)) for s in stores]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(timeout=60)
+        for s in stores:
+            s.close()
+    assert errors == []

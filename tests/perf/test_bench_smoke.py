@@ -44,6 +44,7 @@ def test_tiny_scale_run_grows_the_store_and_reports_each_size(
         for name in ("dense_with_visibility_staff", "hybrid_english_staff", "hybrid_staff"):
             assert row[name]["p50_ms"] > 0 and row[f"{name}_vs_plain_p50"] > 0
         assert row["ask_extractive"]["p50_ms"] > 0
+        assert row["serving_rss_mb"] > 0
     assert any("700 chunks" in m for m in messages)
     table = to_markdown(result)
     assert "| 700 |" in table
