@@ -15,7 +15,13 @@ from assistant.access import can_see, may_read_partition, parse_partition, parti
 from assistant.errors import StoreError
 from assistant.store.catalog import Catalog, DocumentRecord
 from assistant.store.chroma import ChromaVectorStore, VectorMatch
-from assistant.store.keyword import BM25KeywordIndex, KeywordMatch, keyword_text, tokenize
+from assistant.store.keyword import (
+    TOKENIZER_VERSION,
+    BM25KeywordIndex,
+    KeywordMatch,
+    keyword_text,
+    tokenize,
+)
 from assistant.types import Chunk, Identity
 
 logger = logging.getLogger(__name__)
@@ -67,10 +73,14 @@ class KnowledgeStore:
         self._indexes = (self.vectors, self.ml_vectors)
         self._vectors_version = -1  # catalog version the Chroma collection lookups reflect
         self._partitions: list[str] = []
-        self._keyword = BM25KeywordIndex(home / "keyword")
-        self._keyword_lock = FileLock(str(home / "keyword.lock"))
+        self._keyword = BM25KeywordIndex()
+        self._lock = FileLock(str(home / "store.lock"))  # one process moves an older layout
         self._pool = ThreadPoolExecutor(max_workers=4, thread_name_prefix="techkb-query")
         self._migrate()
+        if self.catalog.get_meta("tokenizer") != TOKENIZER_VERSION:
+            with self._lock:
+                self.catalog.forget_tokens()
+                self.catalog.set_meta("tokenizer", TOKENIZER_VERSION)
 
     def close(self) -> None:
         for index in self._indexes:
@@ -86,7 +96,7 @@ class KnowledgeStore:
         """
         if self.catalog.get_meta("layout") == LAYOUT:
             return
-        with self._keyword_lock:
+        with self._lock:
             if self.catalog.get_meta("layout") == LAYOUT:
                 return
             moves: dict[tuple[str, str], list[str]] = {}
@@ -191,15 +201,11 @@ class KnowledgeStore:
 
     # -- reading --------------------------------------------------------------------------------
     def keyword_index(self) -> BM25KeywordIndex:
-        """The keyword index, rebuilt from the catalog when another process changed the store."""
+        """The keyword index, brought up to date when this or another process changed the
+        store (only the chunks added since the last look are read and indexed)."""
         version = self.catalog.version()
-        if self._keyword.version == version:
-            return self._keyword
-        with self._keyword_lock:
-            if self._keyword.load() and self._keyword.version == version:
-                return self._keyword
-            logger.info("rebuilding the keyword index (catalog version %d)", version)
-            self._keyword.build(self.catalog.iter_index_rows(), version)
+        if self._keyword.version != version:
+            self._keyword.sync(self.catalog, version)
         return self._keyword
 
     def _sync_partitions(self) -> None:

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import numpy as np
+
 from assistant.errors import StoreError
 from assistant.types import Chunk
 
@@ -160,10 +162,32 @@ class Catalog:
         for scope, body in self._db.execute("SELECT scope, body FROM chunks ORDER BY seq"):
             yield scope, Chunk.from_json(body)
 
-    def iter_index_rows(self) -> Iterator[tuple[Chunk, list[str] | None]]:
-        """Every stored chunk with its keyword tokens (None: not stored), in insertion order."""
-        for body, tokens in self._db.execute("SELECT body, tokens FROM chunks ORDER BY seq"):
-            yield Chunk.from_json(body), (None if tokens is None else tokens.split())
+    def iter_index_rows(self, after: int = 0) -> Iterator[tuple[int, Chunk, list[str] | None]]:
+        """Chunks stored after sequence number `after`, in insertion order: (seq, chunk, keyword
+        tokens or None when not stored). Sequence numbers only grow, and a replaced document's
+        chunks get new ones."""
+        rows = self._db.execute(
+            "SELECT seq, body, tokens FROM chunks WHERE seq > ? ORDER BY seq", (after,)
+        )
+        for seq, body, tokens in rows:
+            yield int(seq), Chunk.from_json(body), (None if tokens is None else tokens.split())
+
+    def forget_tokens(self) -> None:
+        """Drop every stored keyword token list (the tokenizer changed)."""
+        self._db.execute("UPDATE chunks SET tokens=NULL")
+
+    def store_tokens(self, rows: list[tuple[int, list[str]]]) -> None:
+        """Keep the keyword tokens of chunks stored without them (by seq)."""
+        with self._transaction():
+            self._db.executemany(
+                "UPDATE chunks SET tokens=? WHERE seq=? AND tokens IS NULL",
+                [(" ".join(tokens), seq) for seq, tokens in rows],
+            )
+
+    def chunk_seqs(self) -> np.ndarray:
+        """The sequence numbers of every stored chunk."""
+        rows = self._db.execute("SELECT seq FROM chunks").fetchall()
+        return np.fromiter((r[0] for r in rows), dtype=np.int64, count=len(rows))
 
     def scopes(self) -> list[str]:
         """The partitions (collection suffixes) that hold at least one chunk."""

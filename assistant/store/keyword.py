@@ -1,22 +1,21 @@
-"""BM25 keyword index (bm25s) over the catalog, with an exact per-identity visibility mask."""
+"""BM25 keyword index over the catalog, updated in place, with an exact per-identity mask."""
 
 from __future__ import annotations
 
-import json
 import logging
 import re
-import shutil
-import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from assistant.language import CJK_CHARS
 from assistant.types import ROLES, Chunk, Identity
+
+if TYPE_CHECKING:
+    from assistant.store.catalog import Catalog
 
 logger = logging.getLogger(__name__)
 
@@ -76,26 +75,8 @@ _STOP = frozenset(
     ]
 )
 _VIS_CODE = {"public": 0, "consortium": 1, "org": 2}
-
-
-def _import_bm25s() -> Any:
-    """bm25s without numba: its numba backend is never used here (indexes run on numpy), and
-    importing numba is the slowest part of a cold `techkb ask` (about 1 s of 3 on a laptop).
-    numba is hidden only while bm25s imports; later imports of numba (unstructured) work."""
-    if "bm25s" in sys.modules:
-        return sys.modules["bm25s"]
-    hide = "numba" not in sys.modules
-    if hide:
-        sys.modules["numba"] = None  # type: ignore[assignment]
-    try:
-        import bm25s
-    finally:
-        if hide and sys.modules.get("numba", 0) is None:
-            del sys.modules["numba"]
-            for name in [m for m in sys.modules if m.startswith("bm25s.numba")]:
-                del sys.modules[name]
-    logging.getLogger("bm25s").setLevel(logging.WARNING)  # bm25s sets DEBUG when imported
-    return bm25s
+# Bump when `tokenize` changes: tokens stored by another version are then recomputed.
+TOKENIZER_VERSION = "1"
 
 
 @lru_cache(maxsize=1)
@@ -145,118 +126,201 @@ class KeywordMatch:
 
 
 class BM25KeywordIndex:
-    """A bm25s index persisted under `directory`, tagged with the catalog version it reflects."""
+    """BM25 (Lucene variant, k1 1.5, b 0.75) over the catalog's chunks, kept up to date in place.
 
-    def __init__(self, directory: Path) -> None:
-        self._dir = directory
-        self._bm25: Any = None
-        self._ids: list[str] = []
-        self._vis = np.zeros(0, dtype=np.int8)
-        self._contrib = np.zeros(0, dtype=object)
-        self._fields: dict[str, np.ndarray] = {}
-        self._roles = np.zeros((0, len(ROLES)), dtype=bool)
-        self._restricted = np.zeros(0, dtype=bool)
+    Term frequencies live in column-compressed blocks: the chunks the catalog gained since the
+    last sync become a new block and removed chunks are marked dead, so keeping up with an
+    ingest costs what the new chunks cost, not a rebuild of the store (blocks are merged once
+    there are many, or many dead rows). Collection statistics (chunk count, document frequency,
+    average length) are those of the live chunks, so scores equal a fresh index's.
+    """
+
+    k1 = 1.5
+    b = 0.75
+    max_blocks = 8
+
+    def __init__(self) -> None:
         self.version = -1
+        self._vocab: dict[str, int] = {}
+        self._blocks: list[Any] = []  # scipy CSC, rows = chunks, columns = vocabulary
+        self._starts: list[int] = []
+        self._ids: list[str] = []
+        self._seq = np.zeros(0, dtype=np.int64)
+        self._alive = np.zeros(0, dtype=bool)
+        self._len = np.zeros(0, dtype=np.float32)
+        self._vis = np.zeros(0, dtype=np.int8)
+        self._roles = np.zeros((0, len(ROLES)), dtype=bool)
+        self._fields: dict[str, np.ndarray] = {
+            f: np.zeros(0, dtype=object) for f in ("contributor", "kind", "edition")
+        }
         self._masks: dict[str, np.ndarray] = {}
+        self._stats: tuple[int, float] | None = None
 
-    def build(self, chunks: Iterable[tuple[Chunk, list[str] | None]], version: int) -> None:
-        """Index every chunk (text with its title and section) and persist the result.
+    @classmethod
+    def from_chunks(cls, chunks: Iterable[Chunk]) -> BM25KeywordIndex:
+        """An index of these chunks (tokenized here), outside any store."""
+        index = cls()
+        index.add([(i + 1, c, None) for i, c in enumerate(chunks)])
+        index.version = 0
+        return index
 
-        Each chunk comes with its stored tokens, or None to tokenize it here.
-        """
-        bm25s = _import_bm25s()
+    # -- keeping up with the catalog ------------------------------------------------------------
+    def sync(self, catalog: Catalog, version: int) -> None:
+        """Bring the index to the catalog's state (`version` read before this call)."""
+        current = catalog.chunk_seqs()
+        live = np.flatnonzero(self._alive)
+        gone = live[~np.isin(self._seq[live], current)]
+        self._alive[gone] = False
+        newest = int(self._seq.max()) if self._seq.size else 0
+        computed: list[tuple[int, list[str]]] = []
+        self.add(catalog.iter_index_rows(after=newest), computed)
+        if computed:  # chunks stored before tokens were: store theirs for the next process
+            catalog.store_tokens(computed)
+        dead = int(self._alive.size - np.count_nonzero(self._alive))
+        if len(self._blocks) > self.max_blocks or dead > 0.25 * max(self._alive.size, 1):
+            self._compact()
+        self.version = version
 
-        ids: list[str] = []
-        tokens: list[list[str]] = []
-        vis: list[int] = []
-        contrib: list[str] = []
-        kinds: list[str] = []
-        editions: list[str] = []
-        roles: list[list[bool]] = []
-        for chunk, stored in chunks:
-            ids.append(chunk.chunk_id)
-            toks = tokenize(keyword_text(chunk)) if stored is None else stored
-            tokens.append(toks or ["\x00empty"])
-            vis.append(_VIS_CODE.get(chunk.visibility, -1))
-            contrib.append(chunk.contributor)
-            kinds.append(chunk.kind)
-            editions.append(chunk.edition or "")
-            roles.append([not chunk.allowed_roles or r in chunk.allowed_roles for r in ROLES])
-        bm25 = bm25s.BM25()
-        if tokens:
-            bm25.index(tokens, show_progress=False)
-        tmp = self._dir.with_name(self._dir.name + ".tmp")
-        shutil.rmtree(tmp, ignore_errors=True)
-        tmp.mkdir(parents=True)
-        if tokens:
-            bm25.save(str(tmp), show_progress=False)
-        np.savez(
-            tmp / "access.npz",
-            vis=np.array(vis, dtype=np.int8),
-            roles=np.array(roles, dtype=bool).reshape(-1, len(ROLES)),
-        )
-        (tmp / "ids.json").write_text(
-            json.dumps(
-                {
-                    "version": version,
-                    "ids": ids,
-                    "contributor": contrib,
-                    "kind": kinds,
-                    "edition": editions,
-                }
-            )
-        )
-        shutil.rmtree(self._dir, ignore_errors=True)
-        tmp.rename(self._dir)
-        fields = {"contributor": contrib, "kind": kinds, "edition": editions}
-        self._set(bm25 if tokens else None, ids, vis, fields, roles, version)
-
-    def load(self) -> bool:
-        """Load the persisted index; False when there is none."""
-        meta_path = self._dir / "ids.json"
-        if not meta_path.is_file():
-            return False
-        bm25s = _import_bm25s()
-
-        meta = json.loads(meta_path.read_text())
-        access = np.load(self._dir / "access.npz")
-        bm25 = bm25s.BM25.load(str(self._dir), show_progress=False) if meta["ids"] else None
-        fields = {f: meta[f] for f in ("contributor", "kind", "edition")}
-        self._set(bm25, meta["ids"], access["vis"], fields, access["roles"], meta["version"])
-        return True
-
-    def _set(
+    def add(
         self,
-        bm25: Any,
-        ids: list[str],
-        vis: Any,
-        fields: dict[str, list[str]],
-        roles: Any,
-        version: int,
-    ) -> None:
-        self._bm25 = bm25
-        self._ids = list(ids)
-        self._vis = np.asarray(vis, dtype=np.int8)
-        self._fields = {f: np.asarray(v, dtype=object) for f, v in fields.items()}
-        self._contrib = self._fields["contributor"]
-        self._roles = np.asarray(roles, dtype=bool).reshape(-1, len(ROLES))
-        self._restricted = np.asarray(~self._roles.all(axis=1), dtype=bool).reshape(-1)
-        self.version = int(version)
+        rows: Iterable[tuple[int, Chunk, list[str] | None]],
+        computed: list[tuple[int, list[str]]] | None = None,
+    ) -> int:
+        """Append chunks (catalog seq, chunk, stored tokens or None to tokenize here, recorded
+        in `computed`); returns how many were added."""
+        from scipy import sparse
+
+        r_idx: list[int] = []
+        c_idx: list[int] = []
+        counts: list[int] = []
+        ids, seqs, lengths, vis, roles = [], [], [], [], []
+        fields: dict[str, list[str]] = {f: [] for f in self._fields}
+        for row, (seq, chunk, stored) in enumerate(rows):
+            tokens = stored
+            if tokens is None:
+                tokens = tokenize(keyword_text(chunk))
+                if computed is not None:
+                    computed.append((seq, tokens))
+            tokens = tokens or ["\x00empty"]
+            tf: dict[int, int] = {}
+            for token in tokens:
+                col = self._vocab.setdefault(token, len(self._vocab))
+                tf[col] = tf.get(col, 0) + 1
+            r_idx.extend([row] * len(tf))
+            c_idx.extend(tf)
+            counts.extend(tf.values())
+            ids.append(chunk.chunk_id)
+            seqs.append(seq)
+            lengths.append(len(tokens))
+            vis.append(_VIS_CODE.get(chunk.visibility, -1))
+            roles.append([not chunk.allowed_roles or r in chunk.allowed_roles for r in ROLES])
+            fields["contributor"].append(chunk.contributor)
+            fields["kind"].append(chunk.kind)
+            fields["edition"].append(chunk.edition or "")
+        if not ids:
+            return 0
+        block = sparse.csc_matrix(
+            (np.asarray(counts, dtype=np.float32), (r_idx, c_idx)),
+            shape=(len(ids), len(self._vocab)),
+        )
+        self._starts.append(len(self._ids))
+        self._blocks.append(block)
+        self._ids.extend(ids)
+        self._seq = np.concatenate([self._seq, np.asarray(seqs, dtype=np.int64)])
+        self._alive = np.concatenate([self._alive, np.ones(len(ids), dtype=bool)])
+        self._len = np.concatenate([self._len, np.asarray(lengths, dtype=np.float32)])
+        self._vis = np.concatenate([self._vis, np.asarray(vis, dtype=np.int8)])
+        self._roles = np.concatenate(
+            [self._roles, np.asarray(roles, dtype=bool).reshape(-1, len(ROLES))]
+        )
+        for f, values in fields.items():
+            self._fields[f] = np.concatenate([self._fields[f], np.asarray(values, dtype=object)])
         self._masks = {}
+        self._stats = None
+        return len(ids)
+
+    def _compact(self) -> None:
+        """One block of the live rows (dead rows and their postings dropped)."""
+        from scipy import sparse
+
+        width = len(self._vocab)
+        parts = []
+        for block in self._blocks:
+            block = block.tocsr()
+            block.resize((block.shape[0], width))
+            parts.append(block)
+        keep = np.flatnonzero(self._alive)
+        merged = sparse.vstack(parts, format="csr")[keep].tocsc()
+        self._blocks, self._starts = [merged], [0]
+        self._ids = [self._ids[i] for i in keep]
+        self._seq, self._len, self._vis = self._seq[keep], self._len[keep], self._vis[keep]
+        self._roles = self._roles[keep]
+        self._fields = {f: v[keep] for f, v in self._fields.items()}
+        self._alive = np.ones(len(keep), dtype=bool)
+        self._masks = {}
+        self._stats = None
+
+    # -- reading -------------------------------------------------------------------------------
+    def __len__(self) -> int:
+        return int(np.count_nonzero(self._alive))
+
+    def chunk_ids(self) -> list[str]:
+        """The ids of the live chunks indexed."""
+        return [self._ids[i] for i in np.flatnonzero(self._alive)]
+
+    def _postings(self, token: str) -> tuple[np.ndarray, np.ndarray]:
+        """Live rows holding `token`, and its frequency in each."""
+        col = self._vocab.get(token)
+        if col is None:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        rows, tfs = [], []
+        for start, block in zip(self._starts, self._blocks, strict=True):
+            if col >= block.shape[1]:
+                continue
+            lo, hi = block.indptr[col], block.indptr[col + 1]
+            rows.append(block.indices[lo:hi].astype(np.int64) + start)
+            tfs.append(block.data[lo:hi])
+        if not rows:
+            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+        r, t = np.concatenate(rows), np.concatenate(tfs)
+        live = self._alive[r]
+        return r[live], t[live]
+
+    def _collection_stats(self) -> tuple[int, float]:
+        if self._stats is None:
+            n = len(self)
+            self._stats = (n, float(self._len[self._alive].mean()) if n else 1.0)
+        return self._stats
+
+    def scores(self, tokens: list[str]) -> np.ndarray:
+        """BM25 score of every row for these query tokens (a repeated token counts again)."""
+        n, avgdl = self._collection_stats()
+        out = np.zeros(self._alive.size, dtype=np.float32)
+        for token in tokens:
+            rows, tf = self._postings(token)
+            if not rows.size:
+                continue
+            df = rows.size
+            idf = np.log(1 + (n - df + 0.5) / (df + 0.5))
+            norm = self.k1 * ((1 - self.b) + self.b * self._len[rows] / avgdl)
+            out[rows] += (idf * tf / (norm + tf)).astype(np.float32)
+        return out
 
     def mask_for(self, identity: Identity) -> np.ndarray:
-        """1.0 for chunks the identity may see, 0.0 for the rest (same rule as `can_see`)."""
+        """1.0 for live chunks the identity may see, 0.0 for the rest (same rule as `can_see`)."""
         key = identity.key()
         if key not in self._masks:
-            allowed = self._vis == 0
+            allowed = self._alive & (self._vis == 0)
+            restricted = ~self._roles.all(axis=1)
             if not identity.anonymous:
-                allowed |= self._vis == 1
-                allowed |= (self._vis == 2) & (self._contrib == identity.org)
+                contrib = self._fields["contributor"]
+                allowed |= self._alive & (self._vis == 1)
+                allowed |= self._alive & (self._vis == 2) & (contrib == identity.org)
                 if identity.role != "admin":
                     role_ok = self._roles[:, ROLES.index(str(identity.role))]
-                    allowed &= ~self._restricted | role_ok
+                    allowed &= ~restricted | role_ok
             else:
-                allowed &= ~self._restricted
+                allowed &= ~restricted
             self._masks[key] = allowed.astype(np.float32)
         return self._masks[key]
 
@@ -264,23 +328,18 @@ class BM25KeywordIndex:
         self, query: str, identity: Identity, k: int, extra_mask: np.ndarray | None = None
     ) -> list[KeywordMatch]:
         """Top-k chunks by BM25 among those the identity may see (zero scores dropped)."""
-        if self._bm25 is None or not self._ids:
-            return []
         tokens = tokenize(query)
-        if not tokens:
+        if not tokens or not self._ids:
             return []
         mask = self.mask_for(identity)
         if extra_mask is not None:
             mask = mask * extra_mask
-        k = min(k, len(self._ids))
-        docs, scores = self._bm25.retrieve(
-            [tokens], k=k, show_progress=False, weight_mask=mask, n_threads=1
-        )
-        return [
-            KeywordMatch(self._ids[int(i)], float(s))
-            for i, s in zip(docs[0], scores[0], strict=True)
-            if s > 0 and mask[int(i)] > 0
-        ]
+        scores = self.scores(tokens) * mask
+        hits = np.flatnonzero(scores > 0)
+        if hits.size > k:
+            hits = hits[np.argpartition(-scores[hits], k - 1)[:k]]
+        hits = hits[np.lexsort((hits, -scores[hits]))]
+        return [KeywordMatch(self._ids[int(i)], float(scores[i])) for i in hits]
 
     def document_frequency(self, terms: Iterable[str], identity: Identity) -> dict[str, int]:
         """How many chunks the identity may see contain each (already tokenized) term.
@@ -288,18 +347,8 @@ class BM25KeywordIndex:
         Counted over visible chunks only, so whether a word occurs in material the identity may
         not see cannot be inferred from how the assistant behaves.
         """
-        out = dict.fromkeys(terms, 0)
-        if self._bm25 is None or not self._ids:
-            return out
-        vocab = self._bm25.vocab_dict
-        indptr, indices = self._bm25.scores["indptr"], self._bm25.scores["indices"]
         visible = self.mask_for(identity) > 0
-        for term in out:
-            column = vocab.get(term)
-            if column is not None:
-                docs = indices[indptr[column] : indptr[column + 1]]
-                out[term] = int(np.count_nonzero(visible[docs]))
-        return out
+        return {term: int(np.count_nonzero(visible[self._postings(term)[0]])) for term in terms}
 
     def filter_mask(self, field: str, allowed: Iterable[str]) -> np.ndarray:
         """A 0/1 mask of chunks whose `field` (contributor, kind, edition) is in `allowed`."""

@@ -101,20 +101,7 @@ def test_scope_routing_and_keyword_mask_return_only_allowed(
     identity: Identity, specs: list[tuple[str, str, tuple[str, ...]]]
 ) -> None:
     chunks = [_chunk(i, *spec) for i, spec in enumerate(specs)]
-    index = BM25KeywordIndex.__new__(BM25KeywordIndex)
-    BM25KeywordIndex.__init__(index, directory=None)  # type: ignore[arg-type]
-    index._set(
-        None,
-        [c.chunk_id for c in chunks],
-        [{"public": 0, "consortium": 1, "org": 2}[c.visibility] for c in chunks],
-        {
-            "contributor": [c.contributor for c in chunks],
-            "kind": ["other"] * len(chunks),
-            "edition": [""] * len(chunks),
-        },
-        [[not c.allowed_roles or r in c.allowed_roles for r in ROLES] for c in chunks],
-        1,
-    )
+    index = BM25KeywordIndex.from_chunks(chunks)
     mask = index.mask_for(identity)
     for chunk, allowed_by_mask in zip(chunks, mask, strict=True):
         meta = chunk.to_metadata()

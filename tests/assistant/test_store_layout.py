@@ -126,3 +126,20 @@ def test_clients_opened_from_several_threads_at_once_all_work(tmp_path: Path) ->
         for s in stores:
             s.close()
     assert errors == []
+
+
+def test_tokens_stored_by_another_tokenizer_version_are_recomputed(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path)
+    chunk = _chunk(0, (), "en", "hydraulic accumulator precharge check")
+    store.begin_document(chunk.doc_id, "root", chunk.source, "sha")
+    store.write_document(chunk.doc_id, chunk.title, chunk.contributor, [chunk], _unit(0, 8))
+    store.catalog._db.execute("UPDATE chunks SET tokens='stale words'")
+    store.catalog.set_meta("tokenizer", "0")
+    store.close()
+    again = KnowledgeStore(tmp_path)
+    try:
+        hits = again.keyword_search("accumulator precharge", ANONYMOUS, 3, None)
+        assert [h.chunk_id for h in hits] == [chunk.chunk_id]
+        assert not again.keyword_search("stale", ANONYMOUS, 3, None)
+    finally:
+        again.close()

@@ -26,8 +26,7 @@ POINTS = {
     "between-indexes": "after the dense vectors are added, before the multilingual ones",
     "before-commit": "after every vector is added, before the catalog commit",
     "after-commit": "after a document's catalog commit, before the next document",
-    "keyword-write": "while the keyword index is written (its temporary folder half done)",
-    "keyword-swap": "after the old keyword index is deleted, before the new one replaces it",
+    "keyword-sync": "while the keyword index takes in the new chunks at the end of the ingest",
     "update": "while a changed document's old vectors are gone and its new ones not added",
     "remove": "after a removed document's vectors are deleted, before its catalog rows",
     "repair": "while a previous crash is being repaired",
@@ -103,17 +102,10 @@ def arm(point: str, n: int) -> None:
         Catalog.commit_document = _on_nth(n, True, Catalog.commit_document)  # type: ignore[method-assign]
     elif point == "after-commit":
         Catalog.commit_document = _on_nth(n, False, Catalog.commit_document)  # type: ignore[method-assign]
-    elif point == "keyword-write":
-        np.savez = _on_nth(n, True, np.savez)
-    elif point == "keyword-swap":
-        real_rename = Path.rename
+    elif point == "keyword-sync":
+        from assistant.store.keyword import BM25KeywordIndex
 
-        def rename(self: Path, target: Any) -> Any:
-            if Path(target).name == "keyword":
-                _die()
-            return real_rename(self, target)
-
-        Path.rename = rename  # type: ignore[method-assign]
+        BM25KeywordIndex.add = _on_nth(n, True, BM25KeywordIndex.add)  # type: ignore[method-assign]
     elif point == "update":  # the first add of the run is the changed document's
         ChromaVectorStore.add = _on_nth(n, True, ChromaVectorStore.add)  # type: ignore[method-assign]
     elif point in ("remove", "repair"):

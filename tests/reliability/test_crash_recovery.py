@@ -7,7 +7,6 @@ indexes, each in one collection only) and keyword index as an ingest that never 
 
 from __future__ import annotations
 
-import json
 import os
 import shutil
 import subprocess
@@ -55,14 +54,13 @@ def snapshot(home: Path) -> dict[str, Any]:
                 ids += got["ids"]
             assert len(ids) == len(set(ids)), f"{label}: a chunk in two collections"
             vectors[label] = sorted(ids)
-        store.keyword_index()
-        persisted = json.loads((home / "keyword" / "ids.json").read_text())
-        assert persisted["version"] == store.catalog.version()
+        keyword = store.keyword_index()
+        assert keyword.version == store.catalog.version()
         return {
             "sources": sorted(d.source for d in docs),
             "chunks": chunks,
             "vectors": vectors,
-            "keyword": sorted(persisted["ids"]),
+            "keyword": sorted(keyword.chunk_ids()),
         }
     finally:
         store.close()
@@ -98,7 +96,7 @@ def _same(home: Path, clean: dict[str, Any]) -> None:
 @pytest.mark.parametrize(
     ("point", "n"),
     [("parse", 3), ("pending", 2), ("between-indexes", 4), ("before-commit", 5),
-     ("after-commit", 6), ("keyword-write", 1), ("keyword-swap", 1)],
+     ("after-commit", 6), ("keyword-sync", 1)],
 )  # fmt: skip
 def test_first_ingest_killed_then_rerun_equals_clean(
     base: dict[str, Any], tmp_path: Path, point: str, n: int
@@ -153,5 +151,5 @@ def test_repair_killed_then_rerun_equals_clean(base: dict[str, Any], tmp_path: P
 def test_every_crash_point_is_exercised() -> None:
     """The points above cover every point the driver knows (the count RELIABILITY.md gives)."""
     covered = {"parse", "pending", "between-indexes", "before-commit", "after-commit",
-               "keyword-write", "keyword-swap", "update", "remove", "repair"}  # fmt: skip
+               "keyword-sync", "update", "remove", "repair"}  # fmt: skip
     assert covered == set(POINTS)

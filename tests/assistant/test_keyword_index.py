@@ -1,0 +1,124 @@
+"""The keyword index: BM25 equal to a reference implementation, kept up to date in place."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.store.catalog import Catalog
+from assistant.store.keyword import BM25KeywordIndex, keyword_text, tokenize
+from assistant.types import ANONYMOUS, Chunk, Identity
+from tests.conftest import CORPORA
+
+QUERIES = [
+    "spindle warm-up before machining",
+    "coolant concentration refractometer",
+    "lockout tagout group lock",
+    "J2 reducer grease quantity",
+    "torque M10 bolt",
+    "主轴 预热",
+]
+
+
+def _paragraphs(limit: int = 240) -> list[str]:
+    out: list[str] = []
+    for path in sorted(CORPORA.rglob("*.md")):
+        for para in re.split(r"\n\s*\n", path.read_text(encoding="utf-8")):
+            if len(para.split()) >= 5:
+                out.append(para.strip())
+    return out[:limit]
+
+
+def _chunk(i: int, text: str, visibility: str = "public", org: str = "meridian-cnc") -> Chunk:
+    return Chunk(
+        chunk_id=f"d{i // 4}-{i % 4:04d}",
+        doc_id=f"d{i // 4}",
+        text=text,
+        source=f"x{i // 4}.md",
+        title=f"doc {i // 4}",
+        section="",
+        chunk_index=i % 4,
+        content_sha256="0",
+        contributor=org,
+        contributor_type="manufacturer",
+        kind="procedure",
+        visibility=visibility,
+        license="CC-BY-4.0",
+    )
+
+
+def _ranking(index: BM25KeywordIndex, query: str, who: Identity = ANONYMOUS) -> dict[str, float]:
+    return {m.chunk_id: m.score for m in index.search(query, who, 10_000)}
+
+
+def test_scores_equal_a_reference_bm25() -> None:
+    bm25s = pytest.importorskip("bm25s")
+    chunks = [_chunk(i, t) for i, t in enumerate(_paragraphs())]
+    assert len(chunks) > 100
+    ours = BM25KeywordIndex.from_chunks(chunks)
+    reference = bm25s.BM25(k1=1.5, b=0.75, method="lucene")
+    reference.index(
+        [tokenize(keyword_text(c)) or ["\x00empty"] for c in chunks], show_progress=False
+    )
+    for query in QUERIES:
+        expected = reference.get_scores(tokenize(query))
+        got = ours.scores(tokenize(query))
+        np.testing.assert_allclose(got, expected, rtol=1e-4, atol=1e-6)
+    assert all(_ranking(ours, q) for q in QUERIES[:5])
+
+
+def _commit(catalog: Catalog, doc: str, chunks: list[Chunk]) -> None:
+    catalog.mark_pending(doc, "root", f"{doc}.md", "sha")
+    catalog.commit_document(
+        doc,
+        doc,
+        chunks[0].contributor,
+        [("public.en", c, tokenize(keyword_text(c))) for c in chunks],
+    )
+
+
+def test_updates_in_place_equal_a_fresh_index(tmp_path: Path) -> None:
+    """Ingests, re-ingests and removals, synced one at a time, score like a fresh build."""
+    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    texts = _paragraphs(200)
+    docs: dict[str, list[Chunk]] = {}
+    for i in range(0, len(texts), 4):
+        visibility = "org" if i % 12 == 0 else "public"
+        docs.setdefault(f"d{i // 4}", []).extend(
+            _chunk(j, texts[j], visibility) for j in range(i, min(i + 4, len(texts)))
+        )
+    index = BM25KeywordIndex()
+    names = sorted(docs)
+    rng = np.random.default_rng(0)
+    for step, doc in enumerate(names):
+        _commit(catalog, doc, docs[doc])
+        edited = names[int(rng.integers(0, step + 1))]
+        if step % 5 == 4 and docs[edited]:  # a document edited: its chunks replaced
+            docs[edited] = [
+                Chunk.from_json(c.to_json().replace("doc ", "revised doc ")) for c in docs[edited]
+            ]
+            _commit(catalog, edited, docs[edited])
+        if step % 7 == 6:  # a document removed
+            gone = names[int(rng.integers(0, step))]
+            catalog.remove_document(gone)
+            docs[gone] = []
+        index.sync(catalog, catalog.version())
+    assert len(index._blocks) <= index.max_blocks + 1, "blocks are merged"
+    live = [c for doc in names for c in docs[doc]]
+    fresh = BM25KeywordIndex.from_chunks(live)
+    assert sorted(index.chunk_ids()) == sorted(c.chunk_id for c in live)
+    staff = Identity("u", "meridian-cnc", "staff")
+    for query in QUERIES:
+        for who in (ANONYMOUS, staff):
+            got, want = _ranking(index, query, who), _ranking(fresh, query, who)
+            assert got.keys() == want.keys(), query
+            for cid, score in want.items():
+                assert got[cid] == pytest.approx(score, rel=1e-5)
+    term = tokenize("coolant")[0]
+    assert index.document_frequency([term], ANONYMOUS) == fresh.document_frequency(
+        [term], ANONYMOUS
+    )
+    catalog.close()
