@@ -21,18 +21,9 @@ from typing import Any
 from assistant.embed import bundled_model_path
 from assistant.settings import Settings
 from assistant.types import Identity
-from evals.bench.timing import Progress, latency_summary, questions, ratio
+from evals.bench.timing import Progress, latency_summary, questions, ratio, timed
 
 STAFF = Identity(user="bench", org="huaxin-robotics", role="staff")
-
-
-def _timed(fn: Any, items: list[Any]) -> list[float]:
-    out = []
-    for item in items:
-        started = time.perf_counter()
-        fn(item)
-        out.append((time.perf_counter() - started) * 1000)
-    return out
 
 
 def plain_retriever(store: Any, scope: str = "public.en") -> tuple[Any, Any]:
@@ -85,7 +76,7 @@ def http_latencies(settings: Settings, qs: list[str], progress: Progress) -> dic
             def ask(q: str) -> None:
                 client.post("/api/ask", json={"question": q}).raise_for_status()
 
-            return latency_summary(_timed(ask, qs))
+            return latency_summary(timed(ask, qs))
     finally:
         server.should_exit = True
         thread.join(timeout=30)
@@ -108,11 +99,11 @@ def bench_store(
         plain.retrieve(qs[0])
         vectors = [retriever.embedder.embed_query(q) for q in qs]
         progress(f"query: {len(qs)} questions, in-process")
-        hybrid = _timed(lambda q: retriever.retrieve(q, STAFF), qs)
-        hybrid_anon = _timed(lambda q: retriever.retrieve(q, Identity()), qs)
-        ask = _timed(lambda q: assistant.ask(q, identity=STAFF), qs)
-        li = _timed(plain.retrieve, qs)
-        raw = _timed(
+        hybrid = timed(lambda q: retriever.retrieve(q, STAFF), qs)
+        hybrid_anon = timed(lambda q: retriever.retrieve(q, Identity()), qs)
+        ask = timed(lambda q: assistant.ask(q, identity=STAFF), qs)
+        li = timed(plain.retrieve, qs)
+        raw = timed(
             lambda v: collection.query(query_embeddings=[v], n_results=6, include=["distances"]),
             vectors,
         )

@@ -30,7 +30,7 @@ import numpy as np
 from assistant.language import is_chinese_tag
 from assistant.settings import Settings
 from evals.bench.query import STAFF
-from evals.bench.timing import Progress, latency_summary, questions, ratio, rss_mb
+from evals.bench.timing import Progress, latency_summary, questions, ratio, rss_mb, timed
 
 CHUNKS_PER_DOC = 40
 logger = logging.getLogger(__name__)
@@ -169,15 +169,6 @@ def bench_scale(
     return {"chunks_per_document": CHUNKS_PER_DOC, "seed_chunks": len(seed), "sizes": rows}
 
 
-def _timed(fn: Any, items: list[str]) -> list[float]:
-    out = []
-    for item in items:
-        t0 = time.perf_counter()
-        fn(item)
-        out.append((time.perf_counter() - t0) * 1000)
-    return out
-
-
 def _query_run(
     store: Any, assistant: Any, lexical: Any, plain: Any, qs: list[str]
 ) -> dict[str, dict[str, Any]]:
@@ -193,12 +184,12 @@ def _query_run(
         store.dense_search(embed(q), STAFF, 30, with_metadata=False, skip_languages=is_chinese_tag)
 
     return {
-        "plain_unfiltered_vector": latency_summary(_timed(plain_query, qs)),
-        "dense_with_visibility_staff": latency_summary(_timed(visible_dense, qs)),
-        "hybrid_english_staff": latency_summary(_timed(lambda q: lexical.retrieve(q, STAFF), qs)),
-        "hybrid_staff": latency_summary(_timed(lambda q: retriever.retrieve(q, STAFF), qs)),
+        "plain_unfiltered_vector": latency_summary(timed(plain_query, qs)),
+        "dense_with_visibility_staff": latency_summary(timed(visible_dense, qs)),
+        "hybrid_english_staff": latency_summary(timed(lambda q: lexical.retrieve(q, STAFF), qs)),
+        "hybrid_staff": latency_summary(timed(lambda q: retriever.retrieve(q, STAFF), qs)),
         "ask_extractive": latency_summary(
-            _timed(lambda q: assistant.ask(q, identity=STAFF), qs[: max(10, len(qs) // 4)])
+            timed(lambda q: assistant.ask(q, identity=STAFF), qs[: max(10, len(qs) // 4)])
         ),
     }
 

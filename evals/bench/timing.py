@@ -71,6 +71,16 @@ class Timer:
         self.cpu = cpu_seconds() - self._cpu
 
 
+def timed(fn: Callable[[Any], Any], items: Sequence[Any]) -> list[float]:
+    """Milliseconds `fn` takes on each item, in order."""
+    out = []
+    for item in items:
+        started = time.perf_counter()
+        fn(item)
+        out.append((time.perf_counter() - started) * 1000)
+    return out
+
+
 def latency_summary(ms: Sequence[float]) -> dict[str, float]:
     return {
         "p50_ms": round(percentile(ms, 50), 2),

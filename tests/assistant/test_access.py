@@ -12,6 +12,7 @@ from assistant.access import can_see, may_read_partition, parse_partition
 from assistant.store import partition_for_chunk
 from assistant.store.keyword import BM25KeywordIndex
 from assistant.types import ROLES, Chunk, Identity
+from tests.factories import make_chunk
 
 ORGS = ["northlake-college", "donghai-polytechnic", "huaxin-robotics", "meridian-cnc", "odd org/1"]
 
@@ -64,20 +65,13 @@ def test_missing_visibility_is_never_visible() -> None:
 def _chunk(
     i: int, visibility: str, contributor: str, roles: tuple[str, ...], language: str = "en"
 ) -> Chunk:
-    return Chunk(
-        chunk_id=f"c{i}",
+    return make_chunk(
+        f"c{i}",
         doc_id=f"d{i}",
         text=f"torque value {i}",
-        source=f"{contributor}/x{i}.md",
-        title="t",
-        section="",
-        chunk_index=0,
-        content_sha256="0",
         contributor=contributor,
-        contributor_type="school",
         kind="other",
         visibility=visibility,
-        license="x",
         allowed_roles=roles,
         language=language,
     )

@@ -12,6 +12,7 @@ from assistant.store.catalog import Catalog
 from assistant.store.keyword import BM25KeywordIndex, keyword_text, tokenize
 from assistant.types import ANONYMOUS, Chunk, Identity
 from tests.conftest import CORPORA
+from tests.factories import make_chunk
 
 QUERIES = [
     "spindle warm-up before machining",
@@ -33,20 +34,13 @@ def _paragraphs(limit: int = 240) -> list[str]:
 
 
 def _chunk(i: int, text: str, visibility: str = "public", org: str = "meridian-cnc") -> Chunk:
-    return Chunk(
-        chunk_id=f"d{i // 4}-{i % 4:04d}",
-        doc_id=f"d{i // 4}",
+    return make_chunk(
+        f"d{i // 4}-{i % 4:04d}",
         text=text,
-        source=f"x{i // 4}.md",
-        title=f"doc {i // 4}",
-        section="",
         chunk_index=i % 4,
-        content_sha256="0",
         contributor=org,
         contributor_type="manufacturer",
-        kind="procedure",
         visibility=visibility,
-        license="CC-BY-4.0",
     )
 
 

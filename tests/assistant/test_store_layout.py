@@ -10,29 +10,14 @@ from assistant.store import KnowledgeStore, partition_for_chunk
 from assistant.store.catalog import Catalog
 from assistant.store.chroma import ChromaVectorStore
 from assistant.types import ANONYMOUS, Chunk, Identity
+from tests.factories import make_chunk
 
 TEACHER = Identity("t", "northlake-college", "teacher")
 STUDENT = Identity("s", "northlake-college", "student")
 
 
 def _chunk(i: int, roles: tuple[str, ...], language: str, text: str) -> Chunk:
-    return Chunk(
-        chunk_id=f"d{i}-0000",
-        doc_id=f"d{i}",
-        text=text,
-        source=f"x{i}.md",
-        title=f"doc {i}",
-        section="",
-        chunk_index=0,
-        content_sha256="0",
-        contributor="northlake-college",
-        contributor_type="school",
-        kind="procedure",
-        visibility="public",
-        license="CC-BY-4.0",
-        allowed_roles=roles,
-        language=language,
-    )
+    return make_chunk(f"d{i}-0000", text=text, allowed_roles=roles, language=language)
 
 
 def _unit(seed: int, dim: int) -> np.ndarray:
