@@ -8,8 +8,9 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
+from assistant.answer.evidence import is_chinese
 from assistant.answer.modes import refusal
-from assistant.answer.scope import ScopeCheck, check_scope
+from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
 from assistant.errors import BackendError, ConfigError
 from assistant.interfaces import Answerer
 from assistant.retrieve import Filters, HybridRetriever, standalone_query
@@ -72,7 +73,10 @@ class Assistant:
             hits = self._with_whole_procedures(hits, identity)
         t_answer = time.perf_counter()
         scope = self._scope(question, history, identity)
-        if scope is not None:
+        if isinstance(scope, NameCheck):
+            lead = scope.lead(is_chinese(question))
+            answer = refusal(mode, question, hits, notes=(scope.note(),), lead=lead)
+        elif scope is not None:
             answer = refusal(mode, question, hits, notes=(scope.note(),))
         else:
             answer = self._answer(question, hits, mode, history)
@@ -91,11 +95,19 @@ class Assistant:
 
     def _scope(
         self, question: str, history: Sequence[Turn], identity: Identity
-    ) -> ScopeCheck | None:
-        """The failed scope check when too much of the question is unknown to the sources."""
+    ) -> ScopeCheck | NameCheck | None:
+        """The failed scope check: a model, document or edition the sources lack, or too much
+        of the question unknown to them."""
         if self.out_of_scope_share >= 1.0:
             return None
         index = self.retriever.store.keyword_index()
+        names = check_names(
+            question,
+            lambda code: index.mentions(code, identity),
+            lambda: index.document_labels(identity),
+        )
+        if names:
+            return names
         scope = check_scope(
             question, history, lambda terms: index.document_frequency(terms, identity)
         )

@@ -32,6 +32,8 @@ _MARKER = re.compile(
     r"(?P<ws>[ \t]*)[\[【]\s*(?P<body>\d{1,4}(?:\s*(?:[,，、;；]|[-–])\s*\d{1,4})*)\s*[\]】]"
 )
 _MAX_RANGE = 20
+# Markers right after a sentence's end belong to it: "… grease bath. [1] The next …".
+_TRAILING_MARKERS = re.compile(rf"(?:{_MARKER.pattern})+")
 
 
 def inert_markers(text: str) -> str:
@@ -71,11 +73,15 @@ def _split_line(line: str) -> list[str]:
     pieces: list[str] = []
     start = 0
     for match in _BOUNDARY.finditer(line):
+        if match.start() < start:
+            continue  # inside the markers taken by the sentence before
         if _ends_sentence(line, start, match):
-            piece = line[start : match.end()].strip()
+            trailing = _TRAILING_MARKERS.match(line, match.end())
+            end = trailing.end() if trailing else match.end()
+            piece = line[start:end].strip()
             if piece:
                 pieces.append(piece)
-            start = match.end()
+            start = end
     rest = line[start:].strip()
     if rest:
         pieces.append(rest)

@@ -32,13 +32,14 @@ _FILLER_EN = (
     "long whether would could might must make create generate write exercise exercises quiz "
     "question questions student students class teacher teachers step steps procedure "
     "procedures instruction instructions help also again there get got one ones maximum "
-    "minimum allowed permitted recommended specified value values go goes going went put does"
+    "minimum allowed permitted recommended specified value values go goes going went put does "
+    "s"
 )
 _FILLER_ZH = (
     "什么 怎么 怎样 如何 多少 哪些 哪个 哪里 为什么 是否 请问 请 告诉 我 我们 应该 需要 "
     "可以 一下 吗 呢 吧 的 了 是 在 和 与 及 时 要 有 个 这 那 哪 么 几 多 少 会 能 对 把 "
     "被 从 到 用 为 中 呀 啊 一个 进行 时候 练习 习题 题目 学生 编写 生成 制作 步骤 规程 "
-    "流程 操作 说明 关于 还 也 最大 最小 允许 规定 数值"
+    "流程 操作 说明 关于 还 也 最大 最小 允许 规定 数值 做 怎么做"
 )
 # Weights of the last user turns before the question, most recent first.
 HISTORY_WEIGHTS = (0.5, 0.25)
@@ -187,6 +188,24 @@ def translated_alternatives(terms: Iterable[str]) -> dict[str, frozenset[str]]:
     return out
 
 
+@lru_cache(maxsize=65536)
+def _gloss_tokens(word: str) -> frozenset[str]:
+    return frozenset(tokenize(" ".join(translate_word(word))))
+
+
+def glossed_tokens(tokens: Iterable[str]) -> frozenset[str]:
+    """English tokens that translate the Chinese tokens of a text (CC-CEDICT glosses).
+
+    The other direction of `translated_alternatives`: an English question's terms are looked
+    for among a Chinese sentence's glosses.
+    """
+    out: set[str] = set()
+    for token in tokens:
+        if _CJK.search(token):
+            out |= _gloss_tokens(token)
+    return frozenset(out)
+
+
 def idf_weights(terms: Iterable[str], docs: Sequence[set[str]]) -> dict[str, float]:
     """BM25 IDF of each term over `docs`; a term in no doc counts as found in one (rare)."""
     n = len(docs)
@@ -203,11 +222,12 @@ def coverage(
     tokens: set[str],
     alternatives: Mapping[str, frozenset[str]] | None = None,
     alternative_weight: float = TRANSLATED_TERM_WEIGHT,
+    glossed: frozenset[str] = frozenset(),
 ) -> float:
     """IDF- and weight-weighted share of `terms` found in `tokens`, in [0, 1].
 
-    A term absent from `tokens` whose `alternatives` (its translations) are there counts
-    `alternative_weight` of itself.
+    A term absent from `tokens` whose `alternatives` (its translations) are there, or that is
+    among the `glossed` translations of the text, counts `alternative_weight` of itself.
     """
     total = sum(w * idf.get(t, 1.0) for t, w in terms.items())
     if total <= 0:
@@ -216,7 +236,9 @@ def coverage(
     for t, w in terms.items():
         if t in tokens:
             found += w * idf.get(t, 1.0)
-        elif alternatives and not alternatives.get(t, frozenset()).isdisjoint(tokens):
+        elif t in glossed or (
+            alternatives and not alternatives.get(t, frozenset()).isdisjoint(tokens)
+        ):
             found += alternative_weight * w * idf.get(t, 1.0)
     return found / total
 
@@ -441,10 +463,14 @@ def score_sentences(
     )
     intents = [cue for ask, cue in _INTENTS if ask.search(question)]
     asks_quantity = bool(_QUANTITY_ASK.search(question))
+    names = named_codes(question)
+    wants = _answer_type(question, names)
+    other_doc = [bool(sibling_conflicts(names, h.chunk.title)) for h in hits]
 
-    def rank(alts: Mapping[str, frozenset[str]]) -> Scoring:
+    def rank(alts: Mapping[str, frozenset[str]], gloss: bool = False) -> Scoring:
         def cover(tokens: set[str]) -> float:
-            return coverage(terms, idf, tokens, alts, translated_weight)
+            glossed = glossed_tokens(tokens) if gloss else frozenset()
+            return coverage(terms, idf, tokens, alts, translated_weight, glossed)
 
         chunk_cov = [cover(t) for t in texts]
         ranked = []
@@ -465,23 +491,62 @@ def score_sentences(
             if sim is not None and is_chinese(s.text) != is_chinese(question):
                 # Across languages no term can match: the multilingual similarity is evidence.
                 lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
-            support = blend(lexical, sim)
+            support, match = blend(lexical, sim), blend(own, sim)
+            if other_doc[s.hit_index] or sibling_conflicts(names, s.text):
+                # About the DH-R20 when the question asks about the HX-R20: not evidence.
+                lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
-            ranked.append(Scored(s, score, support, blend(own, sim), lexical))
+            ranked.append(Scored(s, score, support, match, lexical))
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
         best = max(x.lexical for x in ranked)
-        evidence = 0.8 * best + 0.2 * max(signals)
+        if wants is not None:
+            # "How much", "what model": a sentence without a number (or a code) does not answer.
+            typed = [x.lexical for x in ranked if wants(x.sentence.text)]
+            best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
+        # Retrieval backing from documents about what was asked, not about a sibling of it.
+        backing = [g for g, other in zip(signals, other_doc, strict=True) if not other]
+        evidence = 0.8 * best + 0.2 * max(backing, default=0.0)
         if missing_identifiers(question, hits):
             evidence *= MISSING_IDENTIFIER_PENALTY
         return Scoring(ranked, evidence, signals)
 
     scoring = rank({})
-    if translated_weight <= 0 or scoring.evidence >= TRANSLATE_BELOW or not is_chinese(question):
+    if translated_weight <= 0 or scoring.evidence >= TRANSLATE_BELOW:
         return scoring
     # Only to rescue a refusal: an answer the question's own terms support keeps its sentences.
-    alts = translated_alternatives(terms)
-    translated = rank(alts) if alts else scoring
+    if is_chinese(question):
+        alts = translated_alternatives(terms)
+        translated = rank(alts) if alts else scoring
+    elif any(is_chinese(s.text) for s in sentences):
+        translated = rank({}, gloss=True)  # English terms among Chinese sentences' glosses
+    else:
+        return scoring
     return translated if translated.evidence > scoring.evidence else scoring
+
+
+# Questions that ask for a model, type or part designation: answered by a code.
+_MODEL_ASK = re.compile(
+    r"型号|牌号|\b(?:which|what) (?:model|type|part number|designation)\b"
+    r"|\b(?:model|part|type) (?:number|no\.?|designation)\b",
+    re.IGNORECASE,
+)
+# A one-part designation: "SHG25", "RV80E".
+_SINGLE_CODE = re.compile(r"(?<![\w-])[A-Z]{2,}\d{2,}[A-Z0-9]*(?![\w-])")
+# Share of the best sentence's evidence kept when no sentence has the kind of answer asked for.
+UNTYPED_EVIDENCE = 0.6
+
+
+def _answer_type(question: str, names: Sequence[str]) -> Callable[[str], bool] | None:
+    """What a sentence must contain to answer the question: a quantity, a code, or None."""
+    if _MODEL_ASK.search(question):
+        asked = {n.lower() for n in names}
+        return lambda text: (
+            any(c.lower() not in asked for c in named_codes(text))
+            or bool(_SINGLE_CODE.search(text))
+        )
+    if _QUANTITY_ASK.search(question):
+        return lambda text: bool(QUANTITY_CUE.search(text))
+    return None
 
 
 # How much a cross-language sentence's similarity counts as lexical evidence.
@@ -490,6 +555,19 @@ CROSS_LANGUAGE_FACTOR = 1.2
 _NAMED = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)*")
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 MISSING_IDENTIFIER_PENALTY = 0.5
+# Codes of two or more parts ("HX-R20", "JN-WI-C-011"), wherever they stand, Chinese text too.
+_CODE = re.compile(r"(?<![A-Za-z0-9-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+# A year that names an edition: "101:2026", "the 2026 edition", "2026 版".
+_EDITION_YEAR = re.compile(
+    r":((?:19|20)\d{2})(?!\d)"
+    r"|(?<!\d)((?:19|20)\d{2})\s*(?:年版|版|edition|version|revision|issue)"
+    r"|(?:edition|version|revision|issue)\s+(?:of\s+)?((?:19|20)\d{2})(?!\d)",
+    re.IGNORECASE,
+)
+# A sentence, or a whole document by its title, about a sibling of what the question names
+# (the DH-R20 when it asks about the HX-R20, HX-MP-201 when it asks about HX-MP-202) counts
+# this much of itself.
+SIBLING_FACTOR = 0.3
 
 
 def _squash(text: str) -> str:
@@ -509,3 +587,42 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
         return []
     corpus = _squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
     return sorted(n for n in names if _squash(n) not in corpus)
+
+
+def named_codes(text: str) -> list[str]:
+    """The multi-part codes a text names, upper-cased, in order, without repeats."""
+    return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(text)))
+
+
+def edition_years(text: str) -> list[str]:
+    """Years the text names as an edition ("ITSC-RS 101:2026", "the 2026 edition")."""
+    return list(dict.fromkeys(y for m in _EDITION_YEAR.finditer(text) for y in m.groups() if y))
+
+
+def _shape(part: str) -> str:
+    return re.sub(r"[a-z]+", "a", re.sub(r"\d+", "9", part))
+
+
+def are_siblings(a: str, b: str) -> bool:
+    """Two codes of one family differing in one part: HX-R20 / DH-R20, HX-MP-201 / HX-MP-202."""
+    pa, pb = a.lower().split("-"), b.lower().split("-")
+    if len(pa) != len(pb) or pa == pb:
+        return False
+    if [_shape(p) for p in pa] != [_shape(p) for p in pb]:
+        return False
+    return sum(x != y for x, y in zip(pa, pb, strict=True)) == 1
+
+
+def sibling_conflicts(names: Sequence[str], text: str) -> list[tuple[str, str]]:
+    """(asked, named instead): codes of `text` that are siblings of an asked code it lacks."""
+    if not names:
+        return []
+    own = named_codes(text)
+    squashed = _squash(text)
+    return [
+        (name, other)
+        for name in names
+        if _squash(name) not in squashed
+        for other in own
+        if are_siblings(name, other)
+    ]

@@ -9,14 +9,30 @@ alike.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer.evidence import query_terms, translated_alternatives
+from assistant.answer.evidence import (
+    NO_EVIDENCE_EN,
+    NO_EVIDENCE_ZH,
+    are_siblings,
+    edition_years,
+    named_codes,
+    query_terms,
+    translated_alternatives,
+)
 from assistant.types import Turn
 
 # Document frequency of tokenized terms among the chunks the asker may see.
 DocumentFrequency = Callable[[Iterable[str]], Mapping[str, int]]
+# Whether any chunk the asker may see names a code or year.
+Mentions = Callable[[str], bool]
+# A standard or document asked for in one edition: "ITSC-RS 101:2026", "ISO 9283:1998".
+_CODE_EDITION = re.compile(r"([A-Za-z][A-Za-z0-9-]*(?:\s+\d[\d.-]*)?)\s*:\s*((?:19|20)\d{2})(?!\d)")
+# A title's own code: the first code within its first characters ("HX-MP-201 Grease ...",
+# "Case study HX-CS-301: ...").
+_TITLE_CODE_WITHIN = 30
 
 
 @dataclass(frozen=True)
@@ -27,6 +43,98 @@ class ScopeCheck:
     def note(self) -> str:
         words = ", ".join(self.unknown[:5])
         return f"{self.unknown_share:.0%} of the question's key terms occur in no source ({words})"
+
+
+@dataclass(frozen=True)
+class NameCheck:
+    """Models, parts, documents and editions the question names that the sources lack."""
+
+    unknown: tuple[str, ...] = ()  # codes that no visible source mentions
+    unknown_editions: tuple[str, ...] = ()  # edition years that no visible source mentions
+    not_held: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (asked document, documents held)
+
+    def __bool__(self) -> bool:
+        return bool(self.unknown or self.unknown_editions or self.not_held)
+
+    def note(self) -> str:
+        named = [*self.unknown, *(f"the {y} edition" for y in self.unknown_editions)]
+        parts = [f"no source mentions {', '.join(named)}"] if named else []
+        for asked, held in self.not_held:
+            parts.append(f"no source is {asked} (the knowledge base holds {'; '.join(held)})")
+        return "; ".join(parts)
+
+    def lead(self, chinese: bool) -> str:
+        """The refusal's first sentence: nothing reliable, and what is missing."""
+        asked = [a for a, _ in self.not_held]
+        held = sorted({h for _, hs in self.not_held for h in hs})
+        if chinese:
+            named = [*self.unknown, *(f"{y} 版" for y in self.unknown_editions)]
+            parts = [f"没有任何资料提到 {'、'.join(named)}"] if named else []
+            if asked:
+                parts.append(f"其中没有 {'、'.join(asked)}（现有 {'、'.join(held)}）")
+            return f"{NO_EVIDENCE_ZH[:-1]}：{'；'.join(parts)}。"
+        named = [*self.unknown, *(f"the {y} edition" for y in self.unknown_editions)]
+        parts = [f"no source in it mentions {', '.join(named)}"] if named else []
+        if asked:
+            holds = "; ".join(held)
+            parts.append(f"{', '.join(asked)} is not among its documents (it holds {holds})")
+        return f"{NO_EVIDENCE_EN[:-1]}: {'; '.join(parts)}."
+
+
+def _document_codes(labels: Iterable[str]) -> set[str]:
+    """Each document's own code: the first code near the start of its title."""
+    out = set()
+    for label in labels:
+        title = label.split("\n", 1)[0]
+        codes = named_codes(title[:_TITLE_CODE_WITHIN])
+        if codes:
+            out.add(codes[0])
+    return out
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
+
+
+def check_names(
+    question: str, mentions: Mentions, documents: Callable[[], Iterable[str]]
+) -> NameCheck:
+    """The codes and editions the question names that the visible sources do not have.
+
+    Unknown: a model, part or document code ("HX-R35") or an edition year ("the 2026
+    edition") that no visible chunk mentions. Not held: a document asked for by a code of the
+    same family as documents the knowledge base holds (HX-MP-202 beside HX-MP-201, mentioned
+    only as a cross-reference), or by an edition it does not hold (ITSC-RS 101:2026 when it
+    holds the 2021 edition). `documents` gives the title, edition and file name of each
+    visible document (asked for only when the question names a code).
+    """
+    codes = named_codes(question)
+    unknown = [c for c in codes if not mentions(c)]
+    years = tuple(y for y in edition_years(question) if not mentions(y))
+    editions = list(_CODE_EDITION.finditer(question))
+    if not codes and not editions:
+        return NameCheck(tuple(unknown), years)
+    labels = list(documents())
+    squashed = [_squash(label) for label in labels]
+    not_held: list[tuple[str, tuple[str, ...]]] = []
+    doc_codes = _document_codes(labels)
+    for code in codes:
+        if code in unknown or len(code.split("-")) < 3 or code in doc_codes:
+            continue
+        if any(_squash(code) in sq for sq in squashed):
+            continue
+        family = sorted(d for d in doc_codes if are_siblings(code, d))
+        if family:
+            not_held.append((code, tuple(family)))
+    for match in editions:
+        code, year = _squash(match.group(1)), match.group(2)
+        if year in years:
+            continue
+        held = [label for label, sq in zip(labels, squashed, strict=True) if code in sq]
+        if held and not any(year in label for label in held):
+            titles = sorted({label.split("\n", 1)[0] for label in held})
+            not_held.append((f"{match.group(1)}:{year}", tuple(titles)))
+    return NameCheck(tuple(unknown), years, tuple(not_held))
 
 
 def check_scope(question: str, history: Sequence[Turn], frequency: DocumentFrequency) -> ScopeCheck:

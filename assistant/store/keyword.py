@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import re
+import sys
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
@@ -151,9 +152,10 @@ class BM25KeywordIndex:
         self._vis = np.zeros(0, dtype=np.int8)
         self._roles = np.zeros((0, len(ROLES)), dtype=bool)
         self._fields: dict[str, np.ndarray] = {
-            f: np.zeros(0, dtype=object) for f in ("contributor", "kind", "edition")
+            f: np.zeros(0, dtype=object) for f in ("contributor", "kind", "edition", "label")
         }
         self._masks: dict[str, np.ndarray] = {}
+        self._labels: dict[str, frozenset[str]] = {}
         self._stats: tuple[int, float] | None = None
 
     @classmethod
@@ -217,6 +219,10 @@ class BM25KeywordIndex:
             fields["contributor"].append(chunk.contributor)
             fields["kind"].append(chunk.kind)
             fields["edition"].append(chunk.edition or "")
+            # What names the document: its title, edition and file (codes are looked up there).
+            fields["label"].append(
+                sys.intern(f"{chunk.title}\n{chunk.edition or ''}\n{chunk.source}")
+            )
         if not ids:
             return 0
         block = sparse.csc_matrix(
@@ -235,7 +241,7 @@ class BM25KeywordIndex:
         )
         for f, values in fields.items():
             self._fields[f] = np.concatenate([self._fields[f], np.asarray(values, dtype=object)])
-        self._masks = {}
+        self._masks, self._labels = {}, {}
         self._stats = None
         return len(ids)
 
@@ -257,7 +263,7 @@ class BM25KeywordIndex:
         self._roles = self._roles[keep]
         self._fields = {f: v[keep] for f, v in self._fields.items()}
         self._alive = np.ones(len(keep), dtype=bool)
-        self._masks = {}
+        self._masks, self._labels = {}, {}
         self._stats = None
 
     # -- reading -------------------------------------------------------------------------------
@@ -349,6 +355,26 @@ class BM25KeywordIndex:
         """
         visible = self.mask_for(identity) > 0
         return {term: int(np.count_nonzero(visible[self._postings(term)[0]])) for term in terms}
+
+    def mentions(self, code: str, identity: Identity) -> bool:
+        """Whether a chunk the identity may see names `code` ("PLC-220"), alone or inside a
+        longer code ("NLC-PLC-220")."""
+        (whole, *_) = tokenize(code) or [""]
+        if not whole:
+            return False
+        if self.document_frequency([whole], identity)[whole]:
+            return True
+        inside = re.compile(rf"(?:^|[._-]){re.escape(whole)}(?:$|[._-])")
+        longer = [t for t in self._vocab if t != whole and whole in t and inside.search(t)]
+        return any(self.document_frequency(longer, identity).values())
+
+    def document_labels(self, identity: Identity) -> frozenset[str]:
+        """Title, edition and file name of each document the identity may see."""
+        key = identity.key()
+        if key not in self._labels:
+            visible = self.mask_for(identity) > 0
+            self._labels[key] = frozenset(self._fields["label"][visible].tolist())
+        return self._labels[key]
 
     def filter_mask(self, field: str, allowed: Iterable[str]) -> np.ndarray:
         """A 0/1 mask of chunks whose `field` (contributor, kind, edition) is in `allowed`."""

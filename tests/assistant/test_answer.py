@@ -216,6 +216,15 @@ def assert_grounded(answer: Answer, hs: Sequence[Hit]) -> None:
         ("1．拆下排油塞。\n2．注油压力0.15 MPa。", ["1．拆下排油塞。", "2．注油压力0.15 MPa。"]),
         ("- first item\n|---|---|\n\nSecond line", ["first item", "Second line"]),
         ('He said "Stop." Then left.', ['He said "Stop."', "Then left."]),
+        # An answer's markers after a sentence's end belong to that sentence.
+        (
+            "It runs in a grease bath. [1] Axis: J1; Quantity: 1,050 ml. [2][5] Done [3].",
+            ["It runs in a grease bath. [1]", "Axis: J1; Quantity: 1,050 ml. [2][5]", "Done [3]."],
+        ),
+        (
+            "换脂周期为 2 年。[1]注脂压力不超过 0.15 MPa。【2】",
+            ["换脂周期为 2 年。[1]", "注脂压力不超过 0.15 MPa。【2】"],
+        ),
     ],
 )
 def test_split_sentences(text: str, expected: list[str]) -> None:

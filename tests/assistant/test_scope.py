@@ -102,3 +102,35 @@ def test_document_frequency_counts_only_what_the_identity_may_see(
     assert index.document_frequency([term], owner)[term] >= 1
     assert index.document_frequency([term], other)[term] == 0
     assert index.document_frequency([term], ANONYMOUS)[term] == 0
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "identity", "missing"),
+    [
+        (
+            "What robot posture does HX-MP-202 specify for injecting grease into J5?",
+            Identity(None, "huaxin-robotics", "staff"),
+            "HX-MP-202 is not among its documents",
+        ),
+        ("ITSC-RS 101:2026 版相比 2021 版有哪些变化？", ANONYMOUS, "2026 版"),
+        ("How much grease goes into the J4 gearbox of the HX-R35?", ANONYMOUS, "HX-R35"),
+    ],
+)
+def test_named_document_edition_or_model_the_sources_lack_is_refused(
+    demo: dict[str, Any], question: str, identity: Identity, missing: str
+) -> None:
+    for mode in ("ask", "procedure"):
+        answer = demo["assistant"].ask(question, identity=identity, mode=mode)
+        assert answer.refused and answer.citations == ()
+        assert missing in answer.answer
+
+
+@pytest.mark.slow
+def test_named_document_the_sources_hold_is_answered(demo: dict[str, Any]) -> None:
+    answer = demo["assistant"].ask(
+        "How much grease does HX-MP-201 specify for the J2 reducer?",
+        identity=Identity(None, "huaxin-robotics", "staff"),
+    )
+    assert not answer.refused
+    assert any("hx-mp-201" in c.source for c in answer.citations)

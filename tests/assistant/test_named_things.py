@@ -1,0 +1,224 @@
+"""Questions that name a model, document or edition: answered from sources about that thing.
+
+A question about the DH-R20 is not answered from the HX-R20 manual, a question about HX-MP-202
+not from HX-MP-201, and a question about the 2026 edition not from the 2021 one — however
+similar their wording. Scope checks refuse before any answerer runs when the visible sources
+never mention the thing or do not hold the document; the answerers discount sentences about a
+sibling of what was asked.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+
+import pytest
+
+from assistant.answer.evidence import (
+    are_siblings,
+    collect_sentences,
+    edition_years,
+    glossed_tokens,
+    named_codes,
+    score_sentences,
+    sibling_conflicts,
+)
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.scope import NameCheck, check_names
+from assistant.store.keyword import BM25KeywordIndex, tokenize
+from assistant.types import ANONYMOUS, Chunk, Hit, Identity
+from tests.factories import make_chunk
+
+
+def test_named_codes_in_english_and_chinese_text() -> None:
+    assert named_codes("Grease for the HX-R20 (see HX-MP-201, JN-WI-C-011).") == [
+        "HX-R20",
+        "HX-MP-201",
+        "JN-WI-C-011",
+    ]
+    assert named_codes("实训中心DH-R20型机器人，实验 DH-IR-204-L1") == ["DH-R20", "DH-IR-204-L1"]
+    # One-part tokens, plain numbers and words with hyphens are not codes.
+    assert named_codes("M8 bolts, 2,700 mAh, a well-known step-by-step guide") == []
+
+
+@pytest.mark.parametrize(
+    ("a", "b", "siblings"),
+    [
+        ("HX-R20", "DH-R20", True),
+        ("HX-MP-202", "HX-MP-201", True),
+        ("HX-R20", "HX-R35", True),
+        ("HX-R20", "HX-R20", False),  # the same thing
+        ("HX-BAT-36", "HX-MP-212", False),  # two parts differ: another family
+        ("HX-R20", "HX-MM-R20", False),  # different length
+        ("MVC-850", "MVC-A50", False),  # different shape
+    ],
+)
+def test_siblings_differ_in_exactly_one_part_of_the_same_shape(
+    a: str, b: str, siblings: bool
+) -> None:
+    assert are_siblings(a, b) is siblings
+
+
+def test_sibling_conflicts_need_the_asked_code_to_be_absent() -> None:
+    assert sibling_conflicts(["DH-R20"], "This chapter applies to the HX-R20 robot.") == [
+        ("DH-R20", "HX-R20")
+    ]
+    # A text naming both (a comparison) is about the asked thing too.
+    assert sibling_conflicts(["DH-R20"], "The DH-R20 is a rebadged HX-R20.") == []
+    assert sibling_conflicts(["DH-R20"], "Payload 20 kg.") == []
+
+
+def test_edition_years_only_where_a_year_names_an_edition() -> None:
+    assert edition_years("What changed in ITSC-RS 101:2026?") == ["2026"]
+    assert edition_years("and what does the 2026 edition change?") == ["2026"]
+    assert edition_years("ITSC-RS 101 2026 版有哪些变化") == ["2026"]
+    assert edition_years("The robot crashed in 2024 after the shutdown.") == []
+
+
+def hits_of(*chunks: Chunk) -> list[Hit]:
+    return [Hit(c, 1.0 / (i + 1)) for i, c in enumerate(chunks)]
+
+
+HX_MANUAL = make_chunk(
+    "hx-manual-0000",
+    text="This chapter applies to the HX-R20 robot (payload 20 kg, reach 1,722 mm, position "
+    "repeatability ±0.05 mm according to ISO 9283) with the HXC-5 controller.",
+    title="HX-R20 Maintenance Manual, Chapter 6",
+)
+
+
+def test_a_sibling_models_manual_does_not_answer() -> None:
+    answerer = ExtractiveAnswerer()
+    hs = hits_of(HX_MANUAL)
+    asked = "What position repeatability does the HX-R20 have according to ISO 9283?"
+    sibling = "What position repeatability does the DH-R20 have according to ISO 9283?"
+    answer = answerer.answer(asked, hs)
+    assert not answer.refused and "±0.05 mm" in answer.answer
+    refused = answerer.answer(sibling, hs)
+    assert refused.refused and not refused.citations
+
+
+def procedure_chunk(code: str, n: int) -> Chunk:
+    return make_chunk(
+        f"{code.lower()}-{n:04d}",
+        text="1. Warm the grease by running the robot for 10 minutes.\n"
+        "2. Move the axis to its injection posture and lock out the controller.\n"
+        "3. Open the outlet plug, then inject grease at no more than 0.15 MPa.",
+        title=f"{code} Grease replacement of the reducers (HX-R20)",
+        kind="procedure",
+    )
+
+
+def test_procedure_mode_does_not_substitute_a_sibling_document() -> None:
+    answerer = ExtractiveAnswerer()
+    hs = hits_of(procedure_chunk("HX-MP-201", 0))
+    held = answerer.answer(
+        "Steps of HX-MP-201 for the grease injection posture", hs, mode="procedure"
+    )
+    assert not held.refused and held.citations
+    other = answerer.answer(
+        "Steps of HX-MP-202 for the grease injection posture", hs, mode="procedure"
+    )
+    assert other.refused and not other.citations
+
+
+def test_quantity_question_needs_a_sentence_with_a_quantity() -> None:
+    # The same sentence with and without the value it is asked for.
+    stated = make_chunk(text="The J3 cover bolts are tightened to 12 N·m in a cross pattern.")
+    unstated = make_chunk(text="The J3 cover bolts are tightened in a cross pattern.")
+    question = "What torque are the J3 cover bolts tightened to?"
+    with_value = score_sentences(question, hits_of(stated), collect_sentences(hits_of(stated)))
+    without = score_sentences(question, hits_of(unstated), collect_sentences(hits_of(unstated)))
+    assert without.evidence < 0.8 * with_value.evidence
+
+
+def test_english_question_matches_a_chinese_sentence_through_its_glosses() -> None:
+    assert {"drawbar", "forc"} <= glossed_tokens(tokenize("拉刀力"))
+    zh = make_chunk(
+        text="用拉刀力测试仪测量主轴拉刀力，三次读数分别为 9.4 kN、9.6 kN、9.5 kN。",
+        language="zh",
+        title="案例：主轴拉刀力不足导致面铣刀松脱",
+    )
+    question = "What drawbar force was measured on the spindle?"
+    hs = hits_of(zh)
+    glossed = score_sentences(question, hs, collect_sentences(hs))
+    plain = score_sentences(question, hs, collect_sentences(hs), translated_weight=0.0)
+    assert glossed.evidence > plain.evidence
+
+
+# --- scope checks on names -------------------------------------------------------------------
+
+
+def mentions_of(known: Iterable[str]) -> Callable[[str], bool]:
+    squashed = {k.lower() for k in known}
+    return lambda code: code.lower() in squashed
+
+
+LABELS = [
+    "HX-MP-201 Grease replacement of the RV reducers, axes J1 to J3 (HX-R20)\nRev C\n"
+    "huaxin-robotics/procedures/hx-mp-201-rv-reducer-grease.md",
+    "HX-MP-204 Mastering after encoder battery loss (HX-R20)\nRev A\n"
+    "huaxin-robotics/procedures/hx-mp-204-mastering.md",
+    "ITSC-RS 101:2021 Industrial robots — Safety requirements\n2021\n"
+    "itsc/standards/itsc-rs-101-2021.pdf",
+    "MVC-1100 Operator manual\n\nmeridian-cnc/guides/mvc-1100.md",
+]
+KNOWN = ["HX-R20", "HX-MP-201", "HX-MP-202", "HX-MP-204", "ITSC-RS", "2021", "2026", "MVC-850"]
+
+
+def names(question: str) -> NameCheck:
+    return check_names(question, mentions_of(KNOWN), lambda: LABELS)
+
+
+def test_unknown_code_and_unknown_edition_year() -> None:
+    check = check_names(
+        "How much grease goes into the HX-R35, and what does the 2027 edition say?",
+        mentions_of(KNOWN),
+        lambda: LABELS,
+    )
+    assert check.unknown == ("HX-R35",)
+    assert check.unknown_editions == ("2027",)
+    assert "HX-R35" in check.lead(False) and "the 2027 edition" in check.lead(False)
+    assert check.lead(False).startswith("The knowledge base has nothing reliable on this")
+    assert check.lead(True).startswith("知识库中没有关于此问题的可靠资料")
+
+
+def test_document_mentioned_but_not_held() -> None:
+    check = names("What robot posture does HX-MP-202 specify for J5?")
+    assert check.not_held == (("HX-MP-202", ("HX-MP-201", "HX-MP-204")),)
+    assert "HX-MP-202 is not among its documents" in check.lead(False)
+    assert not names("What robot posture does HX-MP-201 specify for J2?")
+
+
+def test_edition_not_held() -> None:
+    check = names("ITSC-RS 101:2026 版相比 2021 版有哪些变化？")
+    assert [asked for asked, _ in check.not_held] == ["ITSC-RS 101:2026"]
+    assert not names("What does ITSC-RS 101:2021 require in T1?")
+
+
+def test_model_codes_in_body_text_are_not_documents() -> None:
+    # The MVC-850 is mentioned in the sources (no title names it): a two-part model code is
+    # never taken for a missing document, even beside a title naming the MVC-1100.
+    assert not names("What drawbar force does the MVC-850 need?")
+
+
+# --- the keyword index answers the scope check -----------------------------------------------
+
+
+def test_index_mentions_codes_inside_longer_codes_for_the_identity_only() -> None:
+    public = make_chunk("p-0000", text="Worked example in NLC-PLC-220: light curtain distance.")
+    private = make_chunk(
+        "m-0000",
+        text="Internal kit MK-DBS-40-66 price list.",
+        contributor="meridian-cnc",
+        visibility="org",
+        title="Meridian internal price list",
+    )
+    index = BM25KeywordIndex.from_chunks([public, private])
+    owner = Identity(None, "meridian-cnc", "staff")
+    assert index.mentions("PLC-220", ANONYMOUS)
+    assert index.mentions("NLC-PLC-220", ANONYMOUS)
+    assert not index.mentions("PLC-22", ANONYMOUS)
+    assert index.mentions("MK-DBS-40-66", owner)
+    assert not index.mentions("MK-DBS-40-66", ANONYMOUS)
+    assert any("Meridian internal price list" in label for label in index.document_labels(owner))
+    assert not any("Meridian" in label for label in index.document_labels(ANONYMOUS))
