@@ -441,14 +441,20 @@ def score_sentences(
     """Score sentences against the question (and, weighted less, the last user turns).
 
     own = IDF-weighted coverage of the question terms by the sentence, terms found only in its
-    title or section counting half (+0.25 when it states a cause or fix the question asks for);
-    for a Chinese question whose evidence is below `TRANSLATE_BELOW`, scored again with a
-    Chinese term that an English sentence has only in translation (CC-CEDICT) counting
-    `translated_weight` of itself (0 turns translation off), kept if its evidence is higher;
+    title, section or contributor counting half (+0.25 when it states a cause or fix the
+    question asks for); an English question's term found only among a Chinese sentence's
+    dictionary glosses (CC-CEDICT) counts `translated_weight` of itself; for a Chinese question
+    whose evidence is below `TRANSLATE_BELOW`, scored again with a Chinese term that an English
+    sentence has only in translation counting `translated_weight` (0 turns translation off
+    both ways), kept if its evidence is higher;
     lexical = 0.65 × own + 0.35 × coverage by the whole chunk;
     match and support = own and lexical blended 70/30 with embedding similarity, if any;
+    a sentence about a sibling of a code the question names (the DH-R20 for the HX-R20), or of
+    a document whose title names one, keeps `SIBLING_FACTOR` of its lexical, match and support;
     score = 0.8 × support + 0.2 × the hit's retrieval signal;
-    evidence = 0.8 × best lexical + 0.2 × best retrieval signal. Embeddings rank sentences
+    evidence = 0.8 × best lexical + 0.2 × best retrieval signal of a hit not about a sibling,
+    where a question asking for a quantity or a model designation takes its best lexical from
+    sentences that state one (else `UNTYPED_EVIDENCE` of the best). Embeddings rank sentences
     but do not decide refusals: similar topic is not an answer.
     """
     signals = retrieval_signal(hits)
@@ -456,8 +462,11 @@ def score_sentences(
     if not sentences or not terms:
         return Scoring([], 0.0, signals)
     idf = idf_weights(terms, [set(s.tokens) for s in sentences])
-    heads = [set(tokenize(f"{h.chunk.title}\n{h.chunk.section}")) for h in hits]
-    texts = [set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.text}")) for h in hits]
+    # Who contributed a chunk is part of what it is about: "Donghai's lab", "at Jiangnan".
+    heads = [
+        set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.contributor}")) for h in hits
+    ]
+    texts = [heads[i] | set(tokenize(h.chunk.text)) for i, h in enumerate(hits)]
     similarity = embedding_similarity(
         embed, question, [s.text for s in sentences], chinese=embed_chinese
     )
@@ -501,7 +510,11 @@ def score_sentences(
         best = max(x.lexical for x in ranked)
         if wants is not None:
             # "How much", "what model": a sentence without a number (or a code) does not answer.
-            typed = [x.lexical for x in ranked if wants(x.sentence.text)]
+            typed = [
+                x.lexical
+                for x in ranked
+                if wants(x.sentence.text, hits[x.sentence.hit_index].chunk.title)
+            ]
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
         # Retrieval backing from documents about what was asked, not about a sibling of it.
         backing = [g for g, other in zip(signals, other_doc, strict=True) if not other]
@@ -510,15 +523,14 @@ def score_sentences(
             evidence *= MISSING_IDENTIFIER_PENALTY
         return Scoring(ranked, evidence, signals)
 
-    scoring = rank({})
+    gloss = translated_weight > 0 and not is_chinese(question)
+    scoring = rank({}, gloss=gloss)
     if translated_weight <= 0 or scoring.evidence >= TRANSLATE_BELOW:
         return scoring
     # Only to rescue a refusal: an answer the question's own terms support keeps its sentences.
     if is_chinese(question):
         alts = translated_alternatives(terms)
         translated = rank(alts) if alts else scoring
-    elif any(is_chinese(s.text) for s in sentences):
-        translated = rank({}, gloss=True)  # English terms among Chinese sentences' glosses
     else:
         return scoring
     return translated if translated.evidence > scoring.evidence else scoring
@@ -533,19 +545,30 @@ _MODEL_ASK = re.compile(
 # A one-part designation: "SHG25", "RV80E".
 _SINGLE_CODE = re.compile(r"(?<![\w-])[A-Z]{2,}\d{2,}[A-Z0-9]*(?![\w-])")
 # Share of the best sentence's evidence kept when no sentence has the kind of answer asked for.
-UNTYPED_EVIDENCE = 0.6
+UNTYPED_EVIDENCE = 0.3
 
 
-def _answer_type(question: str, names: Sequence[str]) -> Callable[[str], bool] | None:
-    """What a sentence must contain to answer the question: a quantity, a code, or None."""
+def _answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], bool] | None:
+    """What a sentence (of a document with this title) must contain to answer the question:
+    a quantity, a designation other than the asked one and the document's own, or None."""
     if _MODEL_ASK.search(question):
         asked = {n.lower() for n in names}
-        return lambda text: (
-            any(c.lower() not in asked for c in named_codes(text))
-            or bool(_SINGLE_CODE.search(text))
-        )
+
+        def designates(text: str, title: str) -> bool:
+            # Codes of the document itself and of its relatives (DH-IR-204 of DH-IR-204-L1)
+            # name documents, not the designation asked for.
+            known = asked | {c.lower() for c in named_codes(title)}
+
+            def new(code: str) -> bool:
+                code = code.lower()
+                return not any(code.startswith(k) or k.startswith(code) for k in known)
+
+            codes = [*named_codes(text), *(m.group(0) for m in _SINGLE_CODE.finditer(text))]
+            return any(new(c) for c in codes)
+
+        return designates
     if _QUANTITY_ASK.search(question):
-        return lambda text: bool(QUANTITY_CUE.search(text))
+        return lambda text, _title: bool(QUANTITY_CUE.search(text))
     return None
 
 

@@ -222,3 +222,20 @@ def test_index_mentions_codes_inside_longer_codes_for_the_identity_only() -> Non
     assert not index.mentions("MK-DBS-40-66", ANONYMOUS)
     assert any("Meridian internal price list" in label for label in index.document_labels(owner))
     assert not any("Meridian" in label for label in index.document_labels(ANONYMOUS))
+
+
+def test_model_question_needs_a_designation_other_than_the_documents_own() -> None:
+    question = "What model of harmonic reducer is fitted on J6 of the DH-R20?"
+    title = "Lab DH-IR-204-L1: DH-R20 reducer maintenance"
+    generic = make_chunk(
+        text="The J6 axis of the DH-R20 uses a harmonic reducer (lab DH-IR-204-L1, course "
+        "DH-IR-204).",
+        title=title,
+    )
+    named = make_chunk(
+        text="The J6 axis of the DH-R20 uses a harmonic reducer of type CSF-17-100.",
+        title=title,
+    )
+    without = score_sentences(question, hits_of(generic), collect_sentences(hits_of(generic)))
+    stated = score_sentences(question, hits_of(named), collect_sentences(hits_of(named)))
+    assert without.evidence < 0.6 * stated.evidence
