@@ -103,7 +103,7 @@ class Assistant:
         index = self.retriever.store.keyword_index()
         names = check_names(
             question,
-            lambda code: index.mentions(code, identity),
+            lambda code: self.retriever.store.mentions(code, identity),
             lambda: index.document_labels(identity),
         )
         if names:

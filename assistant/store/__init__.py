@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -49,6 +50,10 @@ def partition_language(partition: str) -> str:
     """The language tag of a partition name ("" when it is not one)."""
     part = parse_partition(partition)
     return "" if part is None else part.language
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\W_]+", "", text.lower())
 
 
 def merge_matches(groups: Iterable[list[VectorMatch]], k: int) -> list[VectorMatch]:
@@ -207,6 +212,19 @@ class KnowledgeStore:
         if self._keyword.version != version:
             self._keyword.sync(self.catalog, version)
         return self._keyword
+
+    def mentions(self, code: str, identity: Identity, limit: int = 200) -> bool:
+        """Whether a chunk the identity may see names `code`, however it is written there:
+        "HX-R20", "HX R20", "hx‑r20", or inside a longer code ("NLC-PLC-220" for "PLC-220")."""
+        index = self.keyword_index()
+        if index.mentions(code, identity):
+            return True
+        parts = [t for p in re.split(r"[^0-9a-z]+", code.lower()) if p for t in tokenize(p)[:1]]
+        if len(parts) < 2:
+            return False
+        wanted = _squash(code)
+        ids = index.holding_all(parts, identity, limit)
+        return any(wanted in _squash(keyword_text(c)) for c in self.chunks(ids, identity).values())
 
     def _sync_partitions(self) -> None:
         """Follow the catalog: the partitions holding chunks, and other processes' writes."""

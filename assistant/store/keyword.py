@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -367,6 +367,17 @@ class BM25KeywordIndex:
         inside = re.compile(rf"(?:^|[._-]){re.escape(whole)}(?:$|[._-])")
         longer = [t for t in self._vocab if t != whole and whole in t and inside.search(t)]
         return any(self.document_frequency(longer, identity).values())
+
+    def holding_all(self, tokens: Sequence[str], identity: Identity, limit: int) -> list[str]:
+        """Ids of up to `limit` chunks the identity may see that contain every token."""
+        if not tokens:
+            return []
+        rows = self.mask_for(identity) > 0
+        for token in tokens:
+            have = np.zeros(rows.size, dtype=bool)
+            have[self._postings(token)[0]] = True
+            rows &= have
+        return [self._ids[int(i)] for i in np.flatnonzero(rows)[:limit]]
 
     def document_labels(self, identity: Identity) -> frozenset[str]:
         """Title, edition and file name of each document the identity may see."""

@@ -10,7 +10,9 @@ sibling of what was asked.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from pathlib import Path
 
+import numpy as np
 import pytest
 
 from assistant.answer.evidence import (
@@ -24,6 +26,7 @@ from assistant.answer.evidence import (
 )
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.scope import NameCheck, check_names
+from assistant.store import KnowledgeStore
 from assistant.store.keyword import BM25KeywordIndex, tokenize
 from assistant.types import ANONYMOUS, Chunk, Hit, Identity
 from tests.factories import make_chunk
@@ -239,3 +242,22 @@ def test_model_question_needs_a_designation_other_than_the_documents_own() -> No
     without = score_sentences(question, hits_of(generic), collect_sentences(hits_of(generic)))
     stated = score_sentences(question, hits_of(named), collect_sentences(hits_of(named)))
     assert without.evidence < 0.6 * stated.evidence
+
+
+def test_store_finds_a_code_however_the_source_writes_it(tmp_path: Path) -> None:
+    store = KnowledgeStore(tmp_path)
+    try:
+        chunks = [
+            make_chunk("a-0000", text="Grease for the HX R20 wrist axes: HXG-W2."),
+            make_chunk("b-0000", text="HX robots: the R35 has a longer reach."),
+        ]
+        for c in chunks:
+            store.begin_document(c.doc_id, "root", c.source, "sha")
+            vector = np.full((1, 4), 0.5, dtype=np.float32)
+            store.write_document(c.doc_id, c.title, c.contributor, [c], vector, None)
+        assert store.mentions("HX-R20", ANONYMOUS)  # written with a space
+        assert store.mentions("hxg-w2", ANONYMOUS)
+        # Its parts in one chunk, but never together: not a mention.
+        assert not store.mentions("HX-R35", ANONYMOUS)
+    finally:
+        store.close()
