@@ -299,7 +299,12 @@ def _choose_title(
 
 
 def _comparable(text: str) -> str:
-    return "".join(ch for ch in text.casefold() if ch.isalnum())
+    """The words of a text, case and punctuation aside: "HX-MP-201: Grease" → "hx mp 201 grease".
+
+    Word boundaries count: the heading "KubePodCrashLooping" is not the title "Kube Pod Crash
+    Looping", and dropping it would lose the name people search for.
+    """
+    return " ".join(re.findall(r"[^\W_]+", text.casefold()))
 
 
 def _strip_title(blocks: list[Block], title: str) -> list[Block]:
@@ -309,7 +314,11 @@ def _strip_title(blocks: list[Block], title: str) -> list[Block]:
         return blocks
     top, wanted = tops[0].text, _comparable(title)
     found = _comparable(top)
-    if not found or not wanted or (found not in wanted and wanted not in found):
+    if (
+        not found
+        or not wanted
+        or (f" {found} " not in f" {wanted} " and f" {wanted} " not in f" {found} ")
+    ):
         return blocks
     return [
         replace(b, heading_path=b.heading_path[1:]) if b.heading_path[:1] == (top,) else b

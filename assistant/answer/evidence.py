@@ -18,7 +18,7 @@ import numpy as np
 from assistant.answer.citations import split_sentences
 from assistant.answer.structure import parse_step, quantities
 from assistant.language import CJK
-from assistant.store.keyword import tokenize
+from assistant.store.keyword import camel_parts, tokenize
 from assistant.translate import translate_word
 from assistant.types import Hit, Turn
 
@@ -142,11 +142,15 @@ def _term_weights(text: str, weight: float) -> dict[str, float]:
     """Content terms of a text; bare numbers and the parts of an identifier count less.
 
     "HX-R20" yields `hx-r20`, `hx` and `r20`: the whole carries the weight, the parts 0.3 of
-    it, so one identifier does not count three times. A bare number ("2022") is weak evidence.
+    it, so one identifier does not count three times (CamelCase names alike). A bare number
+    ("2022") is weak evidence.
     """
     parts: set[str] = set()
     for ident in _IDENTIFIER.findall(text.lower()):
         for piece in re.split(r"[._-]", ident):
+            parts.update(tokenize(piece))
+    for word in re.findall(r"[A-Za-z0-9]+", text):  # "KubePodCrashLooping": kube, pod, ...
+        for piece in camel_parts(word):
             parts.update(tokenize(piece))
     out: dict[str, float] = {}
     for term in content_tokens(text):

@@ -21,7 +21,9 @@ if TYPE_CHECKING:
 logger = logging.getLogger(__name__)
 
 _CJK = re.compile(f"[{CJK_CHARS}]+")
-_TOKEN = re.compile(f"[{CJK_CHARS}]+|[a-z0-9]+(?:[._-][a-z0-9]+)*")
+_TOKEN = re.compile(f"[{CJK_CHARS}]+|[a-z0-9]+(?:[._-][a-z0-9]+)*", re.IGNORECASE)
+_CAMEL_HUMP = re.compile(r"[a-z][A-Z]")
+_CAMEL_PART = re.compile(r"[A-Z]+(?=[A-Z][a-z])|[A-Z]?[a-z]+|[A-Z]+|[0-9]+")
 _STOP = frozenset(
     [
         "a",
@@ -77,7 +79,7 @@ _STOP = frozenset(
 )
 _VIS_CODE = {"public": 0, "consortium": 1, "org": 2}
 # Bump when `tokenize` changes: tokens stored by another version are then recomputed.
-TOKENIZER_VERSION = "1"
+TOKENIZER_VERSION = "2"
 
 
 @lru_cache(maxsize=1)
@@ -95,21 +97,36 @@ def _jieba() -> Any:
     return jieba
 
 
+def camel_parts(word: str) -> list[str]:
+    """The words of a CamelCase name ("KubePodCrashLooping", "etcdNoLeader"), lower-cased;
+    [] for any other word."""
+    if not _CAMEL_HUMP.search(word):
+        return []
+    return [p.lower() for p in _CAMEL_PART.findall(word)]
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed English words and jieba words for Chinese runs; stop words dropped.
 
-    Identifiers such as `M8`, `G28` or `ITSC-RS-101` stay whole, and their parts are added too.
+    Identifiers such as `M8`, `G28` or `ITSC-RS-101` stay whole, and their parts are added too;
+    so are the words of CamelCase names (`CPUThrottlingHigh`: `cputhrottlinghigh`, `cpu`,
+    `throttl`, `high`), which sources also write apart.
     """
     out: list[str] = []
-    for match in _TOKEN.finditer(text.lower()):
-        token = match.group(0)
+    for match in _TOKEN.finditer(text):
+        original = match.group(0)
+        token = original.lower()
         if _CJK.fullmatch(token):
             out.extend(w for w in _jieba().lcut_for_search(token) if w.strip())
             continue
         if token in _STOP:
             continue
         parts = re.split(r"[._-]", token)
-        out.append(_stemmer().stemWord(token) if len(parts) == 1 else token)
+        if len(parts) == 1:
+            parts = camel_parts(original) or parts
+            out.append(_stemmer().stemWord(token))
+        else:
+            out.append(token)
         if len(parts) > 1:
             out.extend(_stemmer().stemWord(p) for p in parts if p and p not in _STOP)
     return out

@@ -116,3 +116,20 @@ def test_updates_in_place_equal_a_fresh_index(tmp_path: Path) -> None:
         [term], ANONYMOUS
     )
     catalog.close()
+
+
+def test_camel_case_names_are_indexed_whole_and_by_their_words() -> None:
+    assert tokenize("CPUThrottlingHigh fires") == [
+        "cputhrottlinghigh",
+        "cpu",
+        "throttl",
+        "high",
+        "fire",
+    ]
+    assert tokenize("etcdNoLeader")[:2] == ["etcdnolead", "etcd"]
+    # Words that are not CamelCase, and identifiers, are unchanged.
+    assert tokenize("HX-R20 Spindle IPv6") == ["hx-r20", "hx", "r20", "spindl", "ipv6"]
+    index = BM25KeywordIndex.from_chunks(
+        [make_chunk("a-0000", text="CPU throttling high: raise the limit."), make_chunk("b-0000")]
+    )
+    assert [m.chunk_id for m in index.search("CPUThrottlingHigh", ANONYMOUS, 2)] == ["a-0000"]

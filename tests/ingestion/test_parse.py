@@ -226,6 +226,23 @@ def test_title_falls_back_to_file_stem_and_keeps_repeated_top_headings(tmp_path:
     assert parse_file(path).title == "no-title"
 
 
+def test_top_heading_is_dropped_only_when_it_repeats_the_title(tmp_path: Path) -> None:
+    # Punctuation and case aside, the heading says what the title says: it is not repeated.
+    same = (
+        "---\ntitle: 'HX-MP-201 Grease replacement'\n---\n"
+        "# HX-MP-201: grease replacement\n\nText.\n"
+    )
+    assert block_with(parse_file(write(tmp_path, "same.md", same)), "Text").heading_path == ()
+    # The alert's name, written as one word, is what people search for: it stays.
+    named = (
+        "---\ntitle: Kube Pod Crash Looping\n---\n"
+        "# KubePodCrashLooping\n\n## Meaning\n\nPod restarts.\n"
+    )
+    doc = parse_file(write(tmp_path, "named.md", named))
+    assert doc.title == "Kube Pod Crash Looping"
+    assert block_with(doc, "Pod restarts").heading_path == ("KubePodCrashLooping", "Meaning")
+
+
 # --- HTML ---------------------------------------------------------------------------------------
 
 
