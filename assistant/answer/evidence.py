@@ -353,6 +353,7 @@ class Scored:
     support: float  # how much of the question the sentence (in its chunk) covers, in [0, 1]
     match: float  # the sentence's own share of support: its coverage (and similarity)
     lexical: float  # support from question terms alone: what evidence is judged on
+    sibling: bool = False  # about a sibling of a code the question names: never quoted
 
 
 @dataclass(frozen=True)
@@ -505,11 +506,12 @@ def score_sentences(
                 # Across languages no term can match: the multilingual similarity is evidence.
                 lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
             support, match = blend(lexical, sim), blend(own, sim)
-            if other_doc[s.hit_index] or sibling_conflicts(names, s.text):
+            sibling = other_doc[s.hit_index] or bool(sibling_conflicts(names, s.text))
+            if sibling:
                 # About the DH-R20 when the question asks about the HX-R20: not evidence.
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
-            ranked.append(Scored(s, score, support, match, lexical))
+            ranked.append(Scored(s, score, support, match, lexical, sibling))
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
         best = max(x.lexical for x in ranked)
         if wants is not None:

@@ -156,11 +156,13 @@ def build_exercise_set(
     )
     note = f"evidence {scoring.evidence:.2f} (threshold {min_evidence:.2f})"
     language = "zh" if zh else "en"
-    if not scoring.ranked or scoring.evidence < min_evidence:
+    # Sentences about a sibling of what the question names (another model's values) are left out.
+    ranked = [x for x in scoring.ranked if not x.sibling]
+    if not ranked or scoring.evidence < min_evidence:
         return ExerciseSet("", "", (), (), language, (note,))
     kinds = ("case", "procedure")
     by_kind = {k: {i for i, h in enumerate(hits) if h.chunk.kind == k} for k in kinds}
-    b = _Builder(hits, scoring.ranked, zh, {}, set())
+    b = _Builder(hits, ranked, zh, {}, set())
     # An incident report filed as another kind (a bulletin) stands in for a missing case.
     cases = by_kind["case"] or _case_like(b, by_kind["procedure"])
     eligible = (by_kind["case"] | by_kind["procedure"] | cases) or set(range(len(hits)))

@@ -154,7 +154,11 @@ class ExtractiveAnswerer:
         logger.debug("extractive %s for %r", note, question)
         if not scoring.ranked or scoring.evidence < self.min_evidence:
             return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
-        picks = self._select(scoring.ranked, sentences)
+        # Never quoted as the answer: sentences about a sibling of what the question names.
+        usable = [x for x in scoring.ranked if not x.sibling]
+        if not usable:
+            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
+        picks = self._select(usable, sentences)
         text, citations = self._compose(picks, hits)
         return Answer(text, refused=False, mode="ask", citations=citations, notes=(note,))
 

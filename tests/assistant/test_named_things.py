@@ -98,6 +98,17 @@ def test_a_sibling_models_manual_does_not_answer() -> None:
     assert not answer.refused and "±0.05 mm" in answer.answer
     refused = answerer.answer(sibling, hs)
     assert refused.refused and not refused.citations
+    # Beside a source about the DH-R20 itself, the HX-R20's figures are never quoted.
+    dh = make_chunk(
+        "dh-lab-0000",
+        text="The DH-R20 lab robot has a position repeatability of ±0.08 mm according to ISO "
+        "9283, measured at the training centre.",
+        title="DH-R20 lab robot data sheet",
+    )
+    answer = answerer.answer(sibling, hits_of(HX_MANUAL, dh))
+    assert not answer.refused and "±0.08 mm" in answer.answer
+    assert "±0.05 mm" not in answer.answer
+    assert {c.chunk_id for c in answer.citations} == {"dh-lab-0000"}
 
 
 def procedure_chunk(code: str, n: int) -> Chunk:
