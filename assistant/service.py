@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
-from assistant.answer.evidence import is_chinese
+from assistant.answer.evidence import about_what_was_asked, is_chinese
 from assistant.answer.modes import refusal
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
 from assistant.errors import BackendError, ConfigError
@@ -71,6 +71,7 @@ class Assistant:
         )
         if mode == "procedure":
             hits = self._with_whole_procedures(hits, identity)
+        hits = about_what_was_asked(question, hits)
         t_answer = time.perf_counter()
         scope = self._scope(question, history, identity)
         if isinstance(scope, NameCheck):

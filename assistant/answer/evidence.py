@@ -655,3 +655,13 @@ def sibling_conflicts(names: Sequence[str], text: str) -> list[tuple[str, str]]:
         for other in own
         if are_siblings(name, other)
     ]
+
+
+def about_what_was_asked(question: str, hits: list[Hit]) -> list[Hit]:
+    """The hits without documents whose title names a sibling of a code the question names
+    (the HX-R20 manual for a question about the DH-R20): no answerer should read them as
+    sources on the thing asked about."""
+    names = named_codes(question)
+    if not names:
+        return hits
+    return [h for h in hits if not sibling_conflicts(names, h.chunk.title)]

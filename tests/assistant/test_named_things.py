@@ -16,6 +16,7 @@ import numpy as np
 import pytest
 
 from assistant.answer.evidence import (
+    about_what_was_asked,
     are_siblings,
     collect_sentences,
     edition_years,
@@ -272,3 +273,11 @@ def test_store_finds_a_code_however_the_source_writes_it(tmp_path: Path) -> None
         assert not store.mentions("HX-R35", ANONYMOUS)
     finally:
         store.close()
+
+
+def test_documents_titled_for_a_sibling_are_not_handed_to_any_answerer() -> None:
+    dh = make_chunk("dh-0000", text="Lab robot notes.", title="DH-R20 lab robot")
+    hs = hits_of(HX_MANUAL, dh)
+    kept = about_what_was_asked("What is the payload of the DH-R20?", hs)
+    assert [h.chunk.chunk_id for h in kept] == ["dh-0000"]
+    assert about_what_was_asked("What is the payload of a six-axis robot?", hs) == hs

@@ -134,3 +134,14 @@ def test_named_document_the_sources_hold_is_answered(demo: dict[str, Any]) -> No
     )
     assert not answer.refused
     assert any("hx-mp-201" in c.source for c in answer.citations)
+
+
+@pytest.mark.slow
+def test_a_sibling_models_manual_is_not_among_the_sources(demo: dict[str, Any]) -> None:
+    # The HX-R20 manual states a repeatability; the DH-R20's sources state none.
+    answer = demo["assistant"].ask(
+        "What position repeatability does the DH-R20 lab robot have according to ISO 9283?",
+        identity=Identity(None, "donghai-polytechnic", "teacher"),
+    )
+    assert not any("hx-mm-r20" in h.chunk.source for h in answer.retrieved)
+    assert "±0.05" not in answer.answer
