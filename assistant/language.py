@@ -19,3 +19,9 @@ def detect_language(text: str) -> str:
 def is_chinese_tag(tag: str) -> bool:
     """Whether a language tag (`zh`, `zh-cn`, `zhcn`) names Chinese."""
     return tag.lower().startswith("zh")
+
+
+def squash(text: str) -> str:
+    """Letters and digits only, lower-cased: how a code is compared however it is written
+    ("HX-R20", "HX R20", "hx_r20" all give "hxr20")."""
+    return re.sub(r"[\W_]+", "", text.lower())

@@ -17,7 +17,7 @@ import numpy as np
 
 from assistant.answer.citations import split_sentences
 from assistant.answer.structure import parse_step, quantities
-from assistant.language import CJK
+from assistant.language import CJK, squash
 from assistant.store.keyword import camel_parts, tokenize
 from assistant.translate import translate_word
 from assistant.types import Hit, Turn
@@ -599,10 +599,6 @@ _EDITION_YEAR = re.compile(
 SIBLING_FACTOR = 0.3
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
 def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     """Codes the question names that no retrieved text mentions.
 
@@ -614,8 +610,8 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     names |= set(_YEAR.findall(question))  # "the 2026 edition" when sources stop at 2021
     if not names:
         return []
-    corpus = _squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
-    return sorted(n for n in names if _squash(n) not in corpus)
+    corpus = squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
+    return sorted(n for n in names if squash(n) not in corpus)
 
 
 def named_codes(text: str) -> list[str]:
@@ -647,11 +643,11 @@ def sibling_conflicts(names: Sequence[str], text: str) -> list[tuple[str, str]]:
     if not names:
         return []
     own = named_codes(text)
-    squashed = _squash(text)
+    squashed = squash(text)
     return [
         (name, other)
         for name in names
-        if _squash(name) not in squashed
+        if squash(name) not in squashed
         for other in own
         if are_siblings(name, other)
     ]

@@ -22,6 +22,7 @@ from assistant.answer.evidence import (
     query_terms,
     translated_alternatives,
 )
+from assistant.language import squash
 from assistant.types import Turn
 
 # Document frequency of tokenized terms among the chunks the asker may see.
@@ -92,10 +93,6 @@ def _document_codes(labels: Iterable[str]) -> set[str]:
     return out
 
 
-def _squash(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
-
-
 def check_names(
     question: str, mentions: Mentions, documents: Callable[[], Iterable[str]]
 ) -> NameCheck:
@@ -115,19 +112,19 @@ def check_names(
     if not codes and not editions:
         return NameCheck(tuple(unknown), years)
     labels = list(documents())
-    squashed = [_squash(label) for label in labels]
+    squashed = [squash(label) for label in labels]
     not_held: list[tuple[str, tuple[str, ...]]] = []
     doc_codes = _document_codes(labels)
     for code in codes:
         if code in unknown or len(code.split("-")) < 3 or code in doc_codes:
             continue
-        if any(_squash(code) in sq for sq in squashed):
+        if any(squash(code) in sq for sq in squashed):
             continue
         family = sorted(d for d in doc_codes if are_siblings(code, d))
         if family:
             not_held.append((code, tuple(family)))
     for match in editions:
-        code, year = _squash(match.group(1)), match.group(2)
+        code, year = squash(match.group(1)), match.group(2)
         if year in years:
             continue
         held = [label for label, sq in zip(labels, squashed, strict=True) if code in sq]

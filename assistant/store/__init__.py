@@ -14,6 +14,7 @@ from filelock import FileLock
 
 from assistant.access import can_see, may_read_partition, parse_partition, partition_of, scope_of
 from assistant.errors import StoreError
+from assistant.language import squash
 from assistant.store.catalog import Catalog, DocumentRecord
 from assistant.store.chroma import ChromaVectorStore, VectorMatch
 from assistant.store.keyword import (
@@ -50,10 +51,6 @@ def partition_language(partition: str) -> str:
     """The language tag of a partition name ("" when it is not one)."""
     part = parse_partition(partition)
     return "" if part is None else part.language
-
-
-def _squash(text: str) -> str:
-    return re.sub(r"[\W_]+", "", text.lower())
 
 
 def merge_matches(groups: Iterable[list[VectorMatch]], k: int) -> list[VectorMatch]:
@@ -222,9 +219,9 @@ class KnowledgeStore:
         parts = [t for p in re.split(r"[^0-9a-z]+", code.lower()) if p for t in tokenize(p)[:1]]
         if len(parts) < 2:
             return False
-        wanted = _squash(code)
+        wanted = squash(code)
         ids = index.holding_all(parts, identity, limit)
-        return any(wanted in _squash(keyword_text(c)) for c in self.chunks(ids, identity).values())
+        return any(wanted in squash(keyword_text(c)) for c in self.chunks(ids, identity).values())
 
     def _sync_partitions(self) -> None:
         """Follow the catalog: the partitions holding chunks, and other processes' writes."""
