@@ -10,6 +10,7 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass
 from functools import cache, lru_cache
 
@@ -223,7 +224,7 @@ def idf_weights(terms: Iterable[str], docs: Sequence[set[str]]) -> dict[str, flo
 def coverage(
     terms: dict[str, float],
     idf: dict[str, float],
-    tokens: set[str],
+    tokens: AbstractSet[str],
     alternatives: Mapping[str, frozenset[str]] | None = None,
     alternative_weight: float = TRANSLATED_TERM_WEIGHT,
     glossed: frozenset[str] = frozenset(),
@@ -481,16 +482,20 @@ def score_sentences(
     wants = _answer_type(question, names)
     other_doc = [bool(sibling_conflicts(names, h.chunk.title)) for h in hits]
 
+    chinese_hit = [
+        bool(_CJK.search(f"{h.chunk.title}{h.chunk.section}{h.chunk.text}")) for h in hits
+    ]
+
     def rank(alts: Mapping[str, frozenset[str]], gloss: bool = False) -> Scoring:
-        def cover(tokens: set[str]) -> float:
-            glossed = glossed_tokens(tokens) if gloss else frozenset()
+        def cover(tokens: set[str] | frozenset[str], hit: int) -> float:
+            glossed = glossed_tokens(tokens) if gloss and chinese_hit[hit] else frozenset()
             return coverage(terms, idf, tokens, alts, translated_weight, glossed)
 
-        chunk_cov = [cover(t) for t in texts]
+        chunk_cov = [cover(t, i) for i, t in enumerate(texts)]
         ranked = []
         for s, sim in zip(sentences, similarity, strict=True):
-            own = cover(set(s.tokens))
-            own += 0.5 * cover(heads[s.hit_index] - s.tokens)
+            own = cover(s.tokens, s.hit_index)
+            own += 0.5 * cover(heads[s.hit_index] - s.tokens, s.hit_index)
             if any(cue.search(s.text) for cue in intents):
                 own = min(1.0, own + INTENT_BOOST)
             # Ranking only, never evidence: a quantity for a "how much" question, and the table
