@@ -90,8 +90,11 @@ QUANTITY_CUE = re.compile(
     re.IGNORECASE,
 )
 _QUANTITY_ASK = re.compile(
-    r"\b(how (much|many|long|often|far|hot|tight)|what (torque|pressure|temperature|"
-    r"interval|quantity|amount|force|speed|voltage|value|limit))\b|多少|多长|多久|几",
+    r"\b(how (much|many|long|often|far|hot|tight)|what (?:[a-z]+ ){0,2}?(torque|pressure|"
+    r"temperature|interval|quantity|amount|force|speed|voltage|current|value|limit|"
+    r"repeatability|accuracy|tolerance|clearance|backlash|runout|payload|reach|resistance|"
+    r"capacity|diameter|length|thickness|weight|mass|flow|frequency|concentration|life))\b"
+    r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命",
     re.IGNORECASE,
 )
 _INTENTS = (
@@ -459,8 +462,9 @@ def score_sentences(
     a document whose title names one, keeps `SIBLING_FACTOR` of its lexical, match and support;
     score = 0.8 × support + 0.2 × the hit's retrieval signal;
     evidence = 0.8 × best lexical + 0.2 × best retrieval signal of a hit not about a sibling,
-    where a question asking for a quantity or a model designation takes its best lexical from
-    sentences that state one (else `UNTYPED_EVIDENCE` of the best). Embeddings rank sentences
+    where a question asking for a quantity (of the unit family it names, if any: a length for
+    "what repeatability") or a model designation takes its best lexical from sentences that
+    state one (else `UNTYPED_EVIDENCE` of the best). Embeddings rank sentences
     but do not decide refusals: similar topic is not an answer.
     """
     signals = retrieval_signal(hits)
@@ -579,8 +583,41 @@ def _answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], bo
 
         return designates
     if _QUANTITY_ASK.search(question):
+        families = _asked_families(question)
+        if families:  # "what repeatability": a length, not the payload's 20 kg
+            return lambda text, _title: any(
+                q.family in families for q in quantities(_UNIT_IN_HEADER.sub(r"\2 \1", text))
+            )
         return lambda text, _title: bool(QUANTITY_CUE.search(text))
     return None
+
+
+# A table row restated with its header: "Tightening torque (N·m): 18" states 18 N·m.
+_UNIT_IN_HEADER = re.compile(r"\(([^()]{1,12})\):\s*(\d[\d,]*(?:\.\d+)?)")
+# Words that ask for a quantity of one unit family (see `structure.quantities`).
+_ASKED_FAMILY = (
+    (re.compile(r"\btorque\b|扭矩|力矩", re.I), ("torque",)),
+    (re.compile(r"\bpressure\b|压力", re.I), ("pressure",)),
+    (re.compile(r"\b(temperature|how hot)\b|温度", re.I), ("temperature",)),
+    (re.compile(r"\b(interval|how often|life)\b|周期|寿命", re.I), ("interval", "time")),
+    (re.compile(r"\bspeed\b|速度|转速", re.I), ("speed", "rotation")),
+    (re.compile(r"\bvoltage\b|电压", re.I), ("voltage",)),
+    (re.compile(r"\bconcentration\b|浓度", re.I), ("concentration",)),
+    (
+        re.compile(
+            r"\b(repeatability|accuracy|tolerance|clearance|backlash|runout|reach|diameter|"
+            r"thickness|how far)\b|精度|公差|间隙|跳动|直径|厚度",
+            re.I,
+        ),
+        ("length",),
+    ),
+    (re.compile(r"\b(payload|weight|mass)\b|负载|重量|质量", re.I), ("mass",)),
+)
+
+
+def _asked_families(question: str) -> frozenset[str]:
+    """Unit families the question asks for by name; empty when it names none (any quantity)."""
+    return frozenset(f for ask, families in _ASKED_FAMILY if ask.search(question) for f in families)
 
 
 # How much a cross-language sentence's similarity counts as lexical evidence.

@@ -281,3 +281,19 @@ def test_documents_titled_for_a_sibling_are_not_handed_to_any_answerer() -> None
     kept = about_what_was_asked("What is the payload of the DH-R20?", hs)
     assert [h.chunk.chunk_id for h in kept] == ["dh-0000"]
     assert about_what_was_asked("What is the payload of a six-axis robot?", hs) == hs
+
+
+def test_a_quantity_question_needs_a_quantity_of_the_kind_asked() -> None:
+    question = "What position repeatability does the lab robot have?"
+    payload = make_chunk(text="The lab robot is a six-axis robot with a payload of 20 kg.")
+    stated = make_chunk(text="The lab robot has a position repeatability of ±0.05 mm.")
+    wrong_kind = score_sentences(question, hits_of(payload), collect_sentences(hits_of(payload)))
+    right_kind = score_sentences(question, hits_of(stated), collect_sentences(hits_of(stated)))
+    assert wrong_kind.evidence < 0.6 * right_kind.evidence
+    # A table row restated with its header carries the unit in the header.
+    question = "What tightening torque for M6 bolts?"
+    with_unit = make_chunk(text="Bolt size | Tightening torque (N·m)\nM6 | 18")
+    no_unit = make_chunk(text="Bolt size | Tightening torque class\nM6 | 18")
+    typed = score_sentences(question, hits_of(with_unit), collect_sentences(hits_of(with_unit)))
+    untyped = score_sentences(question, hits_of(no_unit), collect_sentences(hits_of(no_unit)))
+    assert untyped.evidence < 0.6 * typed.evidence
