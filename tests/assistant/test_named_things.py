@@ -82,6 +82,12 @@ def hits_of(*chunks: Chunk) -> list[Hit]:
     return [Hit(c, 1.0 / (i + 1)) for i, c in enumerate(chunks)]
 
 
+def evidence(question: str, chunk: Chunk, **kwargs: float) -> float:
+    """The extractive evidence for answering `question` from this one chunk."""
+    hs = hits_of(chunk)
+    return score_sentences(question, hs, collect_sentences(hs), **kwargs).evidence
+
+
 HX_MANUAL = make_chunk(
     "hx-manual-0000",
     text="This chapter applies to the HX-R20 robot (payload 20 kg, reach 1,722 mm, position "
@@ -141,9 +147,9 @@ def test_quantity_question_needs_a_sentence_with_a_quantity() -> None:
     stated = make_chunk(text="The J3 cover bolts are tightened to 12 N·m in a cross pattern.")
     unstated = make_chunk(text="The J3 cover bolts are tightened in a cross pattern.")
     question = "What torque are the J3 cover bolts tightened to?"
-    with_value = score_sentences(question, hits_of(stated), collect_sentences(hits_of(stated)))
-    without = score_sentences(question, hits_of(unstated), collect_sentences(hits_of(unstated)))
-    assert without.evidence < 0.8 * with_value.evidence
+    with_value = evidence(question, stated)
+    without = evidence(question, unstated)
+    assert without < 0.8 * with_value
 
 
 def test_english_question_matches_a_chinese_sentence_through_its_glosses() -> None:
@@ -154,10 +160,7 @@ def test_english_question_matches_a_chinese_sentence_through_its_glosses() -> No
         title="案例：主轴拉刀力不足导致面铣刀松脱",
     )
     question = "What drawbar force was measured on the spindle?"
-    hs = hits_of(zh)
-    glossed = score_sentences(question, hs, collect_sentences(hs))
-    plain = score_sentences(question, hs, collect_sentences(hs), translated_weight=0.0)
-    assert glossed.evidence > plain.evidence
+    assert evidence(question, zh) > evidence(question, zh, translated_weight=0.0)
 
 
 # --- scope checks on names -------------------------------------------------------------------
@@ -251,9 +254,9 @@ def test_model_question_needs_a_designation_other_than_the_documents_own() -> No
         text="The J6 axis of the DH-R20 uses a harmonic reducer of type CSF-17-100.",
         title=title,
     )
-    without = score_sentences(question, hits_of(generic), collect_sentences(hits_of(generic)))
-    stated = score_sentences(question, hits_of(named), collect_sentences(hits_of(named)))
-    assert without.evidence < 0.6 * stated.evidence
+    without = evidence(question, generic)
+    stated = evidence(question, named)
+    assert without < 0.6 * stated
 
 
 def test_store_finds_a_code_however_the_source_writes_it(tmp_path: Path) -> None:
@@ -283,17 +286,25 @@ def test_documents_titled_for_a_sibling_are_not_handed_to_any_answerer() -> None
     assert about_what_was_asked("What is the payload of a six-axis robot?", hs) == hs
 
 
-def test_a_quantity_question_needs_a_quantity_of_the_kind_asked() -> None:
-    question = "What position repeatability does the lab robot have?"
-    payload = make_chunk(text="The lab robot is a six-axis robot with a payload of 20 kg.")
-    stated = make_chunk(text="The lab robot has a position repeatability of ±0.05 mm.")
-    wrong_kind = score_sentences(question, hits_of(payload), collect_sentences(hits_of(payload)))
-    right_kind = score_sentences(question, hits_of(stated), collect_sentences(hits_of(stated)))
-    assert wrong_kind.evidence < 0.6 * right_kind.evidence
-    # A table row restated with its header carries the unit in the header.
-    question = "What tightening torque for M6 bolts?"
-    with_unit = make_chunk(text="Bolt size | Tightening torque (N·m)\nM6 | 18")
-    no_unit = make_chunk(text="Bolt size | Tightening torque class\nM6 | 18")
-    typed = score_sentences(question, hits_of(with_unit), collect_sentences(hits_of(with_unit)))
-    untyped = score_sentences(question, hits_of(no_unit), collect_sentences(hits_of(no_unit)))
-    assert untyped.evidence < 0.6 * typed.evidence
+@pytest.mark.parametrize(
+    ("question", "unanswered", "answered"),
+    [
+        # A quantity of the kind asked for: a repeatability is a length, not the payload.
+        (
+            "What position repeatability does the lab robot have?",
+            "The lab robot is a six-axis robot with a payload of 20 kg.",
+            "The lab robot has a position repeatability of ±0.05 mm.",
+        ),
+        # A table row restated with its header carries the unit in the header.
+        (
+            "What tightening torque for M6 bolts?",
+            "Bolt size | Tightening torque class\nM6 | 18",
+            "Bolt size | Tightening torque (N·m)\nM6 | 18",
+        ),
+    ],
+)
+def test_a_quantity_question_needs_a_quantity_of_the_kind_asked(
+    question: str, unanswered: str, answered: str
+) -> None:
+    weak = evidence(question, make_chunk(text=unanswered))
+    assert weak < 0.6 * evidence(question, make_chunk(text=answered))
