@@ -17,7 +17,7 @@ from functools import cache, lru_cache
 import numpy as np
 
 from assistant.answer.citations import split_sentences
-from assistant.answer.structure import parse_step, quantities
+from assistant.answer.structure import codes, parse_step, quantities
 from assistant.language import CJK, squash
 from assistant.store.keyword import camel_parts, tokenize
 from assistant.translate import translate_word
@@ -458,10 +458,11 @@ def score_sentences(
     both ways), kept if its evidence is higher;
     lexical = 0.65 × own + 0.35 × coverage by the whole chunk;
     match and support = own and lexical blended 70/30 with embedding similarity, if any;
-    a sentence about a sibling of a code the question names (the DH-R20 for the HX-R20), or of
-    a document whose title names one, keeps `SIBLING_FACTOR` of its lexical, match and support;
+    a sentence naming a sibling of a code the question names (the DH-R20 for the HX-R20) keeps
+    `SIBLING_FACTOR` of its lexical, match and support (whole documents titled for a sibling
+    are left out before: `about_what_was_asked`);
     score = 0.8 × support + 0.2 × the hit's retrieval signal;
-    evidence = 0.8 × best lexical + 0.2 × best retrieval signal of a hit not about a sibling,
+    evidence = 0.8 × best lexical + 0.2 × best retrieval signal,
     where a question asking for a quantity (of the unit family it names, if any: a length for
     "what repeatability") or a model designation takes its best lexical from sentences that
     state one (else `UNTYPED_EVIDENCE` of the best). Embeddings rank sentences
@@ -484,7 +485,6 @@ def score_sentences(
     asks_quantity = bool(_QUANTITY_ASK.search(question))
     names = named_codes(question)
     wants = _answer_type(question, names)
-    other_doc = [bool(sibling_conflicts(names, h.chunk.title)) for h in hits]
 
     chinese_hit = [
         bool(_CJK.search(f"{h.chunk.title}{h.chunk.section}{h.chunk.text}")) for h in hits
@@ -515,7 +515,7 @@ def score_sentences(
                 # Across languages no term can match: the multilingual similarity is evidence.
                 lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
             support, match = blend(lexical, sim), blend(own, sim)
-            sibling = other_doc[s.hit_index] or bool(sibling_conflicts(names, s.text))
+            sibling = bool(sibling_conflicts(names, s.text))
             if sibling:
                 # About the DH-R20 when the question asks about the HX-R20: not evidence.
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
@@ -531,9 +531,7 @@ def score_sentences(
                 if wants(x.sentence.text, hits[x.sentence.hit_index].chunk.title)
             ]
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
-        # Retrieval backing from documents about what was asked, not about a sibling of it.
-        backing = [g for g, other in zip(signals, other_doc, strict=True) if not other]
-        evidence = 0.8 * best + 0.2 * max(backing, default=0.0)
+        evidence = 0.8 * best + 0.2 * max(signals)
         if missing_identifiers(question, hits):
             evidence *= MISSING_IDENTIFIER_PENALTY
         return Scoring(ranked, evidence, signals)
@@ -557,8 +555,6 @@ _MODEL_ASK = re.compile(
     r"|\b(?:model|part|type) (?:number|no\.?|designation)\b",
     re.IGNORECASE,
 )
-# A one-part designation: "SHG25", "RV80E".
-_SINGLE_CODE = re.compile(r"(?<![\w-])[A-Z]{2,}\d{2,}[A-Z0-9]*(?![\w-])")
 # Share of the best sentence's evidence kept when no sentence has the kind of answer asked for.
 UNTYPED_EVIDENCE = 0.3
 
@@ -578,8 +574,7 @@ def _answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], bo
                 code = code.lower()
                 return not any(code.startswith(k) or k.startswith(code) for k in known)
 
-            codes = [*named_codes(text), *(m.group(0) for m in _SINGLE_CODE.finditer(text))]
-            return any(new(c) for c in codes)
+            return any(new(c) for c in [*named_codes(text), *codes(text)])
 
         return designates
     if _QUANTITY_ASK.search(question):

@@ -14,7 +14,6 @@ from dataclasses import dataclass, replace
 
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
-    SIBLING_FACTOR,
     Embed,
     Sentence,
     blend,
@@ -24,12 +23,10 @@ from assistant.answer.evidence import (
     embedding_similarity,
     idf_weights,
     is_chinese,
-    named_codes,
     query_terms,
     refusal_text,
     retrieval_signal,
     score_sentences,
-    sibling_conflicts,
 )
 from assistant.answer.exercise import (
     ExerciseQuestion,
@@ -118,7 +115,6 @@ def _rank_procedures(
     top_sum = max(sum(signals[i] for i in idx) for idx in groups.values()) or 1.0
     titles = [hits[idx[0]].chunk.title for idx in groups.values()]
     similarity = embedding_similarity(embed, question, titles, chinese=embed_chinese)
-    names = named_codes(question)
     docs = []
     for k, (doc_id, idx) in enumerate(groups.items()):
         first = hits[idx[0]].chunk
@@ -141,9 +137,6 @@ def _rank_procedures(
                 embed_chinese=embed_chinese,
             )
             evidence = max(evidence, across.evidence)
-        if sibling_conflicts(names, first.title):
-            # HX-MP-201 when the question asks for HX-MP-202: another document.
-            score, evidence = SIBLING_FACTOR * score, SIBLING_FACTOR * evidence
         docs.append(_Doc(doc_id, tuple(idx), score, evidence))
     docs.sort(key=lambda d: (-d.score, d.indices[0]))
     return docs

@@ -130,15 +130,14 @@ def procedure_chunk(code: str, n: int) -> Chunk:
 
 
 def test_procedure_mode_does_not_substitute_a_sibling_document() -> None:
+    # As the assistant does: documents titled for a sibling are left out before answering.
     answerer = ExtractiveAnswerer()
     hs = hits_of(procedure_chunk("HX-MP-201", 0))
-    held = answerer.answer(
-        "Steps of HX-MP-201 for the grease injection posture", hs, mode="procedure"
-    )
+    held_q = "Steps of HX-MP-201 for the grease injection posture"
+    held = answerer.answer(held_q, about_what_was_asked(held_q, hs), mode="procedure")
     assert not held.refused and held.citations
-    other = answerer.answer(
-        "Steps of HX-MP-202 for the grease injection posture", hs, mode="procedure"
-    )
+    other_q = "Steps of HX-MP-202 for the grease injection posture"
+    other = answerer.answer(other_q, about_what_was_asked(other_q, hs), mode="procedure")
     assert other.refused and not other.citations
 
 
