@@ -10,6 +10,7 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +18,11 @@ import numpy as np
 
 from assistant.errors import StoreError
 from assistant.types import Chunk
+
+try:
+    import fcntl
+except ImportError:  # not on POSIX: setup then relies on SQLite's own waiting
+    fcntl = None  # type: ignore[assignment]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -65,14 +71,22 @@ class Catalog:
         self.path = path
         try:
             self._db = sqlite3.connect(path, timeout=60, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=NORMAL")
-            self._db.executescript(_SCHEMA)
-            columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
-            if "tokens" not in columns:  # a catalog written before tokens were stored
-                self._db.execute("ALTER TABLE chunks ADD COLUMN tokens TEXT")
-        except sqlite3.Error as e:
+            # Switching to WAL and creating the schema take locks SQLite may refuse at once,
+            # without waiting, while another process does the same on a new catalog: set up
+            # one process at a time.
+            with _setup_lock(path):
+                self._setup()
+        except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{path}: cannot open the catalog: {e}") from e
+
+    def _setup(self) -> None:
+        if self._db.execute("PRAGMA journal_mode").fetchone()[0].lower() != "wal":
+            self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(chunks)")}
+        if "tokens" not in columns:  # a catalog written before tokens were stored
+            self._db.execute("ALTER TABLE chunks ADD COLUMN tokens TEXT")
 
     def close(self) -> None:
         self._db.close()
@@ -222,6 +236,20 @@ class Catalog:
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
+
+
+@contextmanager
+def _setup_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a file beside the catalog (where the platform has flock)."""
+    if fcntl is None:
+        yield
+        return
+    with open(path.with_name(path.name + ".lock"), "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _Tx:

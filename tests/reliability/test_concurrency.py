@@ -8,14 +8,18 @@ five processes can start at once on a laptop; the store code under test is the r
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import subprocess
 import sys
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from assistant.errors import StoreError
 from assistant.store import KnowledgeStore
+from assistant.store.catalog import Catalog
 from assistant.types import Identity
 from tests.conftest import REPO
 from tests.reliability.canary import canary, write_canary_corpus
@@ -106,3 +110,26 @@ def test_no_query_fails_while_or_after_others_ingest(parallel: dict[str, Any]) -
     for result in parallel["queries"]:
         assert result["errors"] == [], result["errors"][:1]
         assert result["errors_after"] == [], result["errors_after"][:1]
+
+
+def _open_catalog(path: str) -> str:
+    """Open (creating when new) a catalog and write to it; the error text, or '' on success."""
+    try:
+        catalog = Catalog(Path(path))
+        catalog.set_meta("opened", "1")
+        catalog.close()
+    except StoreError as e:
+        return str(e)
+    return ""
+
+
+def test_processes_creating_one_catalog_at_once_all_open_it(tmp_path: Path) -> None:
+    """SQLite refuses the switch to WAL at once, without waiting, while another process makes
+    it on the same new file; several ingests started together into an empty home used to fail
+    with "database is locked" (one round in about eight, six processes)."""
+    context = multiprocessing.get_context("fork")
+    with context.Pool(6) as pool:
+        for round_ in range(20):
+            path = str(tmp_path / f"home-{round_}" / "catalog.sqlite3")
+            errors = [e for e in pool.map(_open_catalog, [path] * 6, chunksize=1) if e]
+            assert errors == [], f"round {round_}: {errors[0]}"
