@@ -34,6 +34,7 @@ _FILLER_EN = (
     "question questions student students class teacher teachers step steps procedure "
     "procedures instruction instructions help also again there get got one ones maximum "
     "minimum allowed permitted recommended specified value values go goes going went put does "
+    "apply applies soon "
     "s"
 )
 _FILLER_ZH = (
@@ -58,10 +59,10 @@ _QUANTITY_WORDS = {
     "torque": "torque 扭矩 力矩",
     "pressure": "pressure 压力",
     "temperature": "temperature 温度",
-    "interval": "interval frequency 周期 间隔",
+    "interval": "interval frequency timeout 周期 间隔",
     "volume": "quantity amount volume 用量",
     "mass": "quantity amount weight mass 用量",
-    "time": "duration time 时间",
+    "time": "duration time timeout delay 时间 超时",
     "speed": "speed 速度",
     "rotation": "speed rotation 转速",
     "concentration": "content concentration 含量",
@@ -85,13 +86,14 @@ FIX_CUE = re.compile(
 )
 # A number with a unit: what "how much", "what torque", "how long" questions are answered by.
 QUANTITY_CUE = re.compile(
-    r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|s|"
-    r"months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s)(?![a-z])",
+    r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|minutes?|"
+    r"s|sec|seconds?|days?|weeks?|months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s)(?![a-z])",
     re.IGNORECASE,
 )
 _QUANTITY_ASK = re.compile(
-    r"\b(how (much|many|long|often|far|hot|tight)|what (?:[a-z]+ ){0,2}?(torque|pressure|"
-    r"temperature|interval|quantity|amount|force|speed|voltage|current|value|limit|"
+    r"\b(how (much|many|long|often|far|hot|tight|soon)|what (?:[a-z]+ ){0,2}?(torque|pressure|"
+    r"temperature|interval|quantity|amount|force|speed|voltage|current|value|limit|timeout|"
+    r"time-out|duration|delay|deadline|"
     r"repeatability|accuracy|tolerance|clearance|backlash|runout|payload|reach|resistance|"
     r"capacity|diameter|length|thickness|weight|mass|flow|frequency|concentration|life))\b"
     r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命",
@@ -125,8 +127,16 @@ def _quantity_words(text: str) -> frozenset[str]:
 
 @lru_cache(maxsize=1)
 def _filler() -> frozenset[str]:
-    words = _FILLER_EN.split() + _FILLER_ZH.split()
-    return frozenset(t for w in words for t in tokenize(w))
+    """Chinese asking words as tokens (English ones are removed as written: `_FILLER_EN_WORD`)."""
+    return frozenset(t for w in _FILLER_ZH.split() for t in tokenize(w))
+
+
+# English asking words as written: "permitted" is filler, "permit" (a hot work permit) is not.
+_FILLER_EN_WORD = re.compile(
+    r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, _FILLER_EN.split()), key=len, reverse=True))
+    + r")(?![\w-])",
+    re.IGNORECASE,
+)
 
 
 def is_chinese(text: str) -> bool:
@@ -139,7 +149,15 @@ def is_chinese(text: str) -> bool:
 def content_tokens(text: str) -> list[str]:
     """`tokenize` without the words of asking ("tell me", "how much", "请问")."""
     filler = _filler()
-    return [t for t in tokenize(text) if t not in filler]
+    return [t for t in tokenize(_FILLER_EN_WORD.sub(" ", text)) if t not in filler]
+
+
+# "How does slow start work?": the closing verb asks how, it is not what the question is about.
+_HOW_IT_WORKS = re.compile(
+    r"^(\s*how\s+(?:do|does|did|can|will|would|should)\s.+?)\s+(?:work|works|function|operate)"
+    r"\s*[?？]*\s*$",
+    re.IGNORECASE,
+)
 
 
 def _term_weights(text: str, weight: float) -> dict[str, float]:
@@ -149,6 +167,7 @@ def _term_weights(text: str, weight: float) -> dict[str, float]:
     it, so one identifier does not count three times (CamelCase names alike). A bare number
     ("2022") is weak evidence.
     """
+    text = _HOW_IT_WORKS.sub(r"\1", text)
     parts: set[str] = set()
     for ident in _IDENTIFIER.findall(text.lower()):
         for piece in re.split(r"[._-]", ident):
@@ -482,9 +501,10 @@ def score_sentences(
         embed, question, [s.text for s in sentences], chinese=embed_chinese
     )
     intents = [cue for ask, cue in _INTENTS if ask.search(question)]
-    asks_quantity = bool(_QUANTITY_ASK.search(question))
     names = named_codes(question)
     wants = _answer_type(question, names)
+    asks_quantity = bool(_QUANTITY_ASK.search(question))
+    camel_names = long_camel_names(question)
 
     chinese_hit = [
         bool(_CJK.search(f"{h.chunk.title}{h.chunk.section}{h.chunk.text}")) for h in hits
@@ -502,10 +522,13 @@ def score_sentences(
             own += 0.5 * cover(heads[s.hit_index] - s.tokens, s.hit_index)
             if any(cue.search(s.text) for cue in intents):
                 own = min(1.0, own + INTENT_BOOST)
-            # Ranking only, never evidence: a quantity for a "how much" question, and the table
-            # row the question names (its first cell) rather than one that mentions it.
+            # Ranking only, never evidence: the kind of answer asked for (a quantity for a "how
+            # much" question), and the table row the question names (its first cell) rather
+            # than one that mentions it.
             prefer = 0.0
-            if asks_quantity and QUANTITY_CUE.search(s.text):
+            if (asks_quantity and QUANTITY_CUE.search(s.text)) or (
+                wants is not None and wants(s.text, hits[s.hit_index].chunk.title)
+            ):
                 prefer += RANK_BOOST
             row_key = _ROW_KEY.match(s.text)
             if row_key and set(tokenize(row_key.group(1))) & set(terms):
@@ -524,11 +547,13 @@ def score_sentences(
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
         best = max(x.lexical for x in ranked)
         if wants is not None:
-            # "How much", "what model": a sentence without a number (or a code) does not answer.
+            # "How much", "what model": a sentence without a number (or a code) does not answer,
+            # nor does one in a chunk that never names the alert or function asked about.
             typed = [
                 x.lexical
                 for x in ranked
                 if wants(x.sentence.text, hits[x.sentence.hit_index].chunk.title)
+                and camel_names <= texts[x.sentence.hit_index]
             ]
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
         evidence = 0.8 * best + 0.2 * max(signals)
@@ -547,6 +572,16 @@ def score_sentences(
     else:
         return scoring
     return translated if translated.evidence > scoring.evidence else scoring
+
+
+def long_camel_names(text: str) -> set[str]:
+    """The tokens of names of three or more joined words in a text ("KubeNodeNotReady",
+    "etcdNoLeader"): alerts, functions, classes, one thing each."""
+    return {
+        tokenize(word)[0]
+        for word in re.findall(r"[A-Za-z][A-Za-z0-9]*", text)
+        if len(camel_parts(word)) >= 3
+    }
 
 
 # Questions that ask for a model, type or part designation: answered by a code.
@@ -594,7 +629,14 @@ _ASKED_FAMILY = (
     (re.compile(r"\btorque\b|扭矩|力矩", re.I), ("torque",)),
     (re.compile(r"\bpressure\b|压力", re.I), ("pressure",)),
     (re.compile(r"\b(temperature|how hot)\b|温度", re.I), ("temperature",)),
-    (re.compile(r"\b(interval|how often|life)\b|周期|寿命", re.I), ("interval", "time")),
+    (
+        re.compile(
+            r"\b(interval|how often|how soon|life|timeout|time-out|duration|delay|deadline)\b"
+            r"|周期|寿命|超时|时限",
+            re.I,
+        ),
+        ("interval", "time"),
+    ),
     (re.compile(r"\bspeed\b|速度|转速", re.I), ("speed", "rotation")),
     (re.compile(r"\bvoltage\b|电压", re.I), ("voltage",)),
     (re.compile(r"\bconcentration\b|浓度", re.I), ("concentration",)),

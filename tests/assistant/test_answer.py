@@ -17,6 +17,7 @@ from assistant.answer.citations import (
     split_sentences,
     validate_citations,
 )
+from assistant.answer.evidence import query_terms
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.modes import (
     ExerciseQuestion,
@@ -25,6 +26,7 @@ from assistant.answer.modes import (
     exercise_to_markdown,
 )
 from assistant.errors import ConfigError
+from assistant.store.keyword import tokenize
 from assistant.types import Answer, Chunk, Hit, Turn
 
 
@@ -621,3 +623,22 @@ def test_chinese_procedure_disagreement_and_exercise(answerer: ExtractiveAnswere
     assert cause.answer == "原因是注油时未拆下排油塞，压力将油封顶出。" and cause.refs == (1,)
     markdown = exercise_to_markdown(exercise)
     assert markdown.startswith("## 练习：案例：J2轴减速机漏油") and "### 参考答案" in markdown
+
+
+@pytest.mark.parametrize(
+    ("question", "absent", "present"),
+    [
+        # "How does X work?" asks how X works: "work" is not what the question is about.
+        ("How does TCP slow start work?", {"work"}, {"tcp", "slow", "start"}),
+        ("How do the brakes work", {"work"}, {"brake"}),
+        # Where work is the subject, it stays.
+        ("What is a hot work permit?", set(), {"work", "hot", "permit"}),
+        ("How does the team work with suppliers?", set(), {"work", "supplier"}),
+    ],
+)
+def test_asking_words_are_not_query_terms(
+    question: str, absent: set[str], present: set[str]
+) -> None:
+    terms = set(query_terms(question))
+    assert not {tokenize(w)[0] for w in absent} & terms
+    assert {tokenize(w)[0] for w in present} <= terms

@@ -82,9 +82,9 @@ def hits_of(*chunks: Chunk) -> list[Hit]:
     return [Hit(c, 1.0 / (i + 1)) for i, c in enumerate(chunks)]
 
 
-def evidence(question: str, chunk: Chunk, **kwargs: float) -> float:
-    """The extractive evidence for answering `question` from this one chunk."""
-    hs = hits_of(chunk)
+def evidence(question: str, *chunks: Chunk, **kwargs: float) -> float:
+    """The extractive evidence for answering `question` from these chunks."""
+    hs = hits_of(*chunks)
     return score_sentences(question, hs, collect_sentences(hs), **kwargs).evidence
 
 
@@ -300,6 +300,12 @@ def test_documents_titled_for_a_sibling_are_not_handed_to_any_answerer() -> None
             "Bolt size | Tightening torque class\nM6 | 18",
             "Bolt size | Tightening torque (N·m)\nM6 | 18",
         ),
+        # A timeout is a time: stated in minutes, though the sentence never says "timeout".
+        (
+            "What inactivity timeout applies to operator sessions?",
+            "Operator sessions end at the inactivity timeout.",
+            "Operator sessions end after any period of inactivity lasting 15 minutes.",
+        ),
     ],
 )
 def test_a_quantity_question_needs_a_quantity_of_the_kind_asked(
@@ -307,3 +313,40 @@ def test_a_quantity_question_needs_a_quantity_of_the_kind_asked(
 ) -> None:
     weak = evidence(question, make_chunk(text=unanswered))
     assert weak < 0.6 * evidence(question, make_chunk(text=answered))
+
+
+def test_the_stated_time_is_quoted_for_a_timeout_question() -> None:
+    """The sentence that says "timeout" without a time does not crowd out the one that gives
+    the time without the word."""
+    session = make_chunk(
+        text="The panel MAY warn the operator just before the inactivity timeout. Operator "
+        "sessions SHALL end after any period of inactivity lasting 15 minutes or longer.",
+        title="HMI session rules",
+    )
+    answer = ExtractiveAnswerer().answer("What inactivity timeout applies?", hits_of(session))
+    assert not answer.refused
+    assert "15 minutes" in answer.answer
+
+
+def test_a_quantity_of_another_named_alert_does_not_answer() -> None:
+    """"How long before KubeNodeNotReady fires?" is not answered by the 15 minutes of
+    KubeAPIDown, stated in another runbook among the hits."""
+    question = "How long is the lookback window of the KubeNodeNotReady alert?"
+    node = make_chunk(
+        "node-0000",
+        text="The KubeNodeNotReady alert fires when a node is not Ready for a certain period.",
+        title="KubeNodeNotReady",
+    )
+    api = make_chunk(
+        "api-0000",
+        text="The KubeAPIDown alert fires when the API servers are unreachable over a lookback "
+        "window of 15 minutes.",
+        title="KubeAPIDown",
+    )
+    stated = make_chunk(
+        "node-0000",
+        text="The KubeNodeNotReady alert fires when a node is not Ready for 15 minutes.",
+        title="KubeNodeNotReady",
+    )
+    assert evidence(question, node, api) < 0.35 <= evidence(question, stated)
+    assert ExtractiveAnswerer().answer(question, hits_of(node, api)).refused
