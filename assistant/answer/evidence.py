@@ -423,6 +423,10 @@ def table_rows_as_text(lines: Sequence[str]) -> list[str]:
     return out
 
 
+# Columns aligned with runs of spaces: console output ("NAME   STATUS   AGE"), not a sentence.
+_ALIGNED = re.compile(r"\S {2,}\S+ {2,}\S+ {2,}\S")
+
+
 def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:
     """Candidate sentences of all hits; repeats of a sentence seen in a better hit dropped."""
     seen: set[str] = set()
@@ -437,7 +441,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                 tokens = words | _quantity_words(text)
                 ended = text.rstrip().endswith(_ENDINGS)
                 short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
-                if key in seen or short or text.count(" | ") >= 2:
+                if key in seen or short or text.count(" | ") >= 2 or _ALIGNED.search(text):
                     continue
                 seen.add(key)
                 out.append(

@@ -14,6 +14,7 @@ from assistant.answer.evidence import (
     Scored,
     Sentence,
     collect_sentences,
+    is_chinese,
     jaccard,
     refusal_text,
     score_sentences,
@@ -29,6 +30,9 @@ MODES = ("ask", "procedure", "exercise")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
 _CJK_END = tuple("。！？；：”」』）")
+# Procedure mode over sources that give the task as prose, not as numbered steps.
+NO_STEPS_EN = "No numbered procedure for this was found; what the sources say:"
+NO_STEPS_ZH = "未找到分步操作规程；资料中的相关内容如下："
 
 
 @dataclass(frozen=True)
@@ -106,12 +110,30 @@ class ExtractiveAnswerer:
                 embed_chinese=self.embed_chinese,
                 min_evidence=self.min_evidence,
             )
+            if result.refused:
+                result = self._without_steps(question, hits, history, result)
         elif mode == "exercise":
             result = self._exercise(question, hits, history)
         else:
             raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
         elapsed = (time.perf_counter() - start) * 1000
         return replace(result, retrieved=tuple(hits), timings_ms={"answer_ms": elapsed})
+
+    def _without_steps(
+        self, question: str, hits: list[Hit], history: Sequence[Turn], refused: Answer
+    ) -> Answer:
+        """What the sources say, cited, when they hold no numbered procedure for the task
+        (runbooks and standards often give it as prose); the refusal when they say nothing."""
+        said = self._ask(question, hits, history)
+        if said.refused:
+            return refused
+        lead = NO_STEPS_ZH if is_chinese(question) else NO_STEPS_EN
+        return replace(
+            said,
+            answer=f"{lead}\n\n{said.answer}",
+            mode="procedure",
+            notes=(*said.notes, "no numbered procedure: answered from the sources' text"),
+        )
 
     def exercise_set(
         self, question: str, hits: Sequence[Hit], history: Sequence[Turn] = ()

@@ -174,9 +174,10 @@ def compose_procedure(
     steps, trailing = extract_steps(hits, best.indices)
     if not steps:
         return refusal("procedure", question, hits, notes=(note, "no numbered steps retrieved"))
+    found, steps = steps, _asked_sections(question, history, hits, steps)
     zh = is_chinese(question)
     lines = [_header(hits[best.indices[0]], zh), ""]
-    lines += _render_steps(steps, zh)
+    lines += _render_steps(steps, zh, found)
     if trailing:
         lines += ["", *(f"> {c}" for c in trailing)]
     quotes: dict[int, str] = {}
@@ -200,6 +201,53 @@ def compose_procedure(
     return Answer(body, refused=False, mode="procedure", citations=citations, notes=notes)
 
 
+# A section must cover this share of the question's terms (those beyond the title's) to be
+# asked for.
+SECTION_FOCUS = 0.3
+# Sections every part of a procedure needs: kept when the question asks for one part.
+_PREREQUISITES = re.compile(
+    r"\b(pre-?conditions?|prerequisites?|preparations?|before (?:you )?(?:start|begin)\w*|"
+    r"safety)\b|准备|前提|安全",
+    re.IGNORECASE,
+)
+# Verbs that ask for a whole task ("how do I set up ...") name no section ("2. Set up the keys").
+_TASK_VERBS = frozenset(
+    tokenize(
+        "set setup up configure install do perform carry out make start run use get check follow "
+        "complete handle prepare 设置 配置 安装 进行 执行 完成 检查"
+    )
+)
+
+
+def _asked_sections(
+    question: str, history: Sequence[Turn], hits: Sequence[Hit], steps: list[Step]
+) -> list[Step]:
+    """The steps of the sections the question names, when a document holds several step lists
+    ("Steps for Incident Commander", "Steps for Scribe", ...); all of them otherwise."""
+    sections = list(dict.fromkeys(step.section for step in steps))
+    if len(sections) < 2:
+        return steps
+    # What the question asks beyond the document's title tells its sections apart.
+    title = set(tokenize(hits[steps[0].hit_index].chunk.title))
+    terms = {
+        t: w
+        for t, w in query_terms(question, history).items()
+        if t not in _TASK_VERBS and t not in title
+    }
+    if not terms:
+        return steps
+    idf = idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
+    named = {sec: coverage(terms, idf, set(tokenize(sec))) for sec in sections}
+    top = max(named.values())
+    if top < SECTION_FOCUS:
+        return steps
+    return [
+        step
+        for step in steps
+        if named[step.section] >= 0.5 * top or _PREREQUISITES.search(step.section)
+    ]
+
+
 def _header(hit: Hit, zh: bool) -> str:
     c = hit.chunk
     parts = [f"**{c.title}**"]
@@ -209,17 +257,28 @@ def _header(hit: Hit, zh: bool) -> str:
     return " — ".join(parts)
 
 
-def _render_steps(steps: list[Step], zh: bool) -> list[str]:
-    """Steps as a Markdown list, cautions quoted before their step, gaps and sections named."""
+def _render_steps(steps: list[Step], zh: bool, found: list[Step]) -> list[str]:
+    """Steps as a Markdown list, cautions quoted before their step, gaps and sections named.
+
+    `found` holds every step retrieved, in document order (`steps` may be some sections of
+    it): a gap is a number missing after the step before it there, within its section or, for
+    a section numbered on from the one before, across it.
+    """
     lines: list[str] = []
     sections = {step.section for step in steps}
+    position = {id(step): k for k, step in enumerate(found)}
     previous: Step | None = None
     for step in steps:
         if len(sections) > 1 and (previous is None or step.section != previous.section):
             lines += ["", f"*{step.section.split(' > ')[-1]}*", ""]
-        expected = (
-            1 if previous is None or step.section != previous.section else (previous.number + 1)
-        )
+        k = position.get(id(step), 0)
+        before = found[k - 1] if k > 0 else None
+        if before is None:
+            expected = 1
+        elif before.section == step.section or step.number > before.number:
+            expected = min(before.number + 1, step.number)
+        else:
+            expected = 1
         if step.number > expected:
             gap = f"{expected}–{step.number - 1}" if step.number > expected + 1 else str(expected)
             plural = "s" if "–" in gap else ""
