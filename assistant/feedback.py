@@ -21,6 +21,7 @@ from typing import Any
 
 from assistant.access import can_see
 from assistant.errors import AccessError, NotFoundError, StoreError, ValidationError
+from assistant.store.catalog import setup_lock
 from assistant.types import Identity
 
 FEEDBACK_FILE = "feedback.sqlite3"
@@ -85,9 +86,12 @@ class FeedbackStore:
     def __init__(self, home: Path) -> None:
         self.path = home / FEEDBACK_FILE
         home.mkdir(parents=True, exist_ok=True)
-        with self._db() as db:
-            db.execute("PRAGMA journal_mode=WAL")
-            db.executescript(_SCHEMA)
+        try:
+            with setup_lock(self.path), self._db() as db:
+                db.execute("PRAGMA journal_mode=WAL")
+                db.executescript(_SCHEMA)
+        except OSError as e:
+            raise StoreError(f"{self.path}: cannot open the feedback store: {e}") from e
 
     @contextmanager
     def _db(self) -> Iterator[sqlite3.Connection]:

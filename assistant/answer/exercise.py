@@ -248,8 +248,8 @@ def _unnumbered(text: str) -> str:
 
 def _task(title: str, zh: bool) -> str:
     if zh:
-        return f"你是维修技术员，需要按《{title}》完成这项工作。"
-    return f"You are the maintenance technician and have to carry out {title}."
+        return f"你需要按照《{title}》完成这项工作。"
+    return f"You are asked to work through “{title}” as the document describes."
 
 
 def _scenario(b: _Builder, main_hits: set[int], title: str) -> str:

@@ -74,7 +74,7 @@ class Catalog:
             # Switching to WAL and creating the schema take locks SQLite may refuse at once,
             # without waiting, while another process does the same on a new catalog: set up
             # one process at a time.
-            with _setup_lock(path):
+            with setup_lock(path):
                 self._setup()
         except (sqlite3.Error, OSError) as e:
             raise StoreError(f"{path}: cannot open the catalog: {e}") from e
@@ -239,8 +239,10 @@ class Catalog:
 
 
 @contextmanager
-def _setup_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a file beside the catalog (where the platform has flock)."""
+def setup_lock(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock on a file beside a SQLite database (where the platform has
+    flock), so that processes set it up one at a time: SQLite refuses the switch to WAL at
+    once, without waiting, to a process that makes it while another does."""
     if fcntl is None:
         yield
         return

@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 
 from assistant.errors import StoreError
+from assistant.feedback import FeedbackStore
 from assistant.store import KnowledgeStore
 from assistant.store.catalog import Catalog
 from assistant.types import Identity
@@ -112,24 +113,28 @@ def test_no_query_fails_while_or_after_others_ingest(parallel: dict[str, Any]) -
         assert result["errors_after"] == [], result["errors_after"][:1]
 
 
-def _open_catalog(path: str) -> str:
-    """Open (creating when new) a catalog and write to it; the error text, or '' on success."""
+def _open_store(what: str, home: str) -> str:
+    """Open (creating when new) a catalog or a feedback store; the error text, or ''."""
     try:
-        catalog = Catalog(Path(path))
-        catalog.set_meta("opened", "1")
-        catalog.close()
+        if what == "catalog":
+            catalog = Catalog(Path(home) / "catalog.sqlite3")
+            catalog.set_meta("opened", "1")
+            catalog.close()
+        else:
+            FeedbackStore(Path(home))
     except StoreError as e:
         return str(e)
     return ""
 
 
-def test_processes_creating_one_catalog_at_once_all_open_it(tmp_path: Path) -> None:
+@pytest.mark.parametrize("what", ["catalog", "feedback"])
+def test_processes_creating_one_database_at_once_all_open_it(what: str, tmp_path: Path) -> None:
     """SQLite refuses the switch to WAL at once, without waiting, while another process makes
     it on the same new file; several ingests started together into an empty home used to fail
     with "database is locked" (one round in about eight, six processes)."""
     context = multiprocessing.get_context("fork")
     with context.Pool(6) as pool:
         for round_ in range(20):
-            path = str(tmp_path / f"home-{round_}" / "catalog.sqlite3")
-            errors = [e for e in pool.map(_open_catalog, [path] * 6, chunksize=1) if e]
+            home = str(tmp_path / f"home-{round_}")
+            errors = [e for e in pool.starmap(_open_store, [(what, home)] * 6, chunksize=1) if e]
             assert errors == [], f"round {round_}: {errors[0]}"
