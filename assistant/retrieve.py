@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see
+from assistant.answer.structure import codes
 from assistant.interfaces import Embedder
 from assistant.language import detect_language, is_chinese_tag
 from assistant.settings import RetrievalSettings
@@ -26,9 +27,12 @@ logger = logging.getLogger(__name__)
 _FOLLOW_UP = re.compile(
     r"^(and|also|what about|how about|what if|then|and the|same for|which|those|these|it|its|"
     r"they|that|this|there)\b|\b(it|its|they|them|those|these|that one|the same)\b|"
+    r"\b(?:for|of|on|about|in|with|from)\s+(?:that|this)\s+\w+|"
     r"^(那|那么|还有|它|这个|那个|这些|那些|同样)|[呢吗]\s*[？?]?$",
     re.IGNORECASE,
 )
+# Codes of the last reply that a follow-up's search borrows, at most.
+_REPLY_CODES = 4
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,18 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
     """The retrieval query for a question in a conversation, without an LLM.
 
     A follow-up ("and what torque for the M8 ones?") borrows the previous user question, so that
-    its subject is searched too; a self-contained question is searched as it is.
+    its subject is searched too, and the codes the reply to it named ("give me the steps for
+    that inspection" after a reply that pointed to HX-MP-210); a self-contained question is
+    searched as it is.
     """
     earlier = [t.content for t in history if t.role == "user" and t.content.strip()]
     if not earlier:
         return question
     words = re.findall(r"\w+", question)
     if _FOLLOW_UP.search(question.strip()) or len(words) <= 5:
-        return f"{earlier[-1]} {question}"
+        replies = [t.content for t in history if t.role == "assistant" and t.content.strip()]
+        named = list(dict.fromkeys(codes(replies[-1])))[:_REPLY_CODES] if replies else []
+        return " ".join([earlier[-1], *named, question])
     return question
 
 

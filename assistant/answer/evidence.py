@@ -87,16 +87,17 @@ FIX_CUE = re.compile(
 # A number with a unit: what "how much", "what torque", "how long" questions are answered by.
 QUANTITY_CUE = re.compile(
     r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|minutes?|"
-    r"s|sec|seconds?|days?|weeks?|months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s)(?![a-z])",
+    r"s|sec|seconds?|days?|weeks?|months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s|shore|irhd|hrc|hb|°dh|"
+    r"hv)(?![a-z])",
     re.IGNORECASE,
 )
 _QUANTITY_ASK = re.compile(
     r"\b(how (much|many|long|often|far|hot|tight|soon)|what (?:[a-z]+ ){0,2}?(torque|pressure|"
     r"temperature|interval|quantity|amount|force|speed|voltage|current|value|limit|timeout|"
-    r"time-out|duration|delay|deadline|"
+    r"time-out|duration|delay|deadline|hardness|"
     r"repeatability|accuracy|tolerance|clearance|backlash|runout|payload|reach|resistance|"
     r"capacity|diameter|length|thickness|weight|mass|flow|frequency|concentration|life))\b"
-    r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命",
+    r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命|硬度",
     re.IGNORECASE,
 )
 _INTENTS = (

@@ -300,6 +300,12 @@ def test_documents_titled_for_a_sibling_are_not_handed_to_any_answerer() -> None
             "Bolt size | Tightening torque class\nM6 | 18",
             "Bolt size | Tightening torque (N·m)\nM6 | 18",
         ),
+        # A hardness is answered by a durometer reading.
+        (
+            "What hardness did the failed J3 oil seals have?",
+            "The failed J3 oil seals were too hard and cracked at the lip.",
+            "The failed J3 oil seals measured 86–89 Shore A at the lip.",
+        ),
         # A timeout is a time: stated in minutes, though the sentence never says "timeout".
         (
             "What inactivity timeout applies to operator sessions?",

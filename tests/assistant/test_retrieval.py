@@ -118,3 +118,15 @@ def test_anonymous_sees_only_public(assistant: Assistant) -> None:
     answer = assistant.ask("How much grease goes into the HX-R20 J1 reducer?", identity=ANONYMOUS)
     assert answer.retrieved, "public documents answer this too"
     assert all(h.chunk.visibility == "public" for h in answer.retrieved)
+
+
+def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
+    history = [
+        Turn("user", "We keep getting E-3068 on J6 of an HX-R20. Where do I start?"),
+        Turn("assistant", "Inspect the J4–J6 harness according to HX-MP-210 first."),
+    ]
+    query = standalone_query("OK, give me the steps for that inspection.", history)
+    assert "E-3068" in query and "HX-MP-210" in query
+    # A question that stands on its own is searched as it is.
+    alone = "What grease goes into the J1 reducer of the HX-R20?"
+    assert standalone_query(alone, history) == alone
