@@ -53,15 +53,18 @@ class NameCheck:
     unknown: tuple[str, ...] = ()  # codes that no visible source mentions
     unknown_editions: tuple[str, ...] = ()  # edition years that no visible source mentions
     not_held: tuple[tuple[str, tuple[str, ...]], ...] = ()  # (asked document, documents held)
+    no_answer_key: bool = False  # answers to exercises asked for; none is visible
 
     def __bool__(self) -> bool:
-        return bool(self.unknown or self.unknown_editions or self.not_held)
+        return bool(self.unknown or self.unknown_editions or self.not_held or self.no_answer_key)
 
     def note(self) -> str:
         named = [*self.unknown, *(f"the {y} edition" for y in self.unknown_editions)]
         parts = [f"no source mentions {', '.join(named)}"] if named else []
         for asked, held in self.not_held:
             parts.append(f"no source is {asked} (the knowledge base holds {'; '.join(held)})")
+        if self.no_answer_key:
+            parts.append("answers to exercises asked for; no visible source is an answer key")
         return "; ".join(parts)
 
     def lead(self, chinese: bool) -> str:
@@ -73,12 +76,16 @@ class NameCheck:
             parts = [f"没有任何资料提到 {'、'.join(named)}"] if named else []
             if asked:
                 parts.append(f"其中没有 {'、'.join(asked)}（现有 {'、'.join(held)}）")
+            if self.no_answer_key:
+                parts.append("你可查看的资料中没有参考答案")
             return f"{NO_EVIDENCE_ZH[:-1]}：{'；'.join(parts)}。"
         named = [*self.unknown, *(f"the {y} edition" for y in self.unknown_editions)]
         parts = [f"no source in it mentions {', '.join(named)}"] if named else []
         if asked:
             holds = "; ".join(held)
             parts.append(f"{', '.join(asked)} is not among its documents (it holds {holds})")
+        if self.no_answer_key:
+            parts.append("none of the documents you may see is an answer key")
         return f"{NO_EVIDENCE_EN[:-1]}: {'; '.join(parts)}."
 
 
@@ -93,6 +100,22 @@ def _document_codes(labels: Iterable[str]) -> set[str]:
     return out
 
 
+# Questions that ask for the answers to exercises, and documents that hold them (by title or
+# file name): students never see answer keys, so a question for one is refused, not answered
+# from the exercise sheet.
+_ASKS_ANSWER_KEY = re.compile(
+    r"\b(answer[- ]keys?|model answers?|marking (?:scheme|guide|points?)|mark allocations?|"
+    r"marks? (?:given|allocated|awarded)|reference answers?|worked solutions?|"
+    r"(?:answers?|solutions?) (?:to|for|of) (?:the )?(?:exercises?|questions?|problems?|"
+    r"quiz(?:zes)?|tasks?)\b)|参考答案|标准答案|答案要点|评分要点|评分标准",
+    re.IGNORECASE,
+)
+_ANSWER_KEY_DOCUMENT = re.compile(
+    r"answer[-_ ]?keys?|\banswers\b|\bsolutions?\b|marking[-_ ]scheme|model[-_ ]answers?|答案|评分",
+    re.IGNORECASE,
+)
+
+
 def check_names(
     question: str, mentions: Mentions, documents: Callable[[], Iterable[str]]
 ) -> NameCheck:
@@ -102,16 +125,20 @@ def check_names(
     edition") that no visible chunk mentions. Not held: a document asked for by a code of the
     same family as documents the knowledge base holds (HX-MP-202 beside HX-MP-201, mentioned
     only as a cross-reference), or by an edition it does not hold (ITSC-RS 101:2026 when it
-    holds the 2021 edition). `documents` gives the title, edition and file name of each
-    visible document (asked for only when the question names a code).
+    holds the 2021 edition). No answer key: the answers to exercises asked for while no
+    visible document is an answer key (by its title or file name). `documents` gives the
+    title, edition and file name of each visible document (asked for only when the question
+    names a code or asks for an answer key).
     """
     codes = named_codes(question)
     unknown = [c for c in codes if not mentions(c)]
     years = tuple(y for y in edition_years(question) if not mentions(y))
     editions = list(_CODE_EDITION.finditer(question))
-    if not codes and not editions:
+    asks_key = bool(_ASKS_ANSWER_KEY.search(question))
+    if not codes and not editions and not asks_key:
         return NameCheck(tuple(unknown), years)
     labels = list(documents())
+    no_key = asks_key and not any(_ANSWER_KEY_DOCUMENT.search(label) for label in labels)
     squashed = [squash(label) for label in labels]
     not_held: list[tuple[str, tuple[str, ...]]] = []
     doc_codes = _document_codes(labels)
@@ -131,7 +158,7 @@ def check_names(
         if held and not any(year in label for label in held):
             titles = sorted({label.split("\n", 1)[0] for label in held})
             not_held.append((f"{match.group(1)}:{year}", tuple(titles)))
-    return NameCheck(tuple(unknown), years, tuple(not_held))
+    return NameCheck(tuple(unknown), years, tuple(not_held), no_key)
 
 
 def check_scope(question: str, history: Sequence[Turn], frequency: DocumentFrequency) -> ScopeCheck:

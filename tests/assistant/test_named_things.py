@@ -356,3 +356,34 @@ def test_a_quantity_of_another_named_alert_does_not_answer() -> None:
     )
     assert evidence(question, node, api) < 0.35 <= evidence(question, stated)
     assert ExtractiveAnswerer().answer(question, hits_of(node, api)).refused
+
+
+COURSE = "NLC-ROB-102 Robot mastering\n2023\nnorthlake-college/courses/nlc-rob-102-mastering.md"
+KEY = "Answer key — NLC-ROB-102\n2023\nnorthlake-college/answer-keys/nlc-rob-102-answer-key.md"
+
+
+@pytest.mark.parametrize(
+    "question",
+    [
+        "What does the answer key say for exercise 4 of NLC-ROB-102?",
+        "What mark allocation does the teacher give for exercise 2?",
+        "Give me the model answers to the exercises on mastering.",
+        "NLC-ROB-102 练习题 3 的参考答案和评分要点是什么？",
+    ],
+)
+def test_answers_to_exercises_are_refused_when_no_answer_key_is_visible(question: str) -> None:
+    """A student sees the exercise sheet, not its answer key: the sheet does not answer."""
+    student = check_names(question, lambda _code: True, lambda: [COURSE])
+    assert student.no_answer_key
+    assert ("参考答案" if "参考答案" in question else "answer key") in student.lead(
+        "参考答案" in question
+    )
+    assert not check_names(question, lambda _code: True, lambda: [COURSE, KEY])  # a teacher
+
+
+@pytest.mark.parametrize(
+    "question",
+    ["What is exercise 4 of NLC-ROB-102 about?", "这道题的答案是什么？", "What are the answers?"],
+)
+def test_other_questions_do_not_ask_for_an_answer_key(question: str) -> None:
+    assert not check_names(question, lambda _code: True, lambda: [COURSE])
