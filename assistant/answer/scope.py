@@ -116,6 +116,19 @@ _ANSWER_KEY_DOCUMENT = re.compile(
 )
 
 
+# Software and firmware versions: "V5.2.0", "firmware 5.2", "版本 2.1.3".
+_VERSION = re.compile(
+    r"(?<![\w.])[vV]\d+(?:\.\d+){1,3}(?![\w.]*\w)"
+    r"|(?<=firmware )\d+(?:\.\d+){1,3}(?![\w.]*\w)|(?<=version )\d+(?:\.\d+){1,3}(?![\w.]*\w)"
+    r"|(?<=固件)\s*[vV]?\d+(?:\.\d+){1,3}|(?<=版本)\s*[vV]?\d+(?:\.\d+){1,3}",
+    re.IGNORECASE,
+)
+
+
+def _versions(question: str) -> list[str]:
+    return list(dict.fromkeys(m.group(0).strip() for m in _VERSION.finditer(question)))
+
+
 def check_names(
     question: str, mentions: Mentions, documents: Callable[[], Iterable[str]]
 ) -> NameCheck:
@@ -132,6 +145,10 @@ def check_names(
     """
     codes = named_codes(question)
     unknown = [c for c in codes if not mentions(c)]
+    # Versions ("firmware V5.2.0"): mentioned with or without their "V".
+    unknown += [
+        v for v in _versions(question) if not mentions(v) and not mentions(v.lstrip("vV"))
+    ]
     years = tuple(y for y in edition_years(question) if not mentions(y))
     editions = list(_CODE_EDITION.finditer(question))
     asks_key = bool(_ASKS_ANSWER_KEY.search(question))

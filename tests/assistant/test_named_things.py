@@ -387,3 +387,21 @@ def test_answers_to_exercises_are_refused_when_no_answer_key_is_visible(question
 )
 def test_other_questions_do_not_ask_for_an_answer_key(question: str) -> None:
     assert not check_names(question, lambda _code: True, lambda: [COURSE])
+
+
+def test_a_firmware_version_no_visible_source_mentions_is_unknown() -> None:
+    seen = {"hxc-5", "v5.1.4", "5.3"}
+
+    def mentions(code: str) -> bool:
+        return tokenize(code)[0] in seen
+
+    def check(question: str) -> NameCheck:
+        return check_names(question, mentions, lambda: [COURSE])
+
+    asked = "What is the brake check procedure for HXC-5 firmware V5.2.0 to V5.2.3?"
+    assert check(asked).unknown == ("V5.2.0", "V5.2.3")
+    assert "V5.2.0" in check(asked).lead(False)
+    assert not check("What changed in HXC-5 firmware V5.1.4?")
+    assert not check("What changed in firmware 5.3?")  # mentioned, written without the V
+    assert check("HXC-5 固件 V5.2.1 有什么问题？").unknown == ("V5.2.1",)
+    assert not check("What does Python 3.11 add?")  # a release number, not asked as a version
