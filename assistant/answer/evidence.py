@@ -514,6 +514,10 @@ def score_sentences(
     chinese_hit = [
         bool(_CJK.search(f"{h.chunk.title}{h.chunk.section}{h.chunk.text}")) for h in hits
     ]
+    # Whether each sentence states the kind of answer asked for (None: no kind asked).
+    kinds = [
+        None if wants is None else wants(s.text, hits[s.hit_index].chunk.title) for s in sentences
+    ]
 
     def rank(alts: Mapping[str, frozenset[str]], gloss: bool = False) -> Scoring:
         def cover(tokens: set[str] | frozenset[str], hit: int) -> float:
@@ -522,7 +526,8 @@ def score_sentences(
 
         chunk_cov = [cover(t, i) for i, t in enumerate(texts)]
         ranked = []
-        for s, sim in zip(sentences, similarity, strict=True):
+        typed = []  # lexical support of the sentences that state the kind asked for
+        for s, sim, kind in zip(sentences, similarity, kinds, strict=True):
             own = cover(s.tokens, s.hit_index)
             own += 0.5 * cover(heads[s.hit_index] - s.tokens, s.hit_index)
             if any(cue.search(s.text) for cue in intents):
@@ -531,9 +536,7 @@ def score_sentences(
             # much" question), and the table row the question names (its first cell) rather
             # than one that mentions it.
             prefer = 0.0
-            if (asks_quantity and QUANTITY_CUE.search(s.text)) or (
-                wants is not None and wants(s.text, hits[s.hit_index].chunk.title)
-            ):
+            if kind or (asks_quantity and QUANTITY_CUE.search(s.text)):
                 prefer += RANK_BOOST
             row_key = _ROW_KEY.match(s.text)
             if row_key and set(tokenize(row_key.group(1))) & set(terms):
@@ -549,17 +552,13 @@ def score_sentences(
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
             ranked.append(Scored(s, score, support, match, lexical, sibling))
+            # "How much", "what model": a sentence without a number (or a code) does not answer,
+            # nor does one in a chunk that never names the alert or function asked about.
+            if kind and camel_names <= texts[s.hit_index]:
+                typed.append(lexical)
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
         best = max(x.lexical for x in ranked)
         if wants is not None:
-            # "How much", "what model": a sentence without a number (or a code) does not answer,
-            # nor does one in a chunk that never names the alert or function asked about.
-            typed = [
-                x.lexical
-                for x in ranked
-                if wants(x.sentence.text, hits[x.sentence.hit_index].chunk.title)
-                and camel_names <= texts[x.sentence.hit_index]
-            ]
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
         evidence = 0.8 * best + 0.2 * max(signals)
         if missing_identifiers(question, hits):

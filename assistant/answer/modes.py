@@ -93,6 +93,7 @@ def _rank_procedures(
     question: str,
     hits: Sequence[Hit],
     history: Sequence[Turn],
+    weights: tuple[dict[str, float], dict[str, float]],
     embed: Embed | None,
     embed_chinese: bool,
 ) -> list[_Doc]:
@@ -110,8 +111,7 @@ def _rank_procedures(
         groups = {doc: [i for i, h in enumerate(hits) if h.chunk.doc_id == doc] for doc in groups}
     if not groups:
         return []
-    terms = query_terms(question, history)
-    idf = idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
+    terms, idf = weights
     top_sum = max(sum(signals[i] for i in idx) for idx in groups.values()) or 1.0
     titles = [hits[idx[0]].chunk.title for idx in groups.values()]
     similarity = embedding_similarity(embed, question, titles, chinese=embed_chinese)
@@ -164,7 +164,9 @@ def compose_procedure(
     Returns:
         A Markdown answer (header, steps, cautions, disagreement notes) or a refusal.
     """
-    docs = _rank_procedures(question, hits, history, embed, embed_chinese)
+    terms = query_terms(question, history)
+    weights = terms, idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
+    docs = _rank_procedures(question, hits, history, weights, embed, embed_chinese)
     if not docs:
         return refusal("procedure", question, hits)
     best = docs[0]
@@ -174,7 +176,7 @@ def compose_procedure(
     steps, trailing = extract_steps(hits, best.indices)
     if not steps:
         return refusal("procedure", question, hits, notes=(note, "no numbered steps retrieved"))
-    found, steps = steps, _asked_sections(question, history, hits, steps)
+    found, steps = steps, _asked_sections(weights, hits, steps)
     zh = is_chinese(question)
     lines = [_header(hits[best.indices[0]], zh), ""]
     lines += _render_steps(steps, zh, found)
@@ -220,23 +222,22 @@ _TASK_VERBS = frozenset(
 
 
 def _asked_sections(
-    question: str, history: Sequence[Turn], hits: Sequence[Hit], steps: list[Step]
+    weights: tuple[dict[str, float], dict[str, float]], hits: Sequence[Hit], steps: list[Step]
 ) -> list[Step]:
     """The steps of the sections the question names, when a document holds several step lists
-    ("Steps for Incident Commander", "Steps for Scribe", ...); all of them otherwise."""
+    ("Steps for Incident Commander", "Steps for Scribe", ...); all of them otherwise.
+
+    `weights`: the question's terms and their IDF over the hits' sentences.
+    """
     sections = list(dict.fromkeys(step.section for step in steps))
     if len(sections) < 2:
         return steps
     # What the question asks beyond the document's title tells its sections apart.
     title = set(tokenize(hits[steps[0].hit_index].chunk.title))
-    terms = {
-        t: w
-        for t, w in query_terms(question, history).items()
-        if t not in _TASK_VERBS and t not in title
-    }
+    question_terms, idf = weights
+    terms = {t: w for t, w in question_terms.items() if t not in _TASK_VERBS and t not in title}
     if not terms:
         return steps
-    idf = idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
     named = {sec: coverage(terms, idf, set(tokenize(sec))) for sec in sections}
     top = max(named.values())
     if top < SECTION_FOCUS:

@@ -17,7 +17,7 @@ from assistant.answer.citations import (
     split_sentences,
     validate_citations,
 )
-from assistant.answer.evidence import query_terms
+from assistant.answer.evidence import collect_sentences, query_terms
 from assistant.answer.extractive import NO_STEPS_EN, ExtractiveAnswerer
 from assistant.answer.modes import (
     ExerciseQuestion,
@@ -708,3 +708,15 @@ def test_procedure_notes_steps_missing_within_a_section(answerer: ExtractiveAnsw
     )  # fmt: skip
     answer = ask(answerer, "How do I check the HX-R20 brakes?", hs, mode="procedure")
     assert "*(steps 3–4 not retrieved)*" in answer.answer
+
+
+def test_console_output_is_not_quoted_as_a_sentence() -> None:
+    text = (
+        "To check if volume expansion is available, run the command below.\n"
+        "NAME                 PROVISIONER            RECLAIMPOLICY   ALLOWVOLUMEEXPANSION\n"
+        "standard (default)   kubernetes.io/gce-pd   Delete          true"
+    )
+    hs = hits(chunk("pv#0", "pv", text, title="Volume filling up", kind="other"))
+    assert [s.text for s in collect_sentences(hs)] == [
+        "To check if volume expansion is available, run the command below."
+    ]
