@@ -165,6 +165,60 @@ class UISettings(_Section):
     max_upload_mb: float = Field(
         default=20.0, gt=0, description="Largest document a contributor may upload (else 413)."
     )
+    allowed_origins: list[str] = Field(
+        default_factory=list,
+        description="Origins (scheme://host[:port]) other than the server's own that browsers "
+        "may call it from (CORS, with credentials). Empty: same origin only; a state-changing "
+        "request from any other Origin is refused (403).",
+    )
+    session_hours: float = Field(
+        default=12.0,
+        gt=0,
+        description="A web sign-in lasts this long; it also ends at once when the user is "
+        "removed, changes role or org, or changes password.",
+    )
+    signin_user_failures: int = Field(
+        default=5,
+        ge=1,
+        description="Failed sign-ins for one user name (from anywhere) before further tries "
+        "for it are refused (429) for `signin_lockout_s`.",
+    )
+    signin_address_failures: int = Field(
+        default=20,
+        ge=1,
+        description="Failed sign-ins from one client address (any user names) before further "
+        "tries from it are refused (429) for `signin_lockout_s`. Higher than the per-user "
+        "limit: a college's students may share one address.",
+    )
+    signin_lockout_s: float = Field(
+        default=300.0, gt=0, description="How long a throttled user name or address waits."
+    )
+    max_body_kb: int = Field(
+        default=256,
+        ge=16,
+        description="Largest request body of any route but uploads (else 413, before it is "
+        "read). Uploads are bounded by `max_upload_mb`.",
+    )
+    max_history_turns: int = Field(
+        default=20, ge=0, description="Most earlier turns a question may carry (else 422)."
+    )
+    max_history_chars: int = Field(
+        default=24000,
+        ge=0,
+        description="Most characters of earlier turns, all together, a question may carry "
+        "(else 422).",
+    )
+    answer_workers: int = Field(
+        default=4,
+        ge=1,
+        description="Questions answered at once by one server process; more wait their turn.",
+    )
+    answer_timeout_s: float = Field(
+        default=60.0,
+        gt=0,
+        description="Time budget of one question, waiting included: past it the caller gets "
+        "an error (503) instead of waiting on.",
+    )
 
 
 class Settings(_Section):
