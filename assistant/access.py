@@ -59,6 +59,29 @@ def can_see(identity: Identity, meta: Mapping[str, Any]) -> bool:
     return identity.role == "admin" or identity.role in roles
 
 
+OVERSEER_ROLES: tuple[str, ...] = ("staff", "teacher", "admin")
+
+
+def usage_meta(org: str | None) -> dict[str, Any]:
+    """The access metadata of usage data: what the members of `org` typed (questions,
+    conversation turns, comments) and the upload jobs run for `org`.
+
+    It is that org's private data (a question can carry internal facts): `visibility: org`.
+    What anonymous callers typed (`org` None) is public, restricted to admins.
+    """
+    if not org:
+        return {"visibility": "public", "contributor": "anonymous", "allowed_roles": ("admin",)}
+    return {"visibility": "org", "contributor": org, "allowed_roles": ()}
+
+
+def may_oversee(reader: Identity, org: str | None) -> bool:
+    """Whether `reader` may read the usage data of `org`'s members (None: of anonymous callers):
+    only staff, teachers and admins, and only where `can_see` admits `usage_meta(org)` —
+    their own org's, and anonymous callers' for admins. Exports, dashboards and job status
+    all ask this one question."""
+    return reader.role in OVERSEER_ROLES and can_see(reader, usage_meta(org))
+
+
 def _org_slug(org: str) -> str:
     slug = _SLUG.sub("-", org.lower()).strip("-")[:40] or "org"
     digest = hashlib.sha256(org.encode("utf-8")).hexdigest()[:8]

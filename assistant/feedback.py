@@ -3,7 +3,9 @@
 One SQLite file in the store home (`feedback.sqlite3`), WAL mode and a busy timeout, one
 connection per operation: safe with several threads, several uvicorn workers and the CLI at
 once. Citations are stored with the chunk metadata the access rule needs, so exports and
-dashboards can be filtered for the identity that reads them.
+dashboards can be filtered for the identity that reads them: a logged answer is readable by
+whoever may read its asker's usage data (`access.may_oversee`: staff, teachers and admins of
+the asker's org; anonymous callers' questions, admins) and may see every chunk it cites.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant.access import can_see
+from assistant.access import can_see, may_oversee
 from assistant.errors import AccessError, NotFoundError, StoreError, ValidationError
 from assistant.store.catalog import setup_lock
 from assistant.types import Identity
@@ -78,6 +80,38 @@ class LoggedAnswer:
     def visible_to(self, identity: Identity) -> bool:
         """Whether every chunk this answer cites is visible to `identity`."""
         return all(can_see(identity, c) for c in self.citations)
+
+    def readable_by(self, reader: Identity) -> bool:
+        """Whether `reader` may read this entry: the asker's words (question, earlier turns,
+        comments: the asker's org's data) and every chunk the answer cites."""
+        asker_org = None if self.identity.anonymous else self.identity.org
+        return may_oversee(reader, asker_org) and self.visible_to(reader)
+
+
+def shown_history(
+    answer: LoggedAnswer, logged: list[LoggedAnswer], reader: Identity
+) -> list[dict[str, str]] | None:
+    """`answer`'s earlier turns if `reader` may read every one of them, else None.
+
+    `logged` is the usage log (or the part of it logged for `answer`'s asker).
+
+    The user turns are the asker's words (readable with the entry itself). An assistant turn is
+    kept only when it is the text of an earlier answer logged for the same asker that `reader`
+    may read; a turn that matches none (or only unreadable ones) withholds the whole history:
+    allow-list, fail closed.
+    """
+    readable = {
+        a.answer.strip()
+        for a in logged
+        if a.identity == answer.identity
+        and a.created <= answer.created
+        and a.answer_id != answer.answer_id
+        and a.readable_by(reader)
+    }
+    for turn in answer.history:
+        if turn.get("role") != "user" and str(turn.get("content", "")).strip() not in readable:
+            return None
+    return answer.history
 
 
 class FeedbackStore:
@@ -224,16 +258,22 @@ class FeedbackStore:
             if a in answer_ids
         ]
 
-    def ledger(self, contributors: set[str] | None = None) -> list[dict[str, Any]]:
+    def ledger(
+        self, contributors: set[str] | None = None, reader: Identity | None = None
+    ) -> list[dict[str, Any]]:
         """Per contributor: citations, answers citing it, up and down ratings of those answers.
 
         Args:
             contributors: only these contributors (None: all).
+            reader: count only the citations of chunks this identity may see (None: all, the
+                operator's view in `techkb ledger`, who holds the store file anyway).
         """
         table: dict[str, dict[str, Any]] = {}
         for a in self.answers():
             cited: dict[str, int] = {}
             for c in a.citations:
+                if reader is not None and not can_see(reader, c):
+                    continue
                 name = str(c.get("contributor"))
                 cited[name] = cited.get(name, 0) + 1
             for name, n in cited.items():
@@ -249,27 +289,38 @@ class FeedbackStore:
         return sorted(table.values(), key=lambda r: (-r["citations"], r["contributor"]))
 
     def export_items(self, identity: Identity) -> list[dict[str, Any]]:
-        """Rated answers as eval-dataset items (DESIGN.md), only what `identity` may see.
+        """Rated answers as eval-dataset items (DESIGN.md), only what `identity` may read.
 
-        Only admins export (the questions are other users' words). Upvoted answers give a
-        reference (the answer without its markers) and gold sources; downvoted ones an empty
-        reference, `"downvoted": true` and `"needs_review": true`. Answers with a net rating of
-        zero are left out; so is any answer citing a chunk the exporter may not see.
+        Only admins export, and only entries they may read (`LoggedAnswer.readable_by`): those
+        of askers of their own org and of anonymous callers, citing only chunks they may see.
+        Earlier turns go out only when every assistant turn is a logged answer the admin may
+        read (`shown_history`); otherwise the item carries the question alone and
+        `"history_redacted": <turns left out>`. Upvoted answers give a reference (the answer
+        without its markers) and gold sources; downvoted ones an empty reference,
+        `"downvoted": true` and `"needs_review": true`. Answers with a net rating of zero are
+        left out.
 
         Raises:
             AccessError: the identity is not an admin.
         """
         if identity.role != "admin":
             raise AccessError("only an admin may export feedback")
+        logged = self.answers()  # oldest first
+        by_asker: dict[Identity, list[LoggedAnswer]] = {}
+        for a in logged:
+            by_asker.setdefault(a.identity, []).append(a)
         items = []
-        for a in self.answers(rated_only=True):
-            if a.rating == 0 or not a.visible_to(identity):
+        for a in logged:
+            if not a.ratings or a.rating == 0 or not a.readable_by(identity):
                 continue
             item: dict[str, Any] = {"id": f"feedback-{a.answer_id}"}
-            if a.history:
-                item["messages"] = [*a.history, {"role": "user", "content": a.question}]
+            history = shown_history(a, by_asker[a.identity], identity) if a.history else []
+            if history:
+                item["messages"] = [*history, {"role": "user", "content": a.question}]
             else:
                 item["question"] = a.question
+                if history is None:
+                    item["history_redacted"] = len(a.history)
             up = a.rating > 0
             sources = sorted({str(c.get("source")) for c in a.citations}) if up else []
             item.update(

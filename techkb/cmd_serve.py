@@ -208,7 +208,8 @@ def feedback_export(
     role: Annotated[str | None, typer.Option("--role", help="admin.")] = None,
     users: UsersOpt = None,
 ) -> None:
-    """Rated answers as eval-dataset JSONL (admins only; only what that admin may see)."""
+    """Rated answers as eval-dataset JSONL (admins only; only what that admin may read: the
+    questions of its own org's users and of anonymous callers, citing chunks it may see)."""
     from assistant.feedback import FeedbackStore
 
     try:

@@ -1,10 +1,13 @@
 """Contributor handlers: documents, uploads, dashboard, ledger and the latest eval report.
 
 Re-exported by `ui.handlers`; the same Services-and-Identity calling convention.
-Who sees what here: admin everything; staff/teacher of org X the documents, citations,
-ratings and knowledge gaps of X; students and anonymous callers none of it. The eval report
-(`<home>/evals/latest/`) is shown to admins only, and only its summary and plots: its items
-quote chunks of every visibility scope.
+Who sees what here: staff/teacher of org X the documents, citations, ratings and knowledge gaps
+of X; an admin those of every org; students and anonymous callers none of it. Within that, every
+row and count passes the access rule: a document only if `can_see` admits its metadata (an
+admin of org X does not see other orgs' org-private documents), a question, comment or upload
+job only if `may_oversee` admits its asker's org, a citation count only for chunks the reader
+may see. The eval report (`<home>/evals/latest/`) is shown to admins only, and only its
+summary and plots: its items quote chunks of every visibility scope.
 """
 
 from __future__ import annotations
@@ -15,6 +18,7 @@ from collections import Counter
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from assistant.access import can_see, may_oversee
 from assistant.errors import AccessError, NotFoundError, ValidationError
 from assistant.types import Identity
 
@@ -62,12 +66,13 @@ def _document_rows(services: Services) -> list[dict[str, Any]]:
 
 
 def list_documents(services: Services, identity: Identity) -> list[dict[str, Any]]:
-    """Documents the caller manages: own org's (staff/teacher), all (admin), none (others)."""
+    """Documents the caller manages: own org's (staff/teacher), every org's (admin), none
+    (others); of those, only the ones the caller may see (`can_see` on their metadata)."""
     org = _contributor_org(identity)
     if org is None:
         return []
     rows = services.call(_document_rows, services)
-    return [r for r in rows if org == "*" or r["contributor"] == org]
+    return [r for r in rows if (org == "*" or r["contributor"] == org) and can_see(identity, r)]
 
 
 def _target_org(identity: Identity, org: str | None) -> str:
@@ -125,10 +130,8 @@ def start_upload(
 
 
 def _own_uploaded(services: Services, identity: Identity, doc_id: str) -> dict[str, Any]:
-    org = _contributor_org(identity)
-    rows = services.call(_document_rows, services) if org is not None else []
-    for row in rows:
-        if row["doc_id"] == doc_id and (org == "*" or row["contributor"] == org):
+    for row in list_documents(services, identity):
+        if row["doc_id"] == doc_id:
             if not row["uploaded"]:
                 raise AccessError(
                     f"{row['source']} was ingested from a folder, not uploaded: change it there"
@@ -172,14 +175,14 @@ def replace_document(
 
 
 def upload_status(services: Services, identity: Identity, job_id: str) -> dict[str, Any]:
-    """Progress of an upload job of the caller's org (admin: any).
+    """Progress of an upload job the caller submitted or of the caller's org (`may_oversee`).
 
     Raises:
         NotFoundError: unknown job, or another org's.
     """
     job = services.uploads.job(job_id)
-    org = _contributor_org(identity)
-    if org is None or (org != "*" and job.org != org):
+    mine = identity.user is not None and not identity.anonymous and job.user == identity.user
+    if _contributor_org(identity) is None or not (mine or may_oversee(identity, job.org)):
         raise NotFoundError(f"no upload job {job_id!r}")
     return job.to_dict()
 
@@ -198,11 +201,12 @@ def delete_document(services: Services, identity: Identity, doc_id: str) -> None
 
 
 def ledger(services: Services, identity: Identity) -> list[dict[str, Any]]:
-    """Citations and ratings per contributor: admin all, staff/teacher own org, others none."""
+    """Citations and ratings per contributor: admin all, staff/teacher own org, others none;
+    only citations of chunks the caller may see are counted."""
     org = _contributor_org(identity)
     if org is None:
         raise AccessError("the ledger is for contributors (staff, teachers) and admins")
-    return services.feedback.ledger(None if org == "*" else {org})
+    return services.feedback.ledger(None if org == "*" else {org}, reader=identity)
 
 
 def latest_eval(home: Path) -> dict[str, Any] | None:
@@ -222,7 +226,9 @@ def latest_eval(home: Path) -> dict[str, Any] | None:
 
 
 def dashboard(services: Services, identity: Identity) -> dict[str, Any]:
-    """What a contributor (own org) or an admin (everything) sees of the knowledge base's use.
+    """What a contributor (own org) or an admin (every org) sees of the knowledge base's use:
+    documents it may see, and questions, ratings and gaps of entries it may read
+    (`LoggedAnswer.readable_by`: askers of its own org; anonymous callers' for admins).
 
     Raises:
         AccessError: students and anonymous callers have no dashboard.
@@ -231,7 +237,7 @@ def dashboard(services: Services, identity: Identity) -> dict[str, Any]:
     if org is None:
         raise AccessError("the dashboard is for contributors (staff, teachers) and admins")
     docs = list_documents(services, identity)
-    answers = services.feedback.answers()
+    answers = [a for a in services.feedback.answers() if a.readable_by(identity)]
     mine = (lambda name: True) if org == "*" else (lambda name: name == org)
 
     def cites_mine(a: Any) -> bool:
@@ -263,7 +269,7 @@ def dashboard(services: Services, identity: Identity) -> dict[str, Any]:
         "chunks_by_contributor": dict(
             sum((Counter({d["contributor"]: d["chunks"]}) for d in docs), Counter())
         ),
-        "ledger": services.feedback.ledger(None if org == "*" else {org}),
+        "ledger": ledger(services, identity),
         "feedback": feedback,
         "gaps": sorted(gaps, key=lambda g: -g["created"]),
         "eval": latest_eval(services.settings.paths.home) if org == "*" else None,

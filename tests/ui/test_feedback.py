@@ -14,6 +14,7 @@ from assistant.types import Identity
 from evals.datasets import load_dataset
 from techkb.cli import app
 from tests.ui.conftest import Web
+from ui import handlers
 
 pytestmark = pytest.mark.slow
 runner = CliRunner()
@@ -21,16 +22,15 @@ runner = CliRunner()
 
 def test_feedback_is_logged_exported_and_counted(web: Web, tmp_path: Path) -> None:
     student = web.client("nl-student")
-    good = student.post(
-        "/api/ask", json={"question": "What does a refractometer measure in CNC coolant?"}
-    ).json()
+    first = "What does a refractometer measure in CNC coolant?"
+    good = student.post("/api/ask", json={"question": first}).json()
     bad = student.post(
         "/api/ask",
         json={
             "question": "How is the coolant concentration corrected?",
             "history": [
-                {"role": "user", "content": "Tell me about CNC coolant."},
-                {"role": "assistant", "content": "Coolant is an emulsion."},
+                {"role": "user", "content": first},
+                {"role": "assistant", "content": good["answer"]},
             ],
         },
     ).json()
@@ -52,7 +52,11 @@ def test_feedback_is_logged_exported_and_counted(web: Web, tmp_path: Path) -> No
 
     out = tmp_path / "feedback.jsonl"
     args = ["feedback", "export", "--store", str(web.home), "--out", str(out)]
+    # root is amma's admin: a Northlake student's questions are not its to read.
     result = runner.invoke(app, [*args, "--user", "root", "--users", str(web.users_file)])
+    assert result.exit_code == 0, result.output
+    assert good["answer_id"] not in out.read_text() and bad["answer_id"] not in out.read_text()
+    result = runner.invoke(app, [*args, "--org", "northlake-college", "--role", "admin"])
     assert result.exit_code == 0, result.output
     lines = {json.loads(line)["id"]: json.loads(line) for line in out.read_text().splitlines()}
     up, down = lines[f"feedback-{good['answer_id']}"], lines[f"feedback-{bad['answer_id']}"]
@@ -68,7 +72,7 @@ def test_feedback_is_logged_exported_and_counted(web: Web, tmp_path: Path) -> No
     )
     items = {i.id: i for i in load_dataset(out)}
     assert items[up["id"]].gold_sources == tuple(up["gold_sources"])
-    assert items[down["id"]].history[0].content == "Tell me about CNC coolant."
+    assert items[down["id"]].history[0].content == first
 
     refused = runner.invoke(app, [*args, "--org", "northlake-college", "--role", "teacher"])
     assert refused.exit_code == 1 and "admin" in refused.output
@@ -86,7 +90,9 @@ def test_feedback_is_logged_exported_and_counted(web: Web, tmp_path: Path) -> No
     assert {r["contributor"] for r in as_json["ledger"]} == set(rows)
 
     owner = good["citations"][0]["contributor"]
-    admin_dash = web.client("root").get("/api/dashboard").json()
+    root_dash = web.client("root").get("/api/dashboard").json()
+    assert first not in json.dumps(root_dash), "another org's admin reads no Northlake question"
+    admin_dash = handlers.dashboard(web.services, Identity("boss", "northlake-college", "admin"))
     assert any(
         f["answer_id"] == good["answer_id"] and f["rating"] == 1 for f in admin_dash["feedback"]
     )

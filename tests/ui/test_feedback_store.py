@@ -90,13 +90,16 @@ def test_ledger_and_export_filtering(tmp_path: Path) -> None:
 
     with pytest.raises(AccessError):
         store.export_items(STUDENT)
-    items = {i["question"]: i for i in store.export_items(ADMIN)}
-    # The amma admin may not see org "c"'s private chunk: that item stays out.
+    # The amma admin may not read a Northlake student's questions (issue 13, finding 7).
+    assert store.export_items(ADMIN) == []
+    nl_admin = Identity("boss", "northlake-college", "admin")
+    items = {i["question"]: i for i in store.export_items(nl_admin)}
+    # Northlake's admin may not see org "c"'s private chunk: that item stays out.
     assert set(items) == {"q up", "q refused"}
     assert items["q up"]["gold_contributors"] == ["a", "b"]
     assert items["q refused"]["answerable"] is True and items["q refused"]["downvoted"] is True
-    c_admin = Identity("boss", "c", "admin")
-    assert "q hidden" in {i["question"] for i in store.export_items(c_admin)}
+    c_admin = Identity("boss", "c", "admin")  # sees the chunk, not the Northlake question
+    assert "q hidden" not in {i["question"] for i in store.export_items(c_admin)}
 
 
 def test_serve_refuses_a_missing_users_file(tmp_path: Path) -> None:
