@@ -10,6 +10,7 @@ is enough for a high-entropy secret). Comparisons are constant-time.
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import logging
@@ -74,6 +75,12 @@ def check_password(password: str, stored: str) -> bool:
     return hmac.compare_digest(got, expected)
 
 
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash no password matches, made once, checked against for unknown user names."""
+    return hash_password(secrets.token_urlsafe(16))
+
+
 def _token_hash(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
@@ -91,6 +98,12 @@ class User:
     @property
     def identity(self) -> Identity:
         return Identity(self.name, self.org, self.role)
+
+    @property
+    def fingerprint(self) -> str:
+        """Changes when the org, role or password changes: sessions opened before end then."""
+        record = "\0".join((self.name, self.org, self.role, self.password))
+        return hashlib.sha256(record.encode("utf-8")).hexdigest()
 
 
 def validate_user_fields(name: str, org: str, role: str) -> None:
@@ -167,7 +180,8 @@ class UserStore:
         """
         user = self.get(name)
         if user is None or not user.password:
-            check_password(password, hash_password("x"))  # same cost as a real check
+            # One scrypt run, as for a known user: the time taken must not tell which names exist.
+            check_password(password, _dummy_hash())
             raise AuthError("wrong user name or password")
         key = (name, user.password, hashlib.sha256(password.encode("utf-8")).hexdigest())
         now = time.monotonic()

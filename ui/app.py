@@ -1,9 +1,10 @@
 """The Gradio web app: Ask, Contribute and Dashboard tabs over the plain handlers.
 
-`build_ui(services)` lays the app out; `mount_ui(app, services)` mounts it at "/" of the FastAPI
-app that also serves the REST and OpenAI-compatible APIs. With a users file, Gradio's sign-in
-page checks names and passwords through `handlers.sign_in`, and every event acts as the
-signed-in user (`handlers.identity_for_user`); without one, everyone is anonymous.
+`build_ui(services, claims)` lays the app out; `mount_ui(app, services, ...)` mounts it at "/" of
+the FastAPI app that also serves the REST and OpenAI-compatible APIs. With a users file, people
+sign in on techkb's own page (`ui.login`) and every event acts as the user of the request's live
+session (`ui.signin`, read by Gradio through `auth_dependency`); without one, everyone is
+anonymous.
 """
 
 from __future__ import annotations
@@ -16,13 +17,14 @@ from typing import TYPE_CHECKING, Any
 import gradio as gr
 from fastapi import FastAPI
 
-from assistant.errors import AuthError
-from ui import handlers
 from ui.chat_tab import build_chat_tab
 from ui.contribute_tab import build_contribute_tab
 from ui.dashboard_tab import build_dashboard_tab
 from ui.i18n import I18N, t, text
+from ui.login import session_user_of
 from ui.render import sources_html
+from ui.security import UploadClaims
+from ui.signin import SignIn
 from ui.web_support import UiContext
 
 if TYPE_CHECKING:
@@ -86,17 +88,18 @@ techkbRememberLanguage();
 """
 
 
-def build_ui(services: Services) -> gr.Blocks:
+def build_ui(services: Services, claims: UploadClaims) -> gr.Blocks:
     """The web app's Blocks (not yet mounted or launched).
 
     Args:
         services: what the handlers need (see `ui.handlers.Services`).
+        claims: what each browser session uploaded (`ui.security`).
 
     Returns:
         The Blocks; pass `I18N`, `CSS` and `HEAD` when launching it yourself, or use
         :func:`mount_ui`.
     """
-    ctx = UiContext(services)
+    ctx = UiContext(services, claims)
     with gr.Blocks(title="techkb", analytics_enabled=False, delete_cache=DELETE_CACHE) as demo:
         gr.Markdown(f"# {t('app_title')}")
         gr.Markdown(t("intro"))
@@ -139,34 +142,36 @@ def _who(ctx: UiContext, request: gr.Request, lang: str) -> str:
     )
 
 
-def mount_ui(app: FastAPI, services: Services) -> None:
-    """Mount the web app at "/" of `app`, with sign-in when `services.users` is set.
+def mount_ui(
+    app: FastAPI,
+    services: Services,
+    *,
+    signin: SignIn | None = None,
+    claims: UploadClaims | None = None,
+) -> None:
+    """Mount the web app at "/" of `app`, signed in through `signin` when there are users.
 
-    Files are served conservatively: nothing outside Gradio's own cache is allowed, and the
-    store's home (documents, uploads, logs, eval reports) is explicitly blocked.
+    Gradio's own checks on files named in events are switched on as under `launch()`: an event
+    may name only files in Gradio's upload folder, and the store's home is blocked outright.
+    (`mount_gradio_app` leaves the Blocks marked as never launched, which skips those checks.)
 
     Args:
         app: the FastAPI app that serves the APIs.
         services: what the handlers need.
+        signin: sessions of signed-in browsers (None: everyone is anonymous).
+        claims: what each browser session uploaded (uploads are refused without it).
     """
-    auth = None
-    if services.users is not None:
-
-        def auth(username: str, password: str) -> bool:
-            try:
-                handlers.sign_in(services, username, password)
-            except AuthError:
-                logger.info("web sign-in refused for %r", username)
-                return False
-            return True
-
     home = Path(services.settings.paths.home).resolve()
     blocked = [str(home)]
+    users_file = services.settings.paths.users_file
+    if users_file is not None:
+        blocked.append(str(Path(users_file).resolve()))
+    blocks = build_ui(services, claims or UploadClaims())
     gr.mount_gradio_app(
         app,
-        build_ui(services),
+        blocks,
         path="/",
-        auth=auth,
+        auth_dependency=session_user_of(signin) if signin is not None else None,
         auth_message="techkb",
         allowed_paths=[],
         blocked_paths=blocked,
@@ -180,3 +185,4 @@ def mount_ui(app: FastAPI, services: Services) -> None:
         mcp_server=False,
         pwa=False,
     )
+    blocks.has_launched = True  # what launch() sets; gradio.processing_utils checks it

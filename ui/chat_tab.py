@@ -80,6 +80,9 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
         # turns sent as history, which chat message carries which answer id, the source groups
         # shown, and the private folder for downloads.
         history = gr.State([])
+        # What the chat shows, kept on the server: the Chatbot is never an event input, as its
+        # messages may carry files and an event may name any path as one.
+        conversation = gr.State([])
         answer_ids = gr.State({})
         groups = gr.State([])
         session_dir = gr.State(None, delete_callback=remove_session_dir)
@@ -106,25 +109,32 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
             {"role": "assistant", "content": ""},
         ]
         skip = gr.skip()
-        yield messages, "", skip, skip, skip, skip, skip, skip, skip
+        yield messages, "", skip, skip, skip, skip, skip, skip, skip, skip
         result: dict[str, Any] | None = None
         partial = ""
         try:
             with ui_errors(lang):
+                # The chat's history is server state: past the bounds its oldest turns are
+                # left out, the user is not refused.
                 for piece in handlers.ask_stream(
-                    ctx.services, identity, question_text, list(turns or []), mode_value or "ask"
+                    ctx.services,
+                    identity,
+                    question_text,
+                    list(turns or []),
+                    mode_value or "ask",
+                    trim_history=True,
                 ):
                     if piece.get("done"):
                         result = piece
                         break
                     partial += str(piece.get("delta", ""))
                     messages[-1] = {"role": "assistant", "content": partial}
-                    yield messages, skip, skip, skip, skip, skip, skip, skip, skip
+                    yield messages, skip, skip, skip, skip, skip, skip, skip, skip, skip
             if result is None:
                 raise gr.Error(text("error_other", lang))
         except gr.Error:
             # Take the unanswered turn out of the chat and give the question back to edit.
-            yield messages[:-2], question_text, skip, skip, skip, skip, skip, skip, skip
+            yield messages[:-2], question_text, skip, skip, skip, skip, skip, skip, skip, skip
             raise
         answer_id = str(result.get("answer_id", ""))
         messages[-1] = {"role": "assistant", "content": answer_markdown(result, lang)}
@@ -151,12 +161,13 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
             md_button,
             gift_button,
             folder,
+            messages,
         )
 
     def new_chat(request: gr.Request) -> tuple[Any, ...]:
         lang = ctx.lang(request)
         hidden = gr.DownloadButton(value=None, visible=False)
-        return [], "", [], {}, [], sources_html([], lang), hidden, hidden
+        return [], "", [], {}, [], sources_html([], lang), hidden, hidden, []
 
     def rate(data: gr.LikeData, note: str, ids: dict[int, str], request: gr.Request) -> str | Any:
         lang = ctx.lang(request)
@@ -185,11 +196,22 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
         download_md,
         download_gift,
         session_dir,
+        conversation,
     ]
-    inputs = [question, mode, chatbot, history, answer_ids, groups, session_dir]
+    inputs = [question, mode, conversation, history, answer_ids, groups, session_dir]
     for trigger in (send.click, question.submit):
         trigger(respond, inputs, outputs, api_visibility="private")
-    cleared = [chatbot, question, history, answer_ids, groups, sources, download_md, download_gift]
+    cleared = [
+        chatbot,
+        question,
+        history,
+        answer_ids,
+        groups,
+        sources,
+        download_md,
+        download_gift,
+        conversation,
+    ]
     clear.click(new_chat, None, cleared, api_visibility="private")
     chatbot.clear(new_chat, None, cleared, api_visibility="private")
     chatbot.like(rate, [comment, answer_ids], [comment], api_visibility="private")

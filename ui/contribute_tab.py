@@ -4,11 +4,12 @@ list, replace and delete one's documents."""
 from __future__ import annotations
 
 import logging
+from pathlib import Path
 from typing import Any
 
 import gradio as gr
 
-from assistant.errors import NotFoundError, TechkbError
+from assistant.errors import AccessError, NotFoundError, TechkbError
 from assistant.types import KINDS, ROLES, VISIBILITIES
 from ui import handlers
 from ui.i18n import t, text
@@ -110,13 +111,16 @@ def build_contribute_tab(ctx: UiContext) -> tuple[gr.Tab, list[Any], Any]:
         lang = ctx.lang(request)
         identity = ctx.identity(request)
         if not ctx.may_contribute(identity):
-            _discard(paths)
             raise gr.Error(text("contribute_refused", lang))
         if not paths:
             raise gr.Error(text("no_files", lang))
         known = list(known or [])
         for path in paths:
-            name, data = take_upload(path)
+            try:
+                name, data = take_upload(ctx, request, path)
+            except AccessError:
+                known.append(_failed(Path(path).name, text("upload_not_yours", lang)))
+                continue
             try:
                 job_id = handlers.start_upload(
                     ctx.services,
@@ -143,14 +147,14 @@ def build_contribute_tab(ctx: UiContext) -> tuple[gr.Tab, list[Any], Any]:
         request: gr.Request,
     ) -> tuple[Any, ...]:
         lang = ctx.lang(request)
+        if not ctx.may_contribute(ctx.identity(request)):
+            raise gr.Error(text("contribute_refused", lang))
         if not doc_id:
-            _discard(paths)
             raise gr.Error(text("select_first", lang))
         if not paths:
             raise gr.Error(text("no_files", lang))
-        name, data = take_upload(paths[0])
-        _discard(paths[1:])
         with ui_errors(lang):
+            name, data = take_upload(ctx, request, paths[0])
             job_id = handlers.replace_document(ctx.services, ctx.identity(request), doc_id, data)
         known = [
             *(known or []),
@@ -221,9 +225,3 @@ def _failed(filename: str, message: str) -> dict[str, Any]:
         "message": message,
         "errors": [],
     }
-
-
-def _discard(paths: list[str] | None) -> None:
-    """Delete uploads that will not be used, so they do not linger in Gradio's cache."""
-    for path in paths or []:
-        take_upload(path)

@@ -127,6 +127,13 @@ EN: dict[str, str] = {
     "error_config": "The server is misconfigured",
     "error_backend": "The answering backend failed",
     "error_other": "Something went wrong",
+    "signin_title": "Sign in to techkb",
+    "signin_user": "User name",
+    "signin_password": "Password",
+    "signin_button": "Sign in",
+    "signin_failed": "Wrong user name or password.",
+    "signin_throttled": "Too many failed sign-ins. Wait a few minutes, then try again.",
+    "upload_not_yours": "This file was not uploaded in this browser session; upload it again.",
 }
 
 ZH: dict[str, str] = {
@@ -235,6 +242,13 @@ ZH: dict[str, str] = {
     "error_config": "服务器配置有误",
     "error_backend": "回答后端出错",
     "error_other": "出现错误",
+    "signin_title": "登录 techkb",
+    "signin_user": "用户名",
+    "signin_password": "密码",
+    "signin_button": "登录",
+    "signin_failed": "用户名或密码错误。",
+    "signin_throttled": "登录失败次数过多，请等几分钟后再试。",
+    "upload_not_yours": "此文件不是在本次浏览器会话中上传的，请重新上传。",
 }
 
 #: Gradio resolves "zh-CN" to its own built-in locale, so the custom strings go under both.

@@ -10,7 +10,7 @@ import shutil
 import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -29,6 +29,8 @@ from assistant.errors import (
 from assistant.types import Identity
 from ui import handlers
 from ui.i18n import language_of, text
+from ui.security import UploadClaims, session_key
+from ui.signin import SESSION_COOKIE
 
 if TYPE_CHECKING:
     from ui.handlers import Services
@@ -84,6 +86,7 @@ class UiContext:
     """The services plus how to read the caller from a Gradio request."""
 
     services: Services
+    claims: UploadClaims = field(default_factory=UploadClaims)
 
     def identity(self, request: gr.Request | None) -> Identity:
         """The signed-in user's identity; anonymous without sign-in."""
@@ -133,20 +136,30 @@ def write_session_file(folder: str, name: str, content: str) -> str:
     return str(path)
 
 
-def take_upload(path: str) -> tuple[str, bytes]:
-    """Read a file Gradio received, then delete it from Gradio's cache.
+def take_upload(ctx: UiContext, request: gr.Request, path: str) -> tuple[str, bytes]:
+    """Read a file Gradio received for this browser session, then delete it from Gradio's cache.
 
-    Gradio keeps uploads in a shared cache folder from which it can serve them; removing the
-    file at once means no other session can ever fetch it.
+    Only a file whose content this session uploaded through Gradio's upload route is taken
+    (`ui.security.UploadClaims`): an event may name any path, and Gradio copies what it names
+    into its cache. Gradio keeps uploads in a shared cache folder from which it can serve them;
+    removing the file at once means no other session can ever fetch it.
 
     Returns:
         The original file name and the bytes.
+
+    Raises:
+        AccessError: this session did not upload this content (nothing is deleted then).
     """
     file = Path(path)
     try:
         data = file.read_bytes()
-    finally:
-        file.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):
-            file.parent.rmdir()  # Gradio's per-upload folder, when now empty
+    except OSError as e:
+        raise AccessError(f"{file.name}: not an upload of this session") from e
+    headers = getattr(request, "headers", None) or {}
+    if not ctx.claims.claim(session_key(headers, SESSION_COOKIE), data):
+        logger.warning("refused an upload event naming a file this session did not upload")
+        raise AccessError(f"{file.name}: not an upload of this session")
+    file.unlink(missing_ok=True)
+    with contextlib.suppress(OSError):
+        file.parent.rmdir()  # Gradio's per-upload folder, when now empty
     return file.name, data

@@ -1,8 +1,10 @@
 """The permission matrix over the web surfaces: REST API, OpenAI-compatible API, dashboard,
 ledger, document list, feedback export and eval reports.
 
-Same corpus and personas as `test_permission_matrix`; every persona signs in with HTTP Basic
-credentials from a users file (anonymous sends none). Each response body is searched for the
+Same corpus and personas as `test_permission_matrix`, against a real `techkb serve` process over
+HTTP on 127.0.0.1, as an outside client would call it; every persona signs in with HTTP Basic
+credentials from a users file (anonymous sends none). The Gradio app of the same server is
+attacked in `test_web_side_doors.py`. Each response body is searched for the
 chunk ids and canaries of every document that persona may not see.
 """
 
@@ -16,7 +18,6 @@ from typing import Any
 
 import pytest
 
-from assistant.settings import load_settings
 from assistant.types import Identity
 from tests.reliability.canary import PERSONAS, chunk_allowed, doc_allowed
 
@@ -38,17 +39,13 @@ def _clean(text: str, forbidden: list[str], where: tuple[Any, ...]) -> None:
 
 @pytest.fixture(scope="module")
 def web(
-    canary_world: dict[str, Any],
-    tmp_path_factory: pytest.TempPathFactory,
-    embedder: Any,
-    multilingual: Any,
+    canary_world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
-    from fastapi.testclient import TestClient
+    """A real `techkb serve` process over a copy of the permission corpus, reached over HTTP."""
+    import httpx
 
-    import assistant.registry as registry
     from assistant.users import UserStore
-    from techkb.cmd_serve import build_web_services
-    from ui.server import create_app
+    from tests.reliability.web_attacker import serve
 
     base = tmp_path_factory.mktemp("web-matrix")
     home = base / "store"
@@ -58,13 +55,11 @@ def web(
     for name, identity in PERSONAS.items():
         if not identity.anonymous:
             users.add(name, str(identity.org), str(identity.role), PASSWORD)
-    settings = load_settings({"paths": {"home": home, "users_file": users_file}}, environ={})
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(registry, "build_embedder", lambda s: embedder)
-        mp.setattr(registry, "build_multilingual_embedder", lambda s: multilingual)
-        services = build_web_services(settings)
-        with TestClient(create_app(services, ui=False)) as client:
-            yield {"client": client, "home": home, "users_file": users_file}
+    with (
+        serve(home, base, users_file) as served,
+        httpx.Client(base_url=served.url, timeout=300) as client,
+    ):
+        yield {"client": client, "home": home, "users_file": users_file}
 
 
 def _auth(persona: str) -> tuple[str, str] | None:

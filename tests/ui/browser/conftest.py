@@ -111,9 +111,9 @@ def open_app(web_ui: WebUI, browser: Any) -> Iterator[Callable[..., Any]]:
         page = context.new_page()
         page.goto(web_ui.url + "/")
         page.wait_for_selector("input[type=password]")
-        page.fill("input[data-testid=textbox]", user)
-        page.fill("input[type=password]", PASSWORD)
-        page.locator("button.primary").click()
+        page.fill("#username", user)
+        page.fill("#password", PASSWORD)
+        page.locator("button[type=submit]").click()
         page.wait_for_selector("#techkb-question textarea")
         page.wait_for_selector("#techkb-who :text('" + user + "')")
         return page

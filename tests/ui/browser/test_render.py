@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import hashlib
 import re
 from pathlib import Path
 from types import SimpleNamespace
@@ -24,6 +25,7 @@ from ui.render import (
     source_card_html,
     sources_html,
 )
+from ui.security import UploadClaims, session_key
 from ui.web_support import UiContext, error_message, take_upload, ui_errors
 
 UI = Path(__file__).resolve().parents[3] / "ui"
@@ -222,10 +224,23 @@ def test_domain_errors_become_clean_gradio_errors() -> None:
     assert "/secret/path" not in caught.value.message
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def test_taking_an_upload_deletes_it_from_the_cache(tmp_path: Path) -> None:
     folder = tmp_path / "gradio-cache" / "0123abcd"
     folder.mkdir(parents=True)
     file = folder / "notes.md"
     file.write_bytes(b"# Notes\n")
-    assert take_upload(str(file)) == ("notes.md", b"# Notes\n")
+    ctx = UiContext(SimpleNamespace(), UploadClaims())  # type: ignore[arg-type]
+    mine = SimpleNamespace(headers={"cookie": "techkb_session=abc"})
+    other = SimpleNamespace(headers={"cookie": "techkb_session=xyz"})
+    ctx.claims.record(session_key(mine.headers, "techkb_session") or "", [sha256(b"# Notes\n")])
+    with pytest.raises(AccessError):
+        take_upload(ctx, other, str(file))  # type: ignore[arg-type]
+    assert file.exists(), "a refused take leaves the file alone"
+    assert take_upload(ctx, mine, str(file)) == ("notes.md", b"# Notes\n")  # type: ignore[arg-type]
     assert not file.exists() and not folder.exists()
+    with pytest.raises(AccessError):  # each upload is taken once
+        take_upload(ctx, mine, str(file))  # type: ignore[arg-type]
