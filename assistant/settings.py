@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from assistant.errors import ConfigError
 
@@ -171,6 +171,15 @@ class UISettings(_Section):
         "may call it from (CORS, with credentials). Empty: same origin only; a state-changing "
         "request from any other Origin is refused (403).",
     )
+
+    @field_validator("allowed_origins", mode="before")
+    @classmethod
+    def _origins_from_text(cls, value: Any) -> Any:
+        """The environment gives one string: origins separated by commas or spaces."""
+        if isinstance(value, str):
+            return [v for v in value.replace(",", " ").split() if v]
+        return value
+
     session_hours: float = Field(
         default=12.0,
         gt=0,
