@@ -49,3 +49,7 @@ class ValidationError(TechkbError):
 
 class PayloadTooLargeError(ValidationError):
     """An upload or request body is over the configured size limit (HTTP 413)."""
+
+
+class BusyError(TechkbError):
+    """The server could not answer within its time budget; the caller may retry (HTTP 503)."""

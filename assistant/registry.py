@@ -148,3 +148,23 @@ def build_assistant(
     return Assistant(
         retriever, answerer, fallback, out_of_scope_share=settings.retrieval.out_of_scope_share
     )
+
+
+def build_assistant_over(store: KnowledgeStore, like: Assistant) -> Assistant:
+    """An assistant over another handle of the same store that shares `like`'s embedders,
+    reranker and answerers, so that a second handle (one per thread) costs no second copy
+    of the models."""
+    from assistant.retrieve import HybridRetriever
+    from assistant.service import Assistant
+
+    shared = like.retriever
+    retriever = HybridRetriever(
+        store,
+        shared.embedder,
+        shared.settings,
+        multilingual=shared.multilingual,
+        reranker=shared.reranker,
+    )
+    return Assistant(
+        retriever, like.answerer, like.fallback, out_of_scope_share=like.out_of_scope_share
+    )

@@ -1,4 +1,4 @@
-"""`techkb bench`: measure ingest, query, cold-start and scale (see evals/bench)."""
+"""`techkb bench`: measure ingest, query, cold-start, scale and concurrency (see evals/bench)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from techkb.common import JsonOpt, app, fail, settings_for
 
 EXIT_BAD_INPUT = 2  # bad settings or arguments (README exit codes)
 
-_PART_HELP = "Part to run (repeatable): ingest, query, coldstart, scale. Default: all."
+_PART_HELP = "Part to run (repeatable): ingest, query, coldstart, scale, concurrency. Default: all."
 
 
 @app.command()

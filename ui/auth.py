@@ -20,6 +20,7 @@ from fastapi.responses import JSONResponse
 from assistant.errors import (
     AccessError,
     AuthError,
+    BusyError,
     ConfigError,
     NotFoundError,
     PayloadTooLargeError,
@@ -37,6 +38,7 @@ STATUS: tuple[tuple[type[TechkbError], int, str], ...] = (
     (PayloadTooLargeError, 413, "request_too_large"),
     (ValidationError, 422, "invalid_request_error"),
     (ConfigError, 422, "invalid_request_error"),
+    (BusyError, 503, "server_busy"),
 )
 
 

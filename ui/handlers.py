@@ -2,8 +2,11 @@
 
 Every function takes the `Services` and the caller's `Identity` and enforces the access rule
 itself, so the Gradio UI and the HTTP routes cannot disagree about who sees what. The store's
-SQLite catalog may only be used from the thread that opened it, so every store call runs on
-one dedicated thread (`Services.call`); the usage log opens its own connections.
+SQLite catalog may only be used from the thread that opened it: questions are answered by the
+workers of `Services.answers` (each with its own store handle, see `ui.answer_pool`), every
+other store call runs on one dedicated thread (`Services.call`); the usage log opens its own
+connections. A question's history is bounded (`ui.max_history_turns`, `ui.max_history_chars`)
+before any of it is read.
 """
 
 from __future__ import annotations
@@ -20,10 +23,12 @@ from typing import TYPE_CHECKING, Any, TypeVar
 from assistant.access import can_see, validate_identity
 from assistant.errors import AccessError, AuthError, NotFoundError, ValidationError
 from assistant.feedback import FeedbackStore
-from assistant.settings import Settings
+from assistant.settings import Settings, UISettings
 from assistant.store import KnowledgeStore
 from assistant.types import ANONYMOUS, Identity, Turn
 from assistant.users import UserStore
+from ui.answer_pool import AnswerPool, Reader
+from ui.history import check_history, check_turns, recent_history
 from ui.uploads import UploadManager
 
 if TYPE_CHECKING:
@@ -46,6 +51,7 @@ class Services:
     users: UserStore | None
     feedback: FeedbackStore
     uploads: UploadManager
+    answers: AnswerPool
     _executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="techkb-store")
     )
@@ -63,8 +69,9 @@ class Services:
         return fn(*args, **kwargs)
 
     def close(self) -> None:
-        """Stop the upload worker and close the store (on its thread)."""
+        """Stop the upload worker and the answer workers; close the store (on its thread)."""
         self.uploads.close()
+        self.answers.close()
         self.call(self.store.close)
         self._executor.shutdown(wait=True)
 
@@ -89,9 +96,13 @@ def identity_for_user(services: Services, username: str | None) -> Identity:
     return user.identity if user is not None else ANONYMOUS
 
 
-def _history(history: list[dict[str, Any]] | None) -> list[Turn]:
+def _history(history: list[dict[str, Any]] | None, limits: UISettings) -> list[Turn]:
+    items = history or []
+    if not isinstance(items, list):
+        raise ValidationError("history: must be a list of turns")
+    check_turns(len(items), limits)  # first: a huge history is refused before it is read
     turns = []
-    for i, item in enumerate(history or []):
+    for i, item in enumerate(items):
         if (
             not isinstance(item, dict)
             or item.get("role") not in ("user", "assistant")
@@ -99,6 +110,7 @@ def _history(history: list[dict[str, Any]] | None) -> list[Turn]:
         ):
             raise ValidationError(f'history[{i}]: must be {{"role": user|assistant, "content"}}')
         turns.append(Turn(item["role"], item["content"]))
+    check_history([t.content for t in turns], limits)
     return turns
 
 
@@ -109,11 +121,18 @@ def ask(
     question: str,
     history: list[dict[str, Any]] | None = None,
     mode: str = "ask",
+    *,
+    trim_history: bool = False,
 ) -> dict[str, Any]:
     """Answer a question for `identity` and log it; see the module docs for the shape.
 
+    Args:
+        trim_history: leave out the oldest turns over the bounds instead of refusing them.
+
     Raises:
-        ValidationError: empty or over-long question, bad history or mode.
+        ValidationError: empty or over-long question, history over the bounds, bad history
+            or mode.
+        BusyError: no answer within `ui.answer_timeout_s`.
     """
     from assistant.service import MODES
 
@@ -124,17 +143,26 @@ def ask(
         raise ValidationError(f"question: at most {MAX_QUESTION_CHARS} characters")
     if mode not in MODES:
         raise ValidationError(f"mode {mode!r}: one of {', '.join(MODES)}")
-    turns = _history(history)
+    limits = services.settings.ui
+    if trim_history and isinstance(history, list):
+        history = recent_history(history, limits)
+    turns = _history(history, limits)
     validate_identity(identity)
-    return services.call(_ask_on_store_thread, services, identity, question, turns, mode)
+    return services.answers.run(_answer, services, identity, question, turns, mode)
 
 
-def _ask_on_store_thread(
-    services: Services, identity: Identity, question: str, turns: list[Turn], mode: str
+def _answer(
+    reader: Reader,
+    services: Services,
+    identity: Identity,
+    question: str,
+    turns: list[Turn],
+    mode: str,
 ) -> dict[str, Any]:
-    answer = services.assistant.ask(question, identity=identity, history=turns, mode=mode)
+    """The answer on an answer worker, over that worker's store handle."""
+    answer = reader.assistant.ask(question, identity=identity, history=turns, mode=mode)
     ids = [c.chunk_id for c in answer.citations]
-    chunks = services.store.chunks(ids, identity)
+    chunks = reader.store.chunks(ids, identity)
     citations = []
     for c in answer.citations:
         chunk = chunks.get(c.chunk_id)
@@ -162,7 +190,7 @@ def _ask_on_store_thread(
         "timings_ms": {k: round(v, 2) for k, v in answer.timings_ms.items()},
     }
     if mode == "exercise" and not answer.refused:
-        result["exercise"] = _exercise_formats(services, question, answer, turns)
+        result["exercise"] = _exercise_formats(reader.assistant, question, answer, turns)
     retrieved = [
         {"chunk_id": h.chunk.chunk_id, "source": h.chunk.source, "contributor": h.chunk.contributor}
         for h in answer.retrieved
@@ -175,13 +203,13 @@ def _ask_on_store_thread(
 
 
 def _exercise_formats(
-    services: Services, question: str, answer: Any, turns: list[Turn]
+    assistant: Assistant, question: str, answer: Any, turns: list[Turn]
 ) -> dict[str, str] | None:
     """Markdown (the answer) and Moodle GIFT of the same exercise set."""
     from assistant.answer.modes import exercise_to_gift
 
-    maker = getattr(services.assistant.answerer, "exercise_set", None) or getattr(
-        services.assistant.fallback, "exercise_set", None
+    maker = getattr(assistant.answerer, "exercise_set", None) or getattr(
+        assistant.fallback, "exercise_set", None
     )
     if maker is None:
         return {"markdown": answer.answer, "gift": ""}
@@ -195,13 +223,15 @@ def ask_stream(
     question: str,
     history: list[dict[str, Any]] | None = None,
     mode: str = "ask",
+    *,
+    trim_history: bool = False,
 ) -> Iterator[dict[str, Any]]:
     """Yield `{"delta": str}` pieces of the answer, then `{"done": True, **ask(...)}`.
 
     The answer is composed first (the extractive answerer is not incremental), then sent in
     word-sized pieces so clients render it as it comes.
     """
-    result = ask(services, identity, question, history, mode)
+    result = ask(services, identity, question, history, mode, trim_history=trim_history)
     for piece in split_words(result["answer"]):
         yield {"delta": piece}
     yield {"done": True, **result}
@@ -301,12 +331,14 @@ __all__ = [
     "Services",
     "ask",
     "ask_stream",
+    "check_history",
     "dashboard",
     "delete_document",
     "give_feedback",
     "identity_for_user",
     "ledger",
     "list_documents",
+    "recent_history",
     "replace_document",
     "sign_in",
     "source_card",

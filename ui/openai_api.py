@@ -23,6 +23,7 @@ from assistant.errors import ValidationError
 from assistant.types import Identity
 from ui import handlers
 from ui.auth import identity_from_request
+from ui.history import check_history
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 Caller = Annotated[Identity, Depends(identity_from_request)]
@@ -66,6 +67,14 @@ def split_messages(messages: list[ChatMessage]) -> tuple[str, list[dict[str, str
     return turns[-1]["content"], turns[:-1]
 
 
+def check_earlier_messages(messages: list[ChatMessage], request: Request) -> None:
+    """Refuse (422) when the messages before the last user message, system messages included,
+    are over the history bounds of `ui.max_history_turns` and `ui.max_history_chars`."""
+    last = max((i for i, m in enumerate(messages) if m.role == "user"), default=len(messages))
+    limits = request.app.state.services.settings.ui
+    check_history([_text(m.content) for m in messages[:last]], limits, field="messages")
+
+
 def _mode(body: ChatRequest) -> str:
     if body.mode:
         return body.mode
@@ -105,6 +114,7 @@ def chat_completions(
 ) -> dict[str, Any] | StreamingResponse:
     """A cited answer as a chat completion (or an SSE stream of chunks)."""
     services = request.app.state.services
+    check_earlier_messages(body.messages, request)
     question, history = split_messages(body.messages)
     mode = _mode(body)
     if body.stream:

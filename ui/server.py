@@ -18,6 +18,7 @@ from assistant.errors import ConfigError, TechkbError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 from assistant.users import UserStore
+from ui.answer_pool import AnswerPool, reader_opener
 from ui.auth import error_body, techkb_error_response
 from ui.handlers import Services, contributor_names
 from ui.uploads import IngestFn, UploadManager
@@ -83,6 +84,11 @@ def build_services(
         users=users,
         feedback=FeedbackStore(settings.paths.home),
         uploads=uploads,
+        answers=AnswerPool(
+            reader_opener(settings, assistant),
+            settings.ui.answer_workers,
+            settings.ui.answer_timeout_s,
+        ),
         _executor=executor,
         _store_thread=[thread_id],
     )

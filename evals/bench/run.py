@@ -28,7 +28,7 @@ def run_bench(
 
     Args:
         settings: base settings (embedder backend, retrieval...); homes are temporary.
-        parts: any of ingest, query, coldstart, scale.
+        parts: any of ingest, query, coldstart, scale, concurrency.
         quick: one run, the demo corpus only, 30 questions, stores of 1k and 5k chunks.
         runs: repetitions of the ingest and cold-start measurements (default 3, quick 1).
         sizes: scale part store sizes (default 1000, 10000, 100000).
@@ -53,7 +53,7 @@ def run_bench(
             result["parts"]["ingest"] = [bench_corpus(c, runs, progress, settings) for c in corpora]
             if not quick and not OPEN_CORPUS.is_dir():
                 result["parts"]["ingest_note"] = f"{OPEN_CORPUS} absent: skipped"
-        needs_store = {"query", "coldstart", "scale"} & set(parts)
+        needs_store = {"query", "coldstart", "scale", "concurrency"} & set(parts)
         home = store or work / "demo"
         qsettings = settings.model_copy(deep=True)
         qsettings.paths.home = home
@@ -72,6 +72,10 @@ def run_bench(
 
             n = 20 if quick else 100
             result["parts"]["scale"] = bench_scale(home, settings, sizes, n, progress, runs)
+        if "concurrency" in parts:
+            from evals.bench.concurrency import bench_concurrency
+
+            result["parts"]["concurrency"] = bench_concurrency(home, progress, rounds=runs)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     return result
@@ -148,4 +152,8 @@ def to_markdown(result: dict[str, Any]) -> str:
                 f"| {r['ask_extractive']['p50_ms']} | {r.get('serving_rss_mb')} ({r['rss_mb']}) |"
             )
         lines.append("")
+    if "concurrency" in parts:
+        from evals.bench.concurrency import to_markdown as concurrency_markdown
+
+        lines += concurrency_markdown(parts["concurrency"])
     return "\n".join(lines)
