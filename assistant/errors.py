@@ -51,5 +51,13 @@ class PayloadTooLargeError(ValidationError):
     """An upload or request body is over the configured size limit (HTTP 413)."""
 
 
+class ThrottledError(AuthError):
+    """Too many failed sign-ins for a user name or from a client address (HTTP 429)."""
+
+    def __init__(self, message: str, retry_after_s: float) -> None:
+        super().__init__(message)
+        self.retry_after_s = retry_after_s
+
+
 class BusyError(TechkbError):
     """The server could not answer within its time budget; the caller may retry (HTTP 503)."""

@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import logging
+import math
 from typing import Any
 
 from fastapi import Request
@@ -25,6 +26,7 @@ from assistant.errors import (
     NotFoundError,
     PayloadTooLargeError,
     TechkbError,
+    ThrottledError,
     ValidationError,
 )
 from assistant.types import ANONYMOUS, Identity
@@ -32,6 +34,7 @@ from assistant.types import ANONYMOUS, Identity
 logger = logging.getLogger(__name__)
 
 STATUS: tuple[tuple[type[TechkbError], int, str], ...] = (
+    (ThrottledError, 429, "rate_limit_error"),
     (AuthError, 401, "authentication_error"),
     (AccessError, 403, "permission_error"),
     (NotFoundError, 404, "not_found_error"),
@@ -48,10 +51,11 @@ def identity_from_request(request: Request) -> Identity:
     Raises:
         AuthError: credentials given but wrong, revoked or malformed (users file present).
     """
-    users = request.app.state.services.users
+    signin = request.app.state.signin
     header = request.headers.get("authorization", "")
-    if users is None or not header:
+    if signin is None or not header:
         return ANONYMOUS
+    address = request.client.host if request.client else "unknown"
     scheme, _, value = header.partition(" ")
     scheme, value = scheme.lower(), value.strip()
     if scheme == "basic":
@@ -61,9 +65,9 @@ def identity_from_request(request: Request) -> Identity:
             raise AuthError("malformed Basic credentials") from e
         if not sep:
             raise AuthError("malformed Basic credentials")
-        return users.verify_password(name, password)  # type: ignore[no-any-return]
+        return signin.password(name, password, address)  # type: ignore[no-any-return]
     if scheme == "bearer" and value:
-        return users.verify_token(value)  # type: ignore[no-any-return]
+        return signin.token(value, address)  # type: ignore[no-any-return]
     raise AuthError("use HTTP Basic or a Bearer token")
 
 
@@ -85,6 +89,8 @@ def techkb_error_response(request: Request, exc: Exception) -> JSONResponse:
     for cls, status, kind in STATUS:
         if isinstance(exc, cls):
             headers = {"WWW-Authenticate": 'Basic realm="techkb"'} if status == 401 else None
+            if isinstance(exc, ThrottledError):
+                headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
             return JSONResponse(error_body(status, kind, str(exc)), status, headers=headers)
     logger.error("unhandled %s on %s: %s", type(exc).__name__, request.url.path, exc)
     return JSONResponse(error_body(500, "server_error", "internal error"), 500)

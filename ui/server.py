@@ -13,6 +13,7 @@ from fastapi import FastAPI, Request
 from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.middleware.cors import CORSMiddleware
 
 from assistant.errors import ConfigError, TechkbError
 from assistant.feedback import FeedbackStore
@@ -21,6 +22,9 @@ from assistant.users import UserStore
 from ui.answer_pool import AnswerPool, reader_opener
 from ui.auth import error_body, techkb_error_response
 from ui.handlers import Services, contributor_names
+from ui.login import SignedOutRedirect, login_router
+from ui.security import GuardMiddleware, UploadClaims
+from ui.signin import SESSION_COOKIE, SignIn
 from ui.uploads import IngestFn, UploadManager
 
 logger = logging.getLogger(__name__)
@@ -138,10 +142,35 @@ def create_app(services: Services, *, ui: bool = True) -> FastAPI:
         body = error_body(422, "invalid_request_error", problems)
         return JSONResponse({**body, "detail": jsonable_encoder(exc.errors())}, 422)
 
+    ui_settings = services.settings.ui
+    signin = SignIn(services.users, ui_settings) if services.users is not None else None
+    claims = UploadClaims()
+    app.state.signin = signin
+    if signin is not None:
+        app.include_router(login_router(signin))  # before Gradio's mount: these routes win
     app.include_router(api_router)
     app.include_router(openai_router)
     if ui:
         from ui.app import mount_ui
 
-        mount_ui(app, services)
+        mount_ui(app, services, signin=signin, claims=claims)
+        if signin is not None:
+            app.add_middleware(SignedOutRedirect, signin=signin)
+    # Any CORSMiddleware on this app also makes Gradio's own CORS handler step aside.
+    app.add_middleware(
+        CORSMiddleware,
+        allow_origins=list(ui_settings.allowed_origins),
+        allow_credentials=True,
+        allow_methods=["GET", "POST", "PUT", "DELETE"],
+        allow_headers=["authorization", "content-type"],
+        max_age=600,
+    )
+    app.add_middleware(
+        GuardMiddleware,
+        allowed_origins=ui_settings.allowed_origins,
+        body_limit=ui_settings.max_body_kb * 1024,
+        upload_limit=int(ui_settings.max_upload_mb * 1024 * 1024),
+        claims=claims,
+        session_cookie=SESSION_COOKIE,
+    )
     return app
