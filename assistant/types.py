@@ -165,11 +165,18 @@ class Answer:
     retrieved: tuple[Hit, ...] = ()
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
+    features: dict[str, float] = field(default_factory=dict)  # what the answerer measured
+
+    @property
+    def outcome(self) -> str:
+        """answer | refusal | clarification (DESIGN.md); no answerer asks back yet."""
+        return "refusal" if self.refused else "answer"
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` contract of DESIGN.md."""
         return {
             "answer": self.answer,
+            "outcome": self.outcome,
             "refused": self.refused,
             "mode": self.mode,
             "citations": [c.to_dict() for c in self.citations],

@@ -182,6 +182,7 @@ def _answer(
         )
     result: dict[str, Any] = {
         "answer": answer.answer,
+        "outcome": answer.outcome,
         "refused": answer.refused,
         "mode": answer.mode,
         "citations": citations,

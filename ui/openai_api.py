@@ -5,7 +5,7 @@ assistant messages; system messages are ignored: techkb's answer rules are not p
 The mode comes from the body field `mode`, else the model name: `techkb` (ask),
 `techkb-procedure`, `techkb-exercise`. The completion object, and the final chunk of a
 stream, carry a top-level `citations` list (as in `techkb ask --json`, plus edition, licence,
-section and page) and a `techkb` object (`answer_id`, `refused`, `mode`, `notes`).
+section and page) and a `techkb` object (`answer_id`, `outcome`, `refused`, `mode`, `notes`).
 """
 
 from __future__ import annotations
@@ -88,6 +88,7 @@ def _extras(result: dict[str, Any]) -> dict[str, Any]:
         "citations": result["citations"],
         "techkb": {
             "answer_id": result["answer_id"],
+            "outcome": result["outcome"],
             "refused": result["refused"],
             "mode": result["mode"],
             "notes": result["notes"],

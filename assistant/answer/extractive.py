@@ -160,7 +160,13 @@ class ExtractiveAnswerer:
             notes=exercise.notes,
         )
 
-    def _ask(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:
+    def _ask(
+        self,
+        question: str,
+        hits: list[Hit],
+        history: Sequence[Turn],
+        min_evidence: float | None = None,
+    ) -> Answer:
         if not hits:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
@@ -174,15 +180,23 @@ class ExtractiveAnswerer:
         )
         note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
         logger.debug("extractive %s for %r", note, question)
-        if not scoring.ranked or scoring.evidence < self.min_evidence:
-            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
+        measured = {"evidence": scoring.evidence}
+        floor = self.min_evidence if min_evidence is None else min_evidence
         # Never quoted as the answer: sentences about a sibling of what the question names.
         usable = [x for x in scoring.ranked if not x.sibling]
-        if not usable:
-            return Answer(refusal_text(question, hits), refused=True, mode="ask", notes=(note,))
+        if not usable or scoring.evidence < floor:
+            return Answer(
+                refusal_text(question, hits),
+                refused=True,
+                mode="ask",
+                notes=(note,),
+                features=measured,
+            )
         picks = self._select(usable, sentences)
         text, citations = self._compose(picks, hits)
-        return Answer(text, refused=False, mode="ask", citations=citations, notes=(note,))
+        return Answer(
+            text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
+        )
 
     def _select(self, ranked: list[Scored], sentences: list[Sentence]) -> list[_Pick]:
         """Greedy MMR over relevant sentences within the budget, pulling in lead-in context."""

@@ -280,7 +280,10 @@ def test_answer_cites_the_supporting_sentence(answerer: ExtractiveAnswerer) -> N
     assert "Tighten the plugs to 8 N·m. [2]" in answer.answer
     assert answer.retrieved == tuple(hs)
     payload = answer.to_dict()
-    assert set(payload) >= {"answer", "refused", "mode", "citations", "retrieved", "timings_ms"}
+    assert set(payload) >= {
+        "answer", "outcome", "refused", "mode", "citations", "retrieved", "timings_ms"
+    }  # fmt: skip
+    assert payload["outcome"] == "answer"
 
 
 def test_answer_says_only_what_sources_say(answerer: ExtractiveAnswerer) -> None:

@@ -72,6 +72,7 @@ def test_ask_cites_and_source_card_locates_the_quote(web: Web) -> None:
         json={"question": "How do I replace the encoder backup battery of the HX-R20 robot?"},
     ).json()
     assert not reply["refused"] and reply["citations"] and "[1]" in reply["answer"]
+    assert reply["outcome"] == "answer"
     assert reply["answer_id"]
     first = reply["citations"][0]
     card = client.get(f"/api/sources/{first['chunk_id']}", params={"quote": first["quote"]}).json()
