@@ -160,13 +160,7 @@ class ExtractiveAnswerer:
             notes=exercise.notes,
         )
 
-    def _ask(
-        self,
-        question: str,
-        hits: list[Hit],
-        history: Sequence[Turn],
-        min_evidence: float | None = None,
-    ) -> Answer:
+    def _ask(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:
         if not hits:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
@@ -181,10 +175,9 @@ class ExtractiveAnswerer:
         note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
         logger.debug("extractive %s for %r", note, question)
         measured = {"evidence": scoring.evidence}
-        floor = self.min_evidence if min_evidence is None else min_evidence
         # Never quoted as the answer: sentences about a sibling of what the question names.
         usable = [x for x in scoring.ranked if not x.sibling]
-        if not usable or scoring.evidence < floor:
+        if not usable or scoring.evidence < self.min_evidence:
             return Answer(
                 refusal_text(question, hits),
                 refused=True,
