@@ -2,10 +2,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 
 import httpx
 import pytest
@@ -47,3 +52,37 @@ def stop(proc: subprocess.Popen[bytes] | subprocess.Popen[str]) -> None:
     except subprocess.TimeoutExpired:
         proc.kill()
         proc.wait(timeout=20)
+
+
+@dataclass
+class Served:
+    """A running server: its base URL, process and log file."""
+
+    url: str
+    proc: subprocess.Popen[bytes]
+    log: Path
+
+    def log_text(self) -> str:
+        return self.log.read_text(encoding="utf-8", errors="replace")
+
+
+@contextmanager
+def serve_techkb(
+    home: Path, tmp: Path, users_file: Path | None, env: dict[str, str] | None = None
+) -> Iterator[Served]:
+    """`python -m techkb serve` over `home` on a free port, stopped on exit."""
+    port = free_port()
+    log = tmp / f"serve-{port}.log"
+    environ = {**os.environ, "TECHKB_HOME": str(home), **(env or {})}
+    environ.pop("TECHKB_USERS_FILE", None)
+    args = [sys.executable, "-m", "techkb", "serve", "--port", str(port)]
+    if users_file is not None:
+        args += ["--users", str(users_file)]
+    with log.open("wb") as out:
+        proc = subprocess.Popen(args, env=environ, stdout=out, stderr=subprocess.STDOUT)
+    served = Served(f"http://127.0.0.1:{port}", proc, log)
+    try:
+        wait_for_http(f"{served.url}/api/health", proc, 180, "techkb serve", log=served.log_text)
+        yield served
+    finally:
+        stop(proc)

@@ -201,17 +201,7 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
     inputs = [question, mode, conversation, history, answer_ids, groups, session_dir]
     for trigger in (send.click, question.submit):
         trigger(respond, inputs, outputs, api_visibility="private")
-    cleared = [
-        chatbot,
-        question,
-        history,
-        answer_ids,
-        groups,
-        sources,
-        download_md,
-        download_gift,
-        conversation,
-    ]
+    cleared = [c for c in outputs if c is not session_dir]  # new_chat keeps the folder
     clear.click(new_chat, None, cleared, api_visibility="private")
     chatbot.clear(new_chat, None, cleared, api_visibility="private")
     chatbot.like(rate, [comment, answer_ids], [comment], api_visibility="private")

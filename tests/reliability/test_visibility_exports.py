@@ -14,7 +14,6 @@ admin and staff still get them (so the checks are not vacuous).
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -28,7 +27,7 @@ import pytest
 
 from assistant.feedback import FeedbackStore
 from assistant.types import Identity
-from tests.processes import free_port, stop, wait_for_http
+from tests.processes import serve_techkb
 from tests.reliability.canary import PERSONAS, canary, doc_allowed
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
@@ -94,22 +93,8 @@ def served(
     users = UserStore(users_file)
     for name, who in USERS.items():
         users.add(name, str(who.org), str(who.role), PASSWORD)
-    port = free_port()
-    env = {**os.environ, "TECHKB_HOME": str(home)}
-    env.pop("TECHKB_USERS_FILE", None)
-    log = base / "serve.log"
-    with log.open("w") as out:
-        proc = subprocess.Popen(
-            [sys.executable, "-m", "techkb", "serve", "--port", str(port), "--users",
-             str(users_file)],
-            env=env, stdout=out, stderr=subprocess.STDOUT,
-        )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(f"{url}/api/health", proc, 300, "techkb serve", log=log.read_text)
-        yield {"url": url, "home": home}
-    finally:
-        stop(proc)
+    with serve_techkb(home, base, users_file) as server:
+        yield {"url": server.url, "home": home}
 
 
 @pytest.fixture(scope="module")

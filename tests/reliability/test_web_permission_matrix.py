@@ -45,7 +45,7 @@ def web(
     import httpx
 
     from assistant.users import UserStore
-    from tests.reliability.web_attacker import serve
+    from tests.processes import serve_techkb
 
     base = tmp_path_factory.mktemp("web-matrix")
     home = base / "store"
@@ -56,7 +56,7 @@ def web(
         if not identity.anonymous:
             users.add(name, str(identity.org), str(identity.role), PASSWORD)
     with (
-        serve(home, base, users_file) as served,
+        serve_techkb(home, base, users_file) as served,
         httpx.Client(base_url=served.url, timeout=300) as client,
     ):
         yield {"client": client, "home": home, "users_file": users_file}

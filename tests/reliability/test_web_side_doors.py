@@ -26,15 +26,14 @@ import httpx
 import pytest
 
 from assistant.users import UserStore
+from tests.processes import Served, serve_techkb
 from tests.reliability.canary import PERSONAS, doc_allowed
 from tests.reliability.web_attacker import (
-    Served,
     attack_every_event,
     canaries_in,
     dependencies,
     file_data,
     fire,
-    serve,
     served_files,
     sign_in,
     value_for,
@@ -79,7 +78,7 @@ def world(canary_world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 @pytest.fixture(scope="module")
 def guarded(world: dict[str, Any]) -> Iterator[Served]:
     env = {"TECHKB_UI__SIGNIN_LOCKOUT_S": "5", "TECHKB_UI__ALLOWED_ORIGINS": PARTNER}
-    with serve(world["home"], world["base"], world["users_file"], env) as served:
+    with serve_techkb(world["home"], world["base"], world["users_file"], env) as served:
         yield served
 
 
@@ -87,7 +86,7 @@ def guarded(world: dict[str, Any]) -> Iterator[Served]:
 def open_app(world: dict[str, Any]) -> Iterator[Served]:
     home = world["base"] / "open-store"
     shutil.copytree(world["home"], home)
-    with serve(home, world["base"], None) as served:
+    with serve_techkb(home, world["base"], None) as served:
         yield served
 
 
@@ -98,7 +97,7 @@ def loose(world: dict[str, Any]) -> Iterator[Served]:
         "TECHKB_UI__SIGNIN_USER_FAILURES": "100000",
         "TECHKB_UI__SIGNIN_ADDRESS_FAILURES": "100000",
     }
-    with serve(world["home"], world["base"], world["users_file"], env) as served:
+    with serve_techkb(world["home"], world["base"], world["users_file"], env) as served:
         yield served
 
 

@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,7 +11,7 @@ import openai
 import pytest
 
 from assistant.users import UserStore
-from tests.processes import free_port, stop, wait_for_http
+from tests.processes import serve_techkb
 from tests.ui.conftest import PASSWORD
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -28,28 +25,8 @@ def served(demo_store_home: Path, tmp_path: Path) -> Iterator[tuple[str, str]]:
     users = UserStore(users_file)
     users.add("mc-staff", "meridian-cnc", "staff", PASSWORD)
     token = users.issue_token("mc-staff")[1]
-    port = free_port()
-    env = {**os.environ, "TECHKB_HOME": str(home)}
-    env.pop("TECHKB_USERS_FILE", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "techkb", "serve", "--port", str(port), "--users", str(users_file)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(
-            f"{url}/api/health",
-            proc,
-            120,
-            "techkb serve",
-            log=lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
-        )
-        yield url, token
-    finally:
-        stop(proc)
+    with serve_techkb(home, tmp_path, users_file) as server:
+        yield server.url, token
 
 
 def test_serve_answers_over_rest_and_openai(served: tuple[str, str]) -> None:
