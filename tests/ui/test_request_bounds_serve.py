@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import shutil
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,7 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
-from tests.processes import free_port, stop, wait_for_http
+from tests.processes import serve_techkb
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
 QUESTION = "And what about that one?"
@@ -29,30 +26,11 @@ HISTORIES = {
 
 @pytest.fixture(scope="module")
 def served(demo_store_home: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    home = tmp_path_factory.mktemp("bounds") / "store"
+    tmp = tmp_path_factory.mktemp("bounds")
+    home = tmp / "store"
     shutil.copytree(demo_store_home, home)
-    port = free_port()
-    env = {**os.environ, "TECHKB_HOME": str(home)}
-    env.pop("TECHKB_USERS_FILE", None)
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "techkb", "serve", "--port", str(port)],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        wait_for_http(
-            f"{url}/api/health",
-            proc,
-            120,
-            "techkb serve",
-            log=lambda: proc.stdout.read() if proc.stdout and proc.poll() is not None else "",
-        )
-        yield url
-    finally:
-        stop(proc)
+    with serve_techkb(home, tmp, None) as server:
+        yield server.url
 
 
 def _body(route: str, history: list[dict[str, str]]) -> dict[str, Any]:
