@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+import threading
+from collections import OrderedDict
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,3 +87,38 @@ class SentenceTransformerEmbedder:
 
     def embed_query(self, text: str) -> np.ndarray:
         return self.embed_documents([text])[0]
+
+
+class CachedTextVectors:
+    """`texts -> unit vectors` that remembers the vectors of texts it has embedded.
+
+    The extractive answerer embeds the candidate sentences of every question; they come from
+    the same chunks again and again, and embedding them dominated the time of a question
+    (about two thirds with the multilingual model). A vector depends on the text alone, so an
+    LRU of `max_items` texts (about 2 KB each at 512 dimensions) keeps answers unchanged.
+    Thread-safe: the answer workers share one cache.
+    """
+
+    def __init__(self, embed: Callable[[Sequence[str]], np.ndarray], max_items: int = 20_000):
+        self._embed = embed
+        self._max = max_items
+        self._vectors: OrderedDict[str, np.ndarray] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def __call__(self, texts: Sequence[str]) -> np.ndarray:
+        with self._lock:
+            found = {t: self._vectors[t] for t in texts if t in self._vectors}
+            for text in found:
+                self._vectors.move_to_end(text)
+        missing = list(dict.fromkeys(t for t in texts if t not in found))
+        if missing:
+            fresh = np.asarray(self._embed(missing), dtype=np.float32)
+            with self._lock:
+                for text, vector in zip(missing, fresh, strict=True):
+                    found[text] = vector
+                    self._vectors[text] = vector
+                while len(self._vectors) > self._max:
+                    self._vectors.popitem(last=False)
+        if not texts:
+            return np.asarray(self._embed([]), dtype=np.float32)
+        return np.stack([found[t] for t in texts])

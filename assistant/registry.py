@@ -87,8 +87,11 @@ def build_store(settings: Settings) -> KnowledgeStore:
 
 def _extractive(settings: Settings, embedder: Embedder) -> Answerer:
     from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.embed import CachedTextVectors
 
-    return ExtractiveAnswerer(embed=embedder.embed_documents, embed_chinese=embedder.multilingual)
+    return ExtractiveAnswerer(
+        embed=CachedTextVectors(embedder.embed_documents), embed_chinese=embedder.multilingual
+    )
 
 
 def _openai(settings: Settings, embedder: Embedder) -> Answerer:
