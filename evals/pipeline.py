@@ -7,6 +7,7 @@ import logging
 import shutil
 import time
 from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,7 +21,7 @@ from evals.attribution import (
     contributor_values,
     replay_assistant,
 )
-from evals.datasets import EvalItem, load_dataset
+from evals.datasets import HALVES, EvalItem, half_of, item_matches, load_dataset, parse_where
 from evals.judge import Judge
 from evals.metrics.answer import RagasScorer
 from evals.replay import CachedEmbedder, cached_texts
@@ -46,6 +47,8 @@ class EvalOptions:
     seed: int = 0
     publish: bool = True
     top_chunk: bool = False
+    where: tuple[str, ...] = ()  # FIELD=VALUE filters on dataset fields, all must hold
+    half: str | None = None  # tune | report: the fixed half of the items by id hash
     progress: bool | None = None  # None: a bar when stderr is a terminal
 
 
@@ -70,18 +73,34 @@ class EvalReport:
         }
 
 
-def select_items(items: list[EvalItem], only: str | None, limit: int | None) -> list[EvalItem]:
-    """Items with the tag, mode, persona or language `only`, at most `limit` of them.
+def select_items(
+    items: list[EvalItem],
+    only: str | None,
+    limit: int | None,
+    where: Sequence[str] = (),
+    half: str | None = None,
+) -> list[EvalItem]:
+    """The items to run: those in the fixed `half` (tune | report, by id hash), matching every
+    `where` filter (FIELD=VALUE on dataset fields) and with the tag, mode, persona, language or
+    id `only`; at most `limit` of them.
 
     Raises:
-        ConfigError: nothing is left to evaluate.
+        ConfigError: an unknown half, a malformed filter, or nothing left to evaluate.
     """
+    if half is not None:
+        if half not in HALVES:
+            raise ConfigError(f"unknown half {half!r}; available: {', '.join(HALVES)}")
+        items = [i for i in items if half_of(i.id) == half]
+    for name, value in parse_where(where):
+        items = [i for i in items if item_matches(i, name, value)]
     if only:
         items = [i for i in items if only in i.tags or only in (i.mode, i.persona, i.lang, i.id)]
     if limit is not None:
         items = items[: max(limit, 0)]
     if not items:
-        raise ConfigError(f"no eval items left (only={only!r}, limit={limit})")
+        raise ConfigError(
+            f"no eval items left (half={half!r}, where={list(where)}, only={only!r}, limit={limit})"
+        )
     return items
 
 
@@ -125,7 +144,9 @@ def run_eval(settings: Settings, dataset: Path, out: Path, options: EvalOptions)
             f"unknown attribution metric {options.attribution_metric!r}; "
             f"available: {', '.join(ITEM_METRICS)}"
         )
-    items = select_items(load_dataset(dataset), options.only, options.limit)
+    items = select_items(
+        load_dataset(dataset), options.only, options.limit, options.where, options.half
+    )
     baseline = load_baseline(options.baseline) if options.baseline else None
     judge = None
     if options.judge:
@@ -234,6 +255,8 @@ def _run_settings(
         "judge": {"base_url": judge.base_url, "model": judge.model} if judge else None,
         "ragas_metrics": ragas_metrics,
         "only": options.only,
+        "where": list(options.where),
+        "half": options.half,
         "limit": options.limit,
         "attribution_metric": options.attribution_metric if options.attribution else None,
         "baseline": str(options.baseline) if options.baseline else None,

@@ -18,7 +18,29 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger(__name__)
 
-GROUPINGS = (("persona", "user type"), ("mode", "mode"), ("lang", "language"))
+GROUPINGS = (
+    ("persona", "user type"),
+    ("mode", "mode"),
+    ("lang", "language"),
+    ("multi_turn", "multi-turn slice"),
+    ("answerability", "answerability class"),
+)
+# Shown in the breakdowns besides plots.BREAKDOWN_METRICS when some item has them.
+EXTRA_BREAKDOWN_METRICS = ("outcome_fits", "lead_recall", "key_fact_recall")
+# (per-item metric, summary name) of the key-fact table, split by these item keys.
+FACT_COLUMNS = (
+    ("lead_recall", "lead_recall"),
+    ("key_fact_recall", "key_fact_recall"),
+    ("wrong_fact", "wrong_fact_rate"),
+)
+FACT_SPLITS = (("lang", "language"), ("mode", "mode"))
+# The figure that matters for each answerability class (its summary key's prefix).
+CLASS_FIGURE = {
+    "ANSWERABLE": "wrongful_refusal_rate",
+    "PARTIAL": "wrongful_refusal_rate",
+    "UNANSWERABLE": "refusal_rate",
+    "UNDERSPECIFIED": "clarify_or_refuse_rate",
+}
 # Summary keys DESIGN.md promises, shown first.
 HEADLINE = (
     "recall@5",
@@ -75,8 +97,84 @@ def _table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
 
 
 def _summary_rows(summary: Mapping[str, Any]) -> list[list[Any]]:
-    keys = [k for k in HEADLINE if k in summary] + sorted(k for k in summary if k not in HEADLINE)
-    return [[k, summary[k]] for k in keys]
+    """Summary keys, contract ones first; split figures (`name[...]`) have their own tables."""
+    rest = sorted(k for k in summary if k not in HEADLINE and not k.endswith("]"))
+    return [[k, summary[k]] for k in [k for k in HEADLINE if k in summary] + rest]
+
+
+def groupings(items: Sequence[Mapping[str, Any]]) -> list[tuple[str, str]]:
+    """The breakdowns that apply: item keys (with labels) some item has a value for."""
+    return [(k, label) for k, label in GROUPINGS if any(i.get(k) for i in items)]
+
+
+def breakdown_metrics(items: Sequence[Mapping[str, Any]]) -> list[str]:
+    """Metrics of the breakdown tables and plots: the usual ones, plus those items carry."""
+    extra = [m for m in EXTRA_BREAKDOWN_METRICS if any(m in i["metrics"] for i in items)]
+    return [*plots.BREAKDOWN_METRICS, *extra]
+
+
+def _breakdown_rows(items: Sequence[Mapping[str, Any]], key: str) -> tuple[list[str], list[Any]]:
+    metrics = breakdown_metrics(items)
+    groups = breakdown(items, key, metrics)
+    rows = [[g, int(s["n"] or 0), *(s[m] for m in metrics)] for g, s in groups.items()]
+    return ["n", *metrics], rows
+
+
+def class_rows(items: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Per answerability class: n, shares answered / refused / clarified, and its figure."""
+    rows = []
+    for label, figure in CLASS_FIGURE.items():
+        outcomes = [
+            i.get("outcome") or _outcome(i) for i in items if i.get("answerability") == label
+        ]
+        if not outcomes:
+            continue
+        n = len(outcomes)
+        shares = {
+            o: sum(x == o for x in outcomes) / n for o in ("answer", "refusal", "clarification")
+        }
+        value = shares["refusal"] + (shares["clarification"] if label == "UNDERSPECIFIED" else 0)
+        rows.append(
+            [label, n, shares["answer"], shares["refusal"], shares["clarification"], figure, value]
+        )
+    return rows
+
+
+def _outcome(item: Mapping[str, Any]) -> str:
+    return "refusal" if item.get("refused") else "answer"
+
+
+_CLASS_HEADERS = ("class", "n", "answered", "refused", "clarified", "figure", "value")
+
+
+def fact_rows(items: Sequence[Mapping[str, Any]]) -> list[list[Any]]:
+    """Lead recall, key-fact recall and wrong-fact rate: all items, then by language and mode.
+
+    Each figure is the mean over the group's items that carry its metric; `n` counts items with
+    key facts or wrong facts. Empty when no item has either.
+    """
+    names = [m for m, _ in FACT_COLUMNS]
+    scored = [i for i in items if any(m in i["metrics"] for m in names)]
+    if not scored:
+        return []
+    groups: list[tuple[str, list[Mapping[str, Any]]]] = [("all", scored)]
+    for key, label in FACT_SPLITS:
+        values = sorted({str(i.get(key) or "unknown") for i in scored})
+        groups += [
+            (f"{label} {v}", [i for i in scored if str(i.get(key) or "unknown") == v])
+            for v in values
+        ]
+    rows = []
+    for name, group in groups:
+        row: list[Any] = [name, len(group)]
+        for metric in names:
+            values_ = [float(i["metrics"][metric]) for i in group if metric in i["metrics"]]
+            row.append(round(statistics.fmean(values_), 4) if values_ else None)
+        rows.append(row)
+    return rows
+
+
+_FACT_HEADERS = ("items", "n", *(name for _, name in FACT_COLUMNS))
 
 
 def _attribution_rows(attribution: Mapping[str, Any]) -> list[list[Any]]:
@@ -101,14 +199,15 @@ def to_markdown(report: EvalReport) -> str:
     """report.md: summary, breakdowns, contributor ledger and values, baseline comparison."""
     parts = [f"# Eval report: {report.settings.get('dataset')}", ""]
     parts += ["## Summary", "", _table(("metric", "value"), _summary_rows(report.summary)), ""]
-    for key, label in GROUPINGS:
-        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
-        headers = [label, "n", *plots.BREAKDOWN_METRICS]
-        rows = [
-            [g, int(s["n"] or 0), *(s[m] for m in plots.BREAKDOWN_METRICS)]
-            for g, s in groups.items()
-        ]
-        parts += [f"## By {label}", "", _table(headers, rows), ""]
+    classes = class_rows(report.items)
+    if classes:
+        parts += ["## Answerability classes", "", _table(_CLASS_HEADERS, classes), ""]
+    facts = fact_rows(report.items)
+    if facts:
+        parts += ["## Key facts", "", _table(_FACT_HEADERS, facts), ""]
+    for key, label in groupings(report.items):
+        headers, rows = _breakdown_rows(report.items, key)
+        parts += [f"## By {label}", "", _table([label, *headers], rows), ""]
     if report.attribution:
         a = report.attribution
         parts += [
@@ -138,11 +237,10 @@ def to_markdown(report: EvalReport) -> str:
 def make_plots(report: EvalReport) -> dict[str, bytes]:
     """The report's plots as PNG bytes, by file name."""
     out: dict[str, bytes] = {}
-    for key, label in GROUPINGS:
-        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
-        out[f"by_{key}.png"] = plots.grouped_bars(
-            f"Metrics by {label}", groups, plots.BREAKDOWN_METRICS
-        )
+    metrics = breakdown_metrics(report.items)
+    for key, label in groupings(report.items):
+        groups = breakdown(report.items, key, metrics)
+        out[f"by_{key}.png"] = plots.grouped_bars(f"Metrics by {label}", groups, metrics)
     if report.attribution and report.attribution["contributors"]:
         contributors = report.attribution["contributors"]
         out["ledger.png"] = plots.ledger(contributors)
@@ -182,16 +280,18 @@ def to_html(report: EvalReport, images: Mapping[str, bytes]) -> str:
         "<h2>Summary</h2>",
         _html_table(("metric", "value"), _summary_rows(report.summary)),
     ]
-    for key, label in GROUPINGS:
-        groups = breakdown(report.items, key, plots.BREAKDOWN_METRICS)
-        rows = [
-            [g, int(s["n"] or 0), *(s[m] for m in plots.BREAKDOWN_METRICS)]
-            for g, s in groups.items()
-        ]
+    classes = class_rows(report.items)
+    if classes:
+        parts += ["<h2>Answerability classes</h2>", _html_table(_CLASS_HEADERS, classes)]
+    facts = fact_rows(report.items)
+    if facts:
+        parts += ["<h2>Key facts</h2>", _html_table(_FACT_HEADERS, facts)]
+    for key, label in groupings(report.items):
+        headers, rows = _breakdown_rows(report.items, key)
         parts += [
             f"<h2>By {html.escape(label)}</h2>",
             img(f"by_{key}.png"),
-            _html_table([label, "n", *plots.BREAKDOWN_METRICS], rows),
+            _html_table([label, *headers], rows),
         ]
     if report.attribution:
         a = report.attribution

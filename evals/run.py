@@ -24,14 +24,25 @@ from evals.judge import Judge
 from evals.metrics.answer import AnswerSample, RagasScorer, reference_contexts
 from evals.metrics.attribution import attribution_precision_recall, count_leaks
 from evals.metrics.citation import Embed, citation_precision_recall, citation_support
-from evals.metrics.refusal import refusal_metrics
+from evals.metrics.facts import key_fact_recall, lead_recall, wrong_fact
+from evals.metrics.refusal import OUTCOMES, class_figures, outcome_fits, refusal_metrics
 from evals.metrics.retrieval import mrr_at_k, ndcg_at_k, recall_at_k
 from evals.metrics.text import number_recall, rouge_l
 
 logger = logging.getLogger(__name__)
 
 # Metrics where a lower value is better (the rest: higher is better), for baseline comparison.
-LOWER_IS_BETTER = ("leaks", "latency", "wrongful_refusal_rate", "_errors")
+LOWER_IS_BETTER = ("leaks", "latency", "wrongful_refusal_rate", "wrong_fact", "_errors")
+# The dataset field that names an item's slice of conversations (mtrag: Follow-up,
+# Clarification, N/A), reported as `multi_turn` per item and broken down in the reports.
+SLICE_FIELD = "multi_turn"
+# Key-fact figures: per-item metric -> summary name; split by these item attributes.
+FACT_FIGURES = {
+    "lead_recall": "lead_recall",
+    "key_fact_recall": "key_fact_recall",
+    "wrong_fact": "wrong_fact_rate",
+}
+FACT_SPLITS = ("lang", "mode")
 
 
 @dataclass
@@ -50,6 +61,7 @@ class ItemResult:
         return {
             "id": self.item.id,
             "answer": data["answer"],
+            "outcome": outcome_of(self.answer),
             "refused": data["refused"],
             "citations": data["citations"],
             "retrieved": data["retrieved"],
@@ -59,6 +71,8 @@ class ItemResult:
             "lang": self.item.lang,
             "persona": persona_of(self.item),
             "answerable": self.item.answerable,
+            "answerability": self.item.answerability,
+            SLICE_FIELD: slice_of(self.item),
             "tags": list(self.item.tags),
             "ranked_sources": self.ranked_sources,
         }
@@ -66,6 +80,22 @@ class ItemResult:
 
 def _round(value: Any) -> Any:
     return round(value, 6) if isinstance(value, float) else value
+
+
+def outcome_of(answer: Answer) -> str:
+    """answer | refusal | clarification: the answer's own outcome, else read from `refused`."""
+    outcome = getattr(answer, "outcome", None)
+    if outcome in OUTCOMES:
+        return str(outcome)
+    return "refusal" if answer.refused else "answer"
+
+
+def slice_of(item: EvalItem) -> str | None:
+    """The item's `multi_turn` slice ("Follow-up"; several joined by "+"), None without one."""
+    value = item.value_of(SLICE_FIELD)
+    if isinstance(value, list | tuple):
+        return "+".join(str(v) for v in value) or None
+    return None if value is None else str(value)
 
 
 def persona_of(item: EvalItem) -> str:
@@ -127,6 +157,13 @@ class ItemScorer:
         )
         m["refused"] = float(answer.refused)
         m["correct_refusal"] = float(answer.refused != item.answerable)
+        if item.answerability:
+            m["outcome_fits"] = float(outcome_fits(item.answerability, outcome_of(answer)))
+        if item.key_facts:
+            m["key_fact_recall"] = key_fact_recall(answer.answer, item.key_facts)
+            m["lead_recall"] = lead_recall(answer.answer, item.key_facts)
+        if item.wrong_facts:
+            m["wrong_fact"] = wrong_fact(answer.answer, item.wrong_facts)
         if not (item.answerable and item.gold_sources):
             return m
         m["recall@5"] = recall_at_k(ranked, item.gold_sources, 5)
@@ -229,12 +266,15 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
         errors = sum(isinstance(v, dict) for v in values)
         if key == "leaks":
             out[key] = int(sum(numbers))
-        elif key not in ("refused",):
+        elif key not in ("refused", *FACT_FIGURES):
             out[key] = _mean(numbers)
         if errors:
             out[f"{key}_errors"] = errors
     refusals = refusal_metrics((r.item.answerable, r.answer.refused) for r in results)
     out.update({k: None if v is None else round(v, 4) for k, v in refusals.items()})
+    out.update(fact_figures(results))
+    classes = class_figures((r.item.answerability, outcome_of(r.answer)) for r in results)
+    out.update({k: round(v, 4) for k, v in classes.items()})
     lat = sorted(r.latency_ms for r in results)
     if lat:
         out["latency_p50_ms"] = round(statistics.median(lat), 1)
@@ -244,6 +284,24 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
     for key in ("attribution_precision", "attribution_recall", "recall@5", "mrr@10", "ndcg@10"):
         out.setdefault(key, None)
     out.setdefault("leaks", 0)
+    return out
+
+
+def fact_figures(results: Sequence[ItemResult]) -> dict[str, float | None]:
+    """`lead_recall`, `key_fact_recall` and `wrong_fact_rate` over the items that have key facts
+    (wrong facts), overall (None without any) and split by language and mode, as
+    `lead_recall[lang=zh]`, `wrong_fact_rate[mode=ask]`."""
+    out: dict[str, float | None] = {}
+    for metric, name in FACT_FIGURES.items():
+        scored = [r for r in results if isinstance(r.metrics.get(metric), int | float)]
+        out[name] = _mean([float(r.metrics[metric]) for r in scored])
+        for attribute in FACT_SPLITS:
+            groups: dict[str, list[float]] = {}
+            for r in scored:
+                value = getattr(r.item, attribute) or "unknown"
+                groups.setdefault(str(value), []).append(float(r.metrics[metric]))
+            for value, numbers in sorted(groups.items()):
+                out[f"{name}[{attribute}={value}]"] = _mean(numbers)
     return out
 
 
@@ -310,6 +368,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--baseline", type=Path, default=None, help="earlier report.json")
     parser.add_argument("--only", default=None, help="only items with this tag or mode")
     parser.add_argument("--limit", type=int, default=None)
+    parser.add_argument("--where", action="append", default=[], help="FIELD=VALUE filter")
+    parser.add_argument("--half", choices=("tune", "report"), default=None)
     parser.add_argument("--no-attribution", action="store_true")
     parser.add_argument("--attribution-metric", default="gold_cited")
     parser.add_argument(
@@ -324,6 +384,8 @@ def main(argv: list[str] | None = None) -> int:
         baseline=args.baseline,
         only=args.only,
         limit=args.limit,
+        where=tuple(args.where),
+        half=args.half,
         attribution=not args.no_attribution,
         attribution_metric=args.attribution_metric,
         top_chunk=args.top_chunk,

@@ -31,6 +31,21 @@ def eval_command(
     only: Annotated[
         str | None, typer.Option("--only", help="Only items with this tag, mode, persona or lang.")
     ] = None,
+    where: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--where",
+            help="Only items whose dataset FIELD is VALUE (FIELD=VALUE; a list field holds it; "
+            "FIELD= means absent or empty). Repeat to require several.",
+        ),
+    ] = None,
+    half: Annotated[
+        str | None,
+        typer.Option(
+            "--half",
+            help="Only the fixed half of the items: tune | report (by a hash of the item id).",
+        ),
+    ] = None,
     limit: Annotated[int | None, typer.Option("--limit", help="At most N items.")] = None,
     attribution: Annotated[
         bool,
@@ -56,6 +71,7 @@ def eval_command(
     ] = True,
 ) -> None:
     """Evaluate answers, citations, refusals and contributor attribution on a dataset."""
+    from evals.datasets import ANSWERABILITY
     from evals.pipeline import EvalOptions, run_eval
 
     options = EvalOptions(
@@ -63,6 +79,8 @@ def eval_command(
         baseline=baseline,
         only=only,
         limit=limit,
+        where=tuple(where or ()),
+        half=half,
         attribution=attribution,
         attribution_metric=attribution_metric,
         permutations=permutations,
@@ -81,6 +99,14 @@ def eval_command(
         f"{s.get('wrongful_refusal_rate')}, leaks {s.get('leaks')}, latency p50/p95 "
         f"{s.get('latency_p50_ms')}/{s.get('latency_p95_ms')} ms"
     )
+    classes = [k for k in s if k.endswith("]") and k.rsplit("[", 1)[-1][:-1] in ANSWERABILITY]
+    if classes:
+        typer.echo(", ".join(f"{k} {s[k]}" for k in classes))
+    if s.get("key_fact_recall") is not None or s.get("wrong_fact_rate") is not None:
+        typer.echo(
+            f"lead recall {s.get('lead_recall')}, key-fact recall {s.get('key_fact_recall')}, "
+            f"wrong-fact rate {s.get('wrong_fact_rate')}"
+        )
     if report.comparison:
         worse = [r["metric"] for r in report.comparison if r["regression"]]
         typer.echo(f"regressions against the baseline: {', '.join(worse) or 'none'}")

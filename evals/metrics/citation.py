@@ -43,12 +43,17 @@ def citation_precision_recall(
     return precision, recall
 
 
+def strip_markers(text: str) -> str:
+    """The text without its `[n]` citation markers (`[3]`, `[1, 2]`, `[4-6]`, `【2】`)."""
+    return _MARKERS.sub("", text)
+
+
 def citing_sentences(answer: str) -> list[tuple[str, list[int]]]:
     """The answer's sentences that carry `[n]` markers, without the markers, with their numbers."""
     out = []
     for sentence in split_sentences(answer):
         numbers = parse_citations(sentence)
-        text = _MARKERS.sub("", sentence).strip()
+        text = strip_markers(sentence).strip()
         if numbers and text:
             out.append((text, numbers))
     return out
