@@ -23,6 +23,21 @@ MODES = ("ask", "procedure", "exercise")
 _MODE_K = {"ask": None, "procedure": 12, "exercise": 12}
 
 
+# What the assistant reads of a conversation: follow-ups refer to the last few turns, and the
+# work of a question (query terms, the standalone query, its embedding) grows with the text it
+# reads, so one question carrying a long history cannot hold a worker for seconds.
+READ_TURNS = 6
+READ_TURN_CHARS = 2000
+
+
+def recent_turns(history: Sequence[Turn]) -> list[Turn]:
+    """The last `READ_TURNS` turns, each cut to its first `READ_TURN_CHARS` characters."""
+    return [
+        Turn(t.role, t.content[:READ_TURN_CHARS]) if len(t.content) > READ_TURN_CHARS else t
+        for t in list(history)[-READ_TURNS:]
+    ]
+
+
 class Assistant:
     """Retrieval for an identity, then an answerer; citations re-checked on the way out."""
 
@@ -63,6 +78,7 @@ class Assistant:
         if mode not in MODES:
             raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
         validate_identity(identity)
+        history = recent_turns(history)
         started = time.perf_counter()
         timings: dict[str, float] = {}
         query = self._standalone(question, history)
