@@ -21,7 +21,7 @@ from assistant.answer.structure import codes, parse_step, quantities
 from assistant.language import CJK, squash
 from assistant.store.keyword import camel_parts, tokenize
 from assistant.translate import translate_word
-from assistant.types import Hit, Turn
+from assistant.types import Chunk, Hit, Turn
 
 Embed = Callable[[list[str]], np.ndarray]
 
@@ -324,17 +324,31 @@ def blend(lexical: float, similarity: float | None) -> float:
     return lexical if similarity is None else 0.7 * lexical + 0.3 * similarity
 
 
+def display_title(chunk: Chunk, words: int = 8) -> str:
+    """The chunk's document title; for an untitled one (its title is the file name), the
+    chunk's opening words: a file stem such as `ibmcld_00691-7371-8668` tells a reader nothing."""
+    stem = chunk.source.rsplit("/", 1)[-1].rsplit(".", 1)[0]
+    if chunk.title and chunk.title != stem:
+        return chunk.title
+    if is_chinese(chunk.text):
+        opening = re.sub(r"\s+", "", chunk.text)[: words * 3]
+    else:
+        opening = " ".join(chunk.text.split()[:words])
+    return f"{opening}…" if opening else chunk.title
+
+
 def nearest_topics(hits: Sequence[Hit], limit: int = 3) -> list[str]:
     """Up to `limit` distinct document titles (with their section) among the hits."""
     seen: set[str] = set()
     topics: list[str] = []
     for hit in hits:
         c = hit.chunk
-        if c.title in seen:
+        if c.doc_id in seen:
             continue
-        seen.add(c.title)
+        seen.add(c.doc_id)
+        title = display_title(c)
         section = c.section.split(" > ")[-1] if c.section else ""
-        topics.append(f"{c.title} ({section})" if section and section != c.title else c.title)
+        topics.append(f"{title} ({section})" if section and section != c.title else title)
         if len(topics) == limit:
             break
     return topics
@@ -442,7 +456,10 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                 tokens = words | _quantity_words(text)
                 ended = text.rstrip().endswith(_ENDINGS)
                 short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
-                if key in seen or short or text.count(" | ") >= 2 or _ALIGNED.search(text):
+                # A sentence that asks (an exercise prompt, 思考题, a forum question) states
+                # no fact: it is never quoted as one.
+                asks = text.rstrip(" )）\"”'").endswith(("?", "？"))
+                if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
                     continue
                 seen.add(key)
                 out.append(

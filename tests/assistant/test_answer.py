@@ -723,3 +723,37 @@ def test_console_output_is_not_quoted_as_a_sentence() -> None:
     assert [s.text for s in collect_sentences(hs)] == [
         "To check if volume expansion is available, run the command below."
     ]
+
+
+def test_a_sentence_that_asks_is_never_quoted_as_a_fact(answerer: ExtractiveAnswerer) -> None:
+    sheet = chunk(
+        "ex-1",
+        "exercises",
+        "What is the maximum speed in T1? Explain why the limit applies to the tool flange. "
+        "T1 最大速度是多少？",
+        title="Exercises on manual reduced speed",
+        kind="course",
+    )
+    manual = chunk(
+        "man-1",
+        "manual",
+        "In T1 the maximum speed of the TCP and the tool flange is 250 mm/s.",
+        title="Operating modes",
+    )
+    answer = ask(answerer, "What is the maximum speed in T1?", hits(sheet, manual))
+    assert "250 mm/s" in answer.answer
+    assert "?" not in answer.answer and "？" not in answer.answer
+
+
+def test_refusal_names_an_untitled_document_by_its_opening_words() -> None:
+    from assistant.answer.evidence import nearest_topics
+
+    untitled = chunk(
+        "u-1", "ibmcld_00691-7371-8668", "Virtual servers can be created from the console.",
+        title="ibmcld_00691-7371-8668", section="",
+    )  # fmt: skip
+    titled = chunk("t-1", "manual", "Anything.", title="HX-R20 maintenance manual")
+    assert nearest_topics(hits(untitled, titled)) == [
+        "Virtual servers can be created from the console.…",
+        "HX-R20 maintenance manual",
+    ]
