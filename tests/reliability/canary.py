@@ -190,3 +190,20 @@ def chunk_allowed(identity: Identity, chunk: Chunk) -> bool:
 
 def doc_allowed(identity: Identity, doc: CanaryDoc) -> bool:
     return allowed(identity, doc.visibility, doc.contributor, doc.roles)
+
+
+def private_copy(home: Path, base: Path, users: dict[str, Identity], password: str) -> Path:
+    """Copy an ingested store to `base/store` and write `base/users.yaml` with `users` (the
+    anonymous left out), all with `password`; returns the users file. Tests that start a
+    server over the permission corpus use their own copy, so what they change stays theirs."""
+    import shutil
+
+    from assistant.users import UserStore
+
+    shutil.copytree(home, base / "store")
+    users_file = base / "users.yaml"
+    store = UserStore(users_file)
+    for name, identity in users.items():
+        if not identity.anonymous:
+            store.add(name, str(identity.org), str(identity.role), password)
+    return users_file

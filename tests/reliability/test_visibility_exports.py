@@ -14,7 +14,6 @@ admin and staff still get them (so the checks are not vacuous).
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ import pytest
 from assistant.feedback import FeedbackStore
 from assistant.types import Identity
 from tests.processes import serve_techkb
-from tests.reliability.canary import PERSONAS, canary, doc_allowed
+from tests.reliability.canary import PERSONAS, canary, doc_allowed, private_copy
 
 pytestmark = [pytest.mark.slow, pytest.mark.server]
 
@@ -84,15 +83,9 @@ def served(
     canary_world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[dict[str, Any]]:
     """`python -m techkb serve` over a private copy of the permission corpus."""
-    from assistant.users import UserStore
-
     base = tmp_path_factory.mktemp("visibility-exports")
+    users_file = private_copy(canary_world["home"], base, USERS, PASSWORD)
     home = base / "store"
-    shutil.copytree(canary_world["home"], home)
-    users_file = base / "users.yaml"
-    users = UserStore(users_file)
-    for name, who in USERS.items():
-        users.add(name, str(who.org), str(who.role), PASSWORD)
     with serve_techkb(home, base, users_file) as server:
         yield {"url": server.url, "home": home}
 

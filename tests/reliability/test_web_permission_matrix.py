@@ -11,7 +11,6 @@ chunk ids and canaries of every document that persona may not see.
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -19,7 +18,7 @@ from typing import Any
 import pytest
 
 from assistant.types import Identity
-from tests.reliability.canary import PERSONAS, chunk_allowed, doc_allowed
+from tests.reliability.canary import PERSONAS, chunk_allowed, doc_allowed, private_copy
 
 pytestmark = pytest.mark.slow
 
@@ -44,17 +43,11 @@ def web(
     """A real `techkb serve` process over a copy of the permission corpus, reached over HTTP."""
     import httpx
 
-    from assistant.users import UserStore
     from tests.processes import serve_techkb
 
     base = tmp_path_factory.mktemp("web-matrix")
+    users_file = private_copy(canary_world["home"], base, PERSONAS, PASSWORD)
     home = base / "store"
-    shutil.copytree(canary_world["home"], home)
-    users_file = base / "users.yaml"
-    users = UserStore(users_file)
-    for name, identity in PERSONAS.items():
-        if not identity.anonymous:
-            users.add(name, str(identity.org), str(identity.role), PASSWORD)
     with (
         serve_techkb(home, base, users_file) as served,
         httpx.Client(base_url=served.url, timeout=300) as client,

@@ -25,9 +25,9 @@ from typing import Any
 import httpx
 import pytest
 
-from assistant.users import UserStore
+from assistant.types import Identity
 from tests.processes import Served, serve_techkb
-from tests.reliability.canary import PERSONAS, doc_allowed
+from tests.reliability.canary import PERSONAS, doc_allowed, private_copy
 from tests.reliability.web_attacker import (
     attack_every_event,
     canaries_in,
@@ -58,15 +58,11 @@ OUTSIDE_CANARY = "CNRYDEADBEEF00"
 def world(canary_world: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     """A private copy of the ingested permission corpus, a users file and a file outside."""
     base = tmp_path_factory.mktemp("side-doors")
+    extras = {
+        name: Identity(name, "meridian-cnc", "staff") for name in ("victim", "leaver", "mover")
+    }
+    users_file = private_copy(canary_world["home"], base, {**PERSONAS, **extras}, PASSWORD)
     home = base / "store"
-    shutil.copytree(canary_world["home"], home)
-    users_file = base / "users.yaml"
-    users = UserStore(users_file)
-    for name, identity in PERSONAS.items():
-        if not identity.anonymous:
-            users.add(name, str(identity.org), str(identity.role), PASSWORD)
-    for extra in ("victim", "leaver", "mover"):
-        users.add(extra, "meridian-cnc", "staff", PASSWORD)
     outside = base / "outside" / "secret.txt"
     outside.parent.mkdir()
     outside.write_text(f"not for the web: {OUTSIDE_CANARY}\n", encoding="utf-8")
