@@ -188,14 +188,6 @@ class SignIn:
             with self._lock:
                 self._sessions.pop(_digest(token), None)
 
-    def close_sessions_of(self, name: str) -> int:
-        """End every session of one user; returns how many ended."""
-        with self._lock:
-            gone = [k for k, s in self._sessions.items() if s.user == name]
-            for key in gone:
-                del self._sessions[key]
-        return len(gone)
-
 
 def _digest(token: str) -> str:
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
