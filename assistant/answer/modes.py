@@ -18,13 +18,7 @@ from assistant.answer.evidence import (
     Sentence,
     blend,
     collect_sentences,
-    content_tokens,
-    coverage,
     embedding_similarity,
-    idf_weights,
-    is_chinese,
-    query_terms,
-    refusal_text,
     retrieval_signal,
     score_sentences,
 )
@@ -35,7 +29,9 @@ from assistant.answer.exercise import (
     exercise_to_gift,
     exercise_to_markdown,
 )
+from assistant.answer.refusals import refusal_text
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
+from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
 from assistant.store.keyword import tokenize
 from assistant.types import Answer, Citation, Hit, Turn
 

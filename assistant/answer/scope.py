@@ -13,15 +13,9 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer.evidence import (
-    NO_EVIDENCE_EN,
-    NO_EVIDENCE_ZH,
-    are_siblings,
-    edition_years,
-    named_codes,
-    query_terms,
-    translated_alternatives,
-)
+from assistant.answer.names import are_siblings, edition_years, named_codes
+from assistant.answer.refusals import NO_EVIDENCE_EN, NO_EVIDENCE_ZH
+from assistant.answer.terms import query_terms, translated_alternatives
 from assistant.language import squash
 from assistant.types import Turn
 

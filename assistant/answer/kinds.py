@@ -1,0 +1,168 @@
+"""The kind of answer a question asks for, and the sentences that give it.
+
+"How much", "what torque" ask for a quantity (of one unit family where the question names it),
+"which model" for a designation, "why" for a cause and "how to fix" for a remedy. Each ask has
+the cue of a sentence that answers it: a number with a unit, a code, a cause or fix phrase.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Sequence
+from functools import cache
+
+from assistant.answer.names import named_codes
+from assistant.answer.structure import codes, quantities
+from assistant.store.keyword import tokenize
+
+# Words a quantity answers to: "what torque" is answered by a sentence giving N·m.
+_QUANTITY_WORDS = {
+    "torque": "torque 扭矩 力矩",
+    "pressure": "pressure 压力",
+    "temperature": "temperature 温度",
+    "interval": "interval frequency timeout 周期 间隔",
+    "volume": "quantity amount volume 用量",
+    "mass": "quantity amount weight mass 用量",
+    "time": "duration time timeout delay 时间 超时",
+    "speed": "speed 速度",
+    "rotation": "speed rotation 转速",
+    "concentration": "content concentration 含量",
+    "voltage": "voltage 电压",
+}
+
+
+# Sentences that state a cause or a fix, and the questions that ask for one.
+CAUSE_CUE = re.compile(
+    r"\b(root cause|caused|cause|because|due to|traced|turned out|was found|were found|"
+    r"found that|origin|findings?)\b|原因|导致|由于|造成|引起|查明",
+    re.IGNORECASE,
+)
+FIX_CUE = re.compile(
+    r"\b(corrective|countermeasures?|recommend\w*|remed\w*|solutions?|resolv\w*|actions?|"
+    r"asked to|fix|fixed|repaired)\b"
+    r"|\b(?:was|were|has been|have been|is|are)\s+(?:\w+\s+)?(?:replaced|fixed|repaired|"
+    r"adjusted|re-?tightened|changed|corrected|cleaned|reworked|renewed|modified|retrained)\b"
+    r"|措施|建议|整改|纠正|对策|更换了|已更换|解决|修复|调整",
+    re.IGNORECASE,
+)
+# A number with a unit: what "how much", "what torque", "how long" questions are answered by.
+QUANTITY_CUE = re.compile(
+    r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|minutes?|"
+    r"s|sec|seconds?|days?|weeks?|months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s|shore|irhd|hrc|hb|°dh|"
+    r"hv)(?![a-z])",
+    re.IGNORECASE,
+)
+_QUANTITY_ASK = re.compile(
+    r"\b(how (much|many|long|often|far|hot|tight|soon)|what (?:[a-z]+ ){0,2}?(torque|pressure|"
+    r"temperature|interval|quantity|amount|force|speed|voltage|current|value|limit|timeout|"
+    r"time-out|duration|delay|deadline|hardness|"
+    r"repeatability|accuracy|tolerance|clearance|backlash|runout|payload|reach|resistance|"
+    r"capacity|diameter|length|thickness|weight|mass|flow|frequency|concentration|life))\b"
+    r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命|硬度",
+    re.IGNORECASE,
+)
+_INTENTS = (
+    (re.compile(r"\b(why|cause[ds]?|reason)\b|为什么|原因|为何", re.IGNORECASE), CAUSE_CUE),
+    (
+        re.compile(
+            r"\b(fix|remed\w*|repair|solve|resolve|corrective|prevent)\b|解决|措施|处理",
+            re.IGNORECASE,
+        ),
+        FIX_CUE,
+    ),
+)
+
+
+@cache
+def _family_tokens(family: str) -> frozenset[str]:
+    return frozenset(tokenize(_QUANTITY_WORDS.get(family, "")))
+
+
+def quantity_words(text: str) -> frozenset[str]:
+    """The words a text's quantities answer to ("torque" for 18 N·m)."""
+    out: frozenset[str] = frozenset()
+    for q in quantities(text):
+        out |= _family_tokens(q.family)
+    return out
+
+
+def asks_quantity(question: str) -> bool:
+    """Whether the question asks for a quantity ("how much", "what torque", "多少")."""
+    return bool(_QUANTITY_ASK.search(question))
+
+
+def intent_cues(question: str) -> list[re.Pattern[str]]:
+    """The cues of sentences that give what the question asks for: a cause for "why", a fix
+    for "how to fix" (none for other questions)."""
+    return [cue for ask, cue in _INTENTS if ask.search(question)]
+
+
+# Questions that ask for a model, type or part designation: answered by a code.
+_MODEL_ASK = re.compile(
+    r"型号|牌号|\b(?:which|what) (?:model|type|part number|designation)\b"
+    r"|\b(?:model|part|type) (?:number|no\.?|designation)\b",
+    re.IGNORECASE,
+)
+
+
+def answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], bool] | None:
+    """What a sentence (of a document with this title) must contain to answer the question:
+    a quantity, a designation other than the asked one and the document's own, or None."""
+    if _MODEL_ASK.search(question):
+        asked = {n.lower() for n in names}
+
+        def designates(text: str, title: str) -> bool:
+            # Codes of the document itself and of its relatives (DH-IR-204 of DH-IR-204-L1)
+            # name documents, not the designation asked for.
+            known = asked | {c.lower() for c in named_codes(title)}
+
+            def new(code: str) -> bool:
+                code = code.lower()
+                return not any(code.startswith(k) or k.startswith(code) for k in known)
+
+            return any(new(c) for c in [*named_codes(text), *codes(text)])
+
+        return designates
+    if _QUANTITY_ASK.search(question):
+        families = _asked_families(question)
+        if families:  # "what repeatability": a length, not the payload's 20 kg
+            return lambda text, _title: any(
+                q.family in families for q in quantities(_UNIT_IN_HEADER.sub(r"\2 \1", text))
+            )
+        return lambda text, _title: bool(QUANTITY_CUE.search(text))
+    return None
+
+
+# A table row restated with its header: "Tightening torque (N·m): 18" states 18 N·m.
+_UNIT_IN_HEADER = re.compile(r"\(([^()]{1,12})\):\s*(\d[\d,]*(?:\.\d+)?)")
+# Words that ask for a quantity of one unit family (see `structure.quantities`).
+_ASKED_FAMILY = (
+    (re.compile(r"\btorque\b|扭矩|力矩", re.I), ("torque",)),
+    (re.compile(r"\bpressure\b|压力", re.I), ("pressure",)),
+    (re.compile(r"\b(temperature|how hot)\b|温度", re.I), ("temperature",)),
+    (
+        re.compile(
+            r"\b(interval|how often|how soon|life|timeout|time-out|duration|delay|deadline)\b"
+            r"|周期|寿命|超时|时限",
+            re.I,
+        ),
+        ("interval", "time"),
+    ),
+    (re.compile(r"\bspeed\b|速度|转速", re.I), ("speed", "rotation")),
+    (re.compile(r"\bvoltage\b|电压", re.I), ("voltage",)),
+    (re.compile(r"\bconcentration\b|浓度", re.I), ("concentration",)),
+    (
+        re.compile(
+            r"\b(repeatability|accuracy|tolerance|clearance|backlash|runout|reach|diameter|"
+            r"thickness|how far)\b|精度|公差|间隙|跳动|直径|厚度",
+            re.I,
+        ),
+        ("length",),
+    ),
+    (re.compile(r"\b(payload|weight|mass)\b|负载|重量|质量", re.I), ("mass",)),
+)
+
+
+def _asked_families(question: str) -> frozenset[str]:
+    """Unit families the question asks for by name; empty when it names none (any quantity)."""
+    return frozenset(f for ask, families in _ASKED_FAMILY if ask.search(question) for f in families)
