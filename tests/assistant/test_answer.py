@@ -472,7 +472,7 @@ def test_exercise_has_every_question_kind_and_a_cited_key(answerer: ExtractiveAn
     request = "Case-based exercise on the grease leak at the J2 reducer"
     exercise = answerer.exercise_set(request, hs)
     kinds = [q.kind for q in exercise.questions]
-    assert set(kinds) == {"short_answer", "order", "fill_blank", "multiple_choice"}
+    assert set(kinds) == {"essay", "order", "fill_blank", "multiple_choice"}
     texts = " ".join(h.chunk.text for h in hs)
     assert "SRVO-050" in exercise.scenario and "root cause" not in exercise.scenario
     for sentence in split_sentences(strip_markers(exercise.scenario)):
@@ -548,7 +548,7 @@ def test_gift_escapes_special_characters() -> None:
         citations=(),
     )
     gift = exercise_to_gift(exercise)
-    assert r"::Scenario:: Alarm \{E\:7\} \~ \# \= seen [1]" in gift
+    assert r"::Scenario:: Alarm \{E\:7\} \~ \# \= seen" + "\n// Sources: [1]" in gift
     assert r"::Q1:: Why a\=b\: \{c\}? {=Because \~d \#e}" in gift
     assert r"::Q2:: Torque is {=8 N·m} for M8\:" in gift
     assert r"::Q3:: Pick \{one\} { =x\=1 ~y\~2 ~z\#3 }" in gift
@@ -634,7 +634,7 @@ def test_chinese_procedure_disagreement_and_exercise(answerer: ExtractiveAnswere
     exercise = answerer.exercise_set("请编写关于J2轴减速机漏油的练习", hs)
     assert exercise.language == "zh" and "SRVO-050" in exercise.scenario
     kinds = {q.kind for q in exercise.questions}
-    assert kinds == {"short_answer", "order", "fill_blank", "multiple_choice"}
+    assert kinds == {"essay", "order", "fill_blank", "multiple_choice"}
     cause = exercise.questions[0]
     assert cause.answer == "原因是注油时未拆下排油塞，压力将油封顶出。" and cause.refs == (1,)
     markdown = exercise_to_markdown(exercise)
