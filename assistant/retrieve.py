@@ -15,7 +15,7 @@ from assistant.answer.structure import codes
 from assistant.interfaces import Embedder
 from assistant.language import detect_language, is_chinese_tag
 from assistant.settings import RetrievalSettings
-from assistant.store import KnowledgeStore, merge_matches
+from assistant.store import Store, merge_matches
 from assistant.translate import translate_terms
 from assistant.types import Hit, Identity, Turn
 
@@ -103,7 +103,7 @@ class HybridRetriever:
 
     def __init__(
         self,
-        store: KnowledgeStore,
+        store: Store,
         embedder: Embedder,
         settings: RetrievalSettings,
         multilingual: Embedder | None = None,

@@ -8,7 +8,9 @@ identity may see, and afterwards answers each search by filtering that ranking w
 `where` clause or field filters the real store would have applied, and cutting it at `k`. A
 ranking that holds every visible chunk, filtered, is exactly what a filtered search returns, so
 the retriever's own fusion code runs unchanged on top. Identity visibility is applied by the
-real store when the ranking is recorded, and re-checked on every chunk lookup.
+real store when the ranking is recorded, and re-checked on every chunk lookup. `ReplayStore`
+implements the `Store` protocol (what retrieval and the assistant read); the methods it does
+not replay pass through to the real store.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import numpy as np
 
 from assistant.access import can_see
 from assistant.store import KeywordMatch, KnowledgeStore, VectorMatch, merge_matches
+from assistant.store.keyword import BM25KeywordIndex
 from assistant.types import Answer, Chunk, Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
@@ -83,7 +86,7 @@ def matches_where(where: _Where | None, meta: Mapping[str, Any]) -> bool:
 
 
 class ReplayStore:
-    """A read-only `KnowledgeStore` stand-in that serves searches from recorded full rankings.
+    """A read-only `Store` that serves searches from recorded full rankings.
 
     Args:
         store: the real store (rankings are recorded from it, chunks looked up in it).
@@ -97,6 +100,10 @@ class ReplayStore:
         self._records: dict[str, Chunk | None] = {}
         self._docs: dict[str, list[Chunk]] = {}
         self._seen: dict[tuple[str, str], bool] = {}
+
+    def readable_partitions(self, identity: Identity) -> list[str]:
+        """The real store's partitions `identity` may read (passed through)."""
+        return self.store.readable_partitions(identity)
 
     def dense_search_by_language(
         self,
@@ -207,8 +214,13 @@ class ReplayStore:
             self._docs[doc_id] = self.store.catalog.document_chunks(doc_id)
         return [c for c in self._docs[doc_id] if can_see(identity, c.to_metadata())]
 
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self.store, name)
+    def keyword_index(self) -> BM25KeywordIndex:
+        """The real store's keyword index (passed through)."""
+        return self.store.keyword_index()
+
+    def mentions(self, code: str, identity: Identity, limit: int = 200) -> bool:
+        """Whether a chunk the identity may see names `code` (passed through)."""
+        return self.store.mentions(code, identity, limit)
 
 
 def _passes(chunk: Chunk, filters: Mapping[str, Sequence[str]] | None) -> bool:

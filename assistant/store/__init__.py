@@ -24,6 +24,7 @@ from assistant.store.keyword import (
     keyword_text,
     tokenize,
 )
+from assistant.store.protocol import Store
 from assistant.types import Chunk, Identity
 
 logger = logging.getLogger(__name__)
@@ -32,6 +33,7 @@ __all__ = [
     "DocumentRecord",
     "KeywordMatch",
     "KnowledgeStore",
+    "Store",
     "VectorMatch",
     "merge_matches",
     "partition_for_chunk",
