@@ -43,11 +43,9 @@ from assistant.answer.terms import is_chinese as is_chinese
 from assistant.answer.terms import jaccard as jaccard
 
 # isort: split
-# Re-exported for exercise.py (being changed by another engineer) and the tests written before
-# the split (test_answer, test_named_things), which this change does not edit (some are used
-# here as well); new code imports them from their own modules.
-from assistant.answer.kinds import CAUSE_CUE as CAUSE_CUE
-from assistant.answer.kinds import FIX_CUE as FIX_CUE
+# Re-exported for the tests written before the split (test_answer, test_named_things), which
+# the split did not edit (some are used here as well); new code imports them from their own
+# modules.
 from assistant.answer.names import are_siblings as are_siblings
 from assistant.answer.names import edition_years as edition_years
 from assistant.answer.names import named_codes as named_codes
