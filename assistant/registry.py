@@ -11,6 +11,7 @@ from assistant.settings import Settings
 from assistant.store import KnowledgeStore
 
 if TYPE_CHECKING:
+    from assistant.answer.answerability import Judge
     from assistant.service import Assistant
 
 
@@ -88,10 +89,29 @@ def build_store(settings: Settings) -> KnowledgeStore:
 def _extractive(settings: Settings, embedder: Embedder) -> Answerer:
     from assistant.answer.extractive import ExtractiveAnswerer
     from assistant.embed import CachedTextVectors
+    from assistant.rerank import shared_reranker
 
     return ExtractiveAnswerer(
-        embed=CachedTextVectors(embedder.embed_documents), embed_chinese=embedder.multilingual
+        embed=CachedTextVectors(embedder.embed_documents),
+        embed_chinese=embedder.multilingual,
+        relevance=shared_reranker(settings.answer.answerability),
+        ask_sentences=settings.answer.ask_sentences,
     )
+
+
+def build_judge(settings: Settings, embedder: Embedder) -> Judge | None:
+    """The answerability decision the settings name, or None (lexical rules decide)."""
+    from assistant.answer.answerability import MODEL_FILE, Judge, load_model
+    from assistant.rerank import shared_reranker
+
+    scorer = shared_reranker(settings.answer.answerability)
+    if scorer is None:
+        return None
+    try:
+        model = load_model(settings.answer.model_file or MODEL_FILE)
+    except ValueError as e:
+        raise ConfigError(f"answer.model_file: {e}") from e
+    return Judge(scorer, settings.answer.answer_threshold, embedder, model)
 
 
 def _openai(settings: Settings, embedder: Embedder) -> Answerer:
@@ -149,7 +169,11 @@ def build_assistant(
         reranker=build_reranker(settings.retrieval.reranker),
     )
     return Assistant(
-        retriever, answerer, fallback, out_of_scope_share=settings.retrieval.out_of_scope_share
+        retriever,
+        answerer,
+        fallback,
+        out_of_scope_share=settings.retrieval.out_of_scope_share,
+        judge=build_judge(settings, embedder),
     )
 
 
@@ -169,5 +193,9 @@ def build_assistant_over(store: KnowledgeStore, like: Assistant) -> Assistant:
         reranker=shared.reranker,
     )
     return Assistant(
-        retriever, like.answerer, like.fallback, out_of_scope_share=like.out_of_scope_share
+        retriever,
+        like.answerer,
+        like.fallback,
+        out_of_scope_share=like.out_of_scope_share,
+        judge=like.judge,
     )

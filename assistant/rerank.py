@@ -8,8 +8,10 @@ next to it, so nothing is downloaded. It reads English only.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Sequence
 from dataclasses import replace
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +44,7 @@ class CrossEncoderReranker:
         self._max_length = max_length
         self._session: Any = None
         self._tokenizer: Any = None
+        self._loading = threading.Lock()
 
     def _load(self) -> None:
         import onnxruntime as ort
@@ -52,20 +55,23 @@ class CrossEncoderReranker:
         options.log_severity_level = 3
         # Spinning worker threads steal the CPU from everything else on a busy small machine.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self._session = ort.InferenceSession(
+        session = ort.InferenceSession(
             str(directory / "model.onnx"), options, providers=["CPUExecutionProvider"]
         )
         tokenizer = Tokenizer.from_file(str(directory / "tokenizer.json"))
         tokenizer.enable_truncation(self._max_length, strategy="only_second")
         tokenizer.enable_padding()
         self._tokenizer = tokenizer
+        self._session = session  # last: other threads test it before using the tokenizer
 
     def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
         """One relevance logit per passage, in the order given."""
         if not passages:
             return np.zeros(0, dtype=np.float32)
         if self._session is None:
-            self._load()
+            with self._loading:
+                if self._session is None:
+                    self._load()
         out: list[np.ndarray] = []
         for start in range(0, len(passages), batch_size):
             batch = self._tokenizer.encode_batch(
@@ -94,6 +100,12 @@ def build_reranker(name: str | None) -> CrossEncoderReranker | None:
         raise ConfigError(
             f"unknown reranker {name!r}; available: {', '.join(sorted(RERANKERS))}"
         ) from None
+
+
+@cache
+def shared_reranker(name: str | None) -> CrossEncoderReranker | None:
+    """One reranker per name for the whole process (the model is read-only once loaded)."""
+    return build_reranker(name)
 
 
 def rerank_hits(

@@ -8,6 +8,7 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
+from assistant.answer.answerability import Judge, clarification_text
 from assistant.answer.evidence import about_what_was_asked, is_chinese
 from assistant.answer.modes import refusal
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
@@ -47,11 +48,13 @@ class Assistant:
         answerer: Answerer,
         fallback: Answerer | None = None,
         out_of_scope_share: float = 1.0,
+        judge: Judge | None = None,
     ) -> None:
         self.retriever = retriever
         self.answerer = answerer
         self.fallback = fallback
         self.out_of_scope_share = out_of_scope_share
+        self.judge = judge
 
     def ask(
         self,
@@ -96,7 +99,26 @@ class Assistant:
         elif scope is not None:
             answer = refusal(mode, question, hits, notes=(scope.note(),))
         else:
-            answer = self._answer(question, hits, mode, history)
+            decision = None
+            if mode == "ask" and self.judge is not None:
+                decision = self.judge.decide(question, query, history, hits)
+            if decision is None or decision.outcome == "answer":
+                answer = self._answer(question, hits, mode, history)
+            elif decision.outcome == "clarification":
+                answer = Answer(
+                    clarification_text(question, decision.candidates),
+                    refused=False,
+                    mode=mode,
+                    asked_back=True,
+                )
+            else:
+                answer = refusal(mode, question, hits)
+            if decision is not None:
+                answer = replace(
+                    answer,
+                    notes=(*answer.notes, decision.note(self.judge.threshold if self.judge else 0)),
+                    features={**answer.features, **decision.features, "p": decision.probability},
+                )
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self._checked(answer, hits, identity, timings)

@@ -126,6 +126,30 @@ class RetrievalSettings(_Section):
     )
 
 
+class AnswerSettings(_Section):
+    answerability: str | None = Field(
+        default="ms-marco-minilm",
+        description="Cross-encoder that decides answer / refusal / clarification for English "
+        "questions and ranks an answer's sentences (the rerank extra); None keeps the lexical "
+        "evidence rules for every question.",
+    )
+    answer_threshold: float = Field(
+        default=0.5,
+        gt=0,
+        lt=1,
+        description="Answer when the answerability model's probability is at least this; "
+        "higher refuses more.",
+    )
+    ask_sentences: int = Field(
+        default=3, ge=1, description="Most sentences of an ask-mode answer (English)."
+    )
+    model_file: Path | None = Field(
+        default=None,
+        description="Answerability model (JSON from `python -m evals.fit_answerability`); None "
+        "uses the one shipped with techkb.",
+    )
+
+
 class LLMSettings(_Section):
     backend: str = Field(default="extractive", description="Answerer backend name.")
     base_url: str | None = Field(default=None, description="OpenAI-compatible server URL.")
@@ -237,6 +261,7 @@ class Settings(_Section):
     embedder: EmbedderSettings = Field(default_factory=EmbedderSettings)
     store: StoreSettings = Field(default_factory=StoreSettings)
     retrieval: RetrievalSettings = Field(default_factory=RetrievalSettings)
+    answer: AnswerSettings = Field(default_factory=AnswerSettings)
     llm: LLMSettings = Field(default_factory=LLMSettings)
     ingestion: IngestionSettings = Field(default_factory=IngestionSettings)
     ui: UISettings = Field(default_factory=UISettings)

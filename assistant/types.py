@@ -166,11 +166,14 @@ class Answer:
     timings_ms: dict[str, float] = field(default_factory=dict)
     notes: tuple[str, ...] = ()
     features: dict[str, float] = field(default_factory=dict)  # what the answerer measured
+    asked_back: bool = False  # a clarifying question instead of an answer (never `refused`)
 
     @property
     def outcome(self) -> str:
-        """answer | refusal | clarification (DESIGN.md); no answerer asks back yet."""
-        return "refusal" if self.refused else "answer"
+        """answer | refusal | clarification (DESIGN.md)."""
+        if self.refused:
+            return "refusal"
+        return "clarification" if self.asked_back else "answer"
 
     def to_dict(self) -> dict[str, Any]:
         """The `ask --json` contract of DESIGN.md."""

@@ -2,10 +2,11 @@
 
     python -m evals.answerability_features DATASET.jsonl --store DIR --out features.jsonl
 
-Runs the assistant as `techkb eval` does (as the item's user, with its conversation) and
-records, per item, what `evals.answerability.features` computes plus the item's
-`answerability` / `answerable` labels and the current decision. `evals/fit_answerability.py`
-fits the shipped model on these lines.
+Retrieves as `techkb eval` does (as the item's user, with its conversation, the standalone query
+of `Assistant`) and records, per item, what `assistant.answer.answerability.features` computes
+over the hits, the item's `answerability` label, its language and mode, and whether a rule of
+the scope check (`Assistant._scope`: unknown codes, editions, answer keys, unknown terms) would
+refuse it first. `evals/fit_answerability.py` fits the shipped model on these lines.
 """
 
 from __future__ import annotations
@@ -18,6 +19,13 @@ from typing import Any
 from tqdm import tqdm
 
 
+def label_of(item: dict[str, Any]) -> str:
+    """An item's answerability class (`answerable` alone means ANSWERABLE or UNANSWERABLE)."""
+    return str(
+        item.get("answerability") or ("ANSWERABLE" if item.get("answerable") else "UNANSWERABLE")
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("dataset", type=Path)
@@ -25,19 +33,18 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args(argv)
 
-    from assistant.answer.scope import check_scope
+    from assistant.answer.answerability import cosine_top, features, is_vague
+    from assistant.answer.names import about_what_was_asked
     from assistant.registry import build_assistant, build_store
-    from assistant.rerank import CrossEncoderReranker
-    from assistant.retrieve import standalone_query
+    from assistant.rerank import shared_reranker
     from assistant.settings import load_settings
     from assistant.types import ANONYMOUS, Identity, Turn
-    from evals.answerability import features
 
     settings = load_settings({"paths": {"home": args.store}})
     store = build_store(settings)
     assistant = build_assistant(settings, store)
-    reranker = CrossEncoderReranker()
-    index = store.keyword_index()
+    scorer = shared_reranker("ms-marco-minilm")
+    assert scorer is not None
     items = [json.loads(line) for line in args.dataset.read_text().splitlines() if line.strip()]
     rows: list[dict[str, Any]] = []
     try:
@@ -47,30 +54,24 @@ def main(argv: list[str] | None = None) -> int:
             history = [Turn(m["role"], m["content"]) for m in messages[:-1]]
             user = item.get("user")
             identity = Identity(None, user["org"], user["role"]) if user else ANONYMOUS
-            answer = assistant.ask(question, identity=identity, history=history, mode="ask")
-            scope = check_scope(
-                question, history, lambda terms, who=identity: index.document_frequency(terms, who)
-            )
-            values = features(
-                standalone_query(question, history),
-                question,
-                history,
-                answer.retrieved,
-                reranker=reranker,
-                embedder=assistant.retriever.embedder,
-                evidence=answer.features.get("evidence", 0.0),
-                unknown_share=scope.unknown_share,
-            )
+            query = assistant._standalone(question, history)
+            hits = assistant.retriever.retrieve(query, identity)
+            hits = about_what_was_asked(question, hits)
+            cosine = cosine_top(assistant.retriever.embedder, query, hits)
+            values, _ = features(query, hits, scorer, cosine=cosine)
+            rule = assistant._scope(question, history, identity)
             rows.append(
                 {
                     "id": item["id"],
-                    "answerability": item.get("answerability")
-                    or ("ANSWERABLE" if item.get("answerable") else "UNANSWERABLE"),
-                    "answerable": bool(item.get("answerable")),
-                    "refused": answer.refused,
+                    "answerability": label_of(item),
+                    "lang": item.get("lang", "en"),
+                    "mode": item.get("mode", "ask"),
+                    "multi_turn": item.get("multi_turn"),
+                    "rule": type(rule).__name__ if rule else None,
+                    "vague": is_vague(question, history),
                     "features": values,
                     "gold_sources": item.get("gold_sources", []),
-                    "sources": [h.chunk.source for h in answer.retrieved[:5]],
+                    "sources": [h.chunk.source for h in hits[:5]],
                 }
             )
     finally:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
+import math
 import re
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from assistant.answer.answerability import Scorer
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
@@ -22,6 +24,7 @@ from assistant.answer.evidence import (
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.errors import ConfigError
+from assistant.retrieve import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
 
 logger = logging.getLogger(__name__)
@@ -33,6 +36,28 @@ _CJK_END = tuple("。！？；：”」』）")
 # Procedure mode over sources that give the task as prose, not as numbered steps.
 NO_STEPS_EN = "No numbered procedure for this was found; what the sources say:"
 NO_STEPS_ZH = "未找到分步操作规程；资料中的相关内容如下："
+
+
+# Sentences the cross-encoder reads (the lexical ranking's best), and the weight of the
+# lexical score beside its probability. A sentence after the lead must itself answer (logit at
+# least `SUPPORT_MIN_LOGIT`) and nearly as well (within `SUPPORT_LOGITS` of the lead): a
+# neighbouring fact (the bracket's torque beside the cover's) is not support.
+RELEVANCE_POOL = 40
+LEXICAL_SHARE = 0.25
+SUPPORT_MIN_LOGIT = 0.0
+SUPPORT_LOGITS = 3.0
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
+
+
+def _in_context(s: Sentence, hits: list[Hit]) -> str:
+    """A sentence as the cross-encoder reads it: after its chunk's title and section, so that
+    "Replace it every 12 months." is read as about what the document is about."""
+    chunk = hits[s.hit_index].chunk
+    head = " — ".join(p for p in (chunk.title, chunk.section.split(" > ")[-1]) if p)
+    return f"{head}: {s.text}" if head else s.text
 
 
 @dataclass(frozen=True)
@@ -59,6 +84,12 @@ class ExtractiveAnswerer:
         max_cjk_chars: Chinese character budget of an answer.
         redundancy: a sentence this similar (token Jaccard) to a chosen one is dropped.
         relevance_ratio: sentences scoring below this share of the best one are not used.
+        relevance: optional cross-encoder. With it, an English question's sentences are ranked
+            by how well each answers the (standalone) question, the best one leads and at most
+            `ask_sentences` follow; and the lexical `min_evidence` check is left to the
+            assistant's answerability model (`assistant.answer.answerability`), which has
+            already decided to answer. Chinese questions keep the lexical ranking and check.
+        ask_sentences: most sentences of an ask-mode answer ranked by `relevance`.
     """
 
     name = "extractive"
@@ -74,6 +105,8 @@ class ExtractiveAnswerer:
         max_cjk_chars: int = 250,
         redundancy: float = 0.6,
         relevance_ratio: float = 0.6,
+        relevance: Scorer | None = None,
+        ask_sentences: int = 3,
     ) -> None:
         self.embed = embed
         self.embed_chinese = embed_chinese
@@ -83,6 +116,8 @@ class ExtractiveAnswerer:
         self.max_cjk_chars = max_cjk_chars
         self.redundancy = redundancy
         self.relevance_ratio = relevance_ratio
+        self.relevance = relevance
+        self.ask_sentences = ask_sentences
 
     def answer(
         self,
@@ -177,6 +212,14 @@ class ExtractiveAnswerer:
         measured = {"evidence": scoring.evidence}
         # Never quoted as the answer: sentences about a sibling of what the question names.
         usable = [x for x in scoring.ranked if not x.sibling]
+        ranked_by_model = self.relevance is not None and not is_chinese(question)
+        if usable and ranked_by_model:
+            query = standalone_query(question, history)
+            picks = self._select_by_relevance(query, usable, sentences, hits)
+            text, citations = self._compose(picks, hits, lead_first=True)
+            return Answer(
+                text, refused=False, mode="ask", citations=citations, features=measured
+            )
         if not usable or scoring.evidence < self.min_evidence:
             return Answer(
                 refusal_text(question, hits),
@@ -229,8 +272,41 @@ class ExtractiveAnswerer:
                 pool = [c for c in pool if c.sentence is not nxt]
         return chosen
 
-    def _compose(self, picks: list[_Pick], hits: list[Hit]) -> tuple[str, tuple[Citation, ...]]:
-        """Order picks by document then position, mark each `[n]`, cite each hit once."""
+    def _select_by_relevance(
+        self, query: str, usable: list[Scored], sentences: list[Sentence], hits: list[Hit]
+    ) -> list[_Pick]:
+        """The sentence that best answers `query` first, then up to `ask_sentences - 1` that
+        support or qualify it (each nearly as relevant, none redundant), each followed by the
+        line it leads into ("Use grease:" before the grease's name)."""
+        assert self.relevance is not None
+        pool = usable[:RELEVANCE_POOL]
+        logits = self.relevance.score(query, [_in_context(x.sentence, hits) for x in pool])
+        logit = {id(x): float(v) for x, v in zip(pool, logits, strict=True)}
+        value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
+        ranked = sorted(pool, key=lambda x: -value[id(x)])
+        floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
+        following = {(s.hit_index, s.position): s for s in sentences}
+        chosen: list[_Pick] = []
+        for x in ranked:
+            if len([p for p in chosen if not p.context]) >= self.ask_sentences:
+                break
+            if chosen and logit[id(x)] < floor:
+                continue
+            if any(p.s is x.sentence for p in chosen) or any(
+                jaccard(set(x.sentence.words), set(p.s.words)) >= self.redundancy for p in chosen
+            ):
+                continue
+            chosen.append(_Pick(x))
+            nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
+            if nxt is not None and x.sentence.lead_in and all(p.s is not nxt for p in chosen):
+                chosen.append(_Pick(replace(x, sentence=nxt), context=True))
+        return chosen
+
+    def _compose(
+        self, picks: list[_Pick], hits: list[Hit], lead_first: bool = False
+    ) -> tuple[str, tuple[Citation, ...]]:
+        """Order picks (by document then position, or as chosen with `lead_first`), mark each
+        `[n]`, cite each hit once."""
         doc_rank: dict[str, int] = {}
         for i, hit in enumerate(hits):
             doc_rank.setdefault(hit.chunk.doc_id, i)
@@ -239,7 +315,7 @@ class ExtractiveAnswerer:
             chunk = hits[p.s.hit_index].chunk
             return (doc_rank[chunk.doc_id], chunk.chunk_index, p.s.hit_index, p.s.position)
 
-        ordered = sorted(picks, key=order)
+        ordered = list(picks) if lead_first else sorted(picks, key=order)
         parts: list[str] = []
         prev: _Pick | None = None
         for p in ordered:

@@ -1,0 +1,248 @@
+"""Answer, refuse or ask back: a small fitted model over features that mean the same on any corpus.
+
+Retrieval always returns something; whether it answers the question is read by the bundled
+cross-encoder (ms-marco MiniLM, `assistant.rerank`), which scores how well a passage answers a
+query. The decision uses its logit for the best of the first chunks (`rr_top`) and the
+dense cosine of the question with the best chunk (`cos_top`), combined by a logistic model whose
+coefficients `evals/fit_answerability.py` fits on labelled conversations and writes to
+`answerability.json` beside this module; the threshold on its probability is the setting
+`answer.answer_threshold`.
+
+A question the model would refuse is asked back instead (a clarification naming the candidate
+documents) when it is short or leans on the conversation ("what about the other one?") and
+several distinct documents are about equally relevant: it is vague, not out of scope.
+
+The cross-encoder reads English: Chinese questions keep the extractive answerer's lexical
+evidence check (`ExtractiveAnswerer.min_evidence`).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+from assistant.answer.refusals import display_title
+from assistant.answer.terms import is_chinese
+from assistant.types import Hit, Turn
+
+MODEL_FILE = Path(__file__).with_name("answerability.json")
+# Chunks the cross-encoder reads: retrieval's first ones (recall@5 is ~0.95 on real data).
+RERANK_TOP = 6
+# Documents within this many logits of the best one are "about equally relevant".
+CLOSE_LOGITS = 1.5
+# A question of at most this many words, or one that leans on the conversation, may be vague.
+VAGUE_WORDS = 6
+_WORD = re.compile(r"\w+")
+_LEANS = re.compile(
+    r"\b(it|its|they|them|their|those|these|that|this|the other|the same|one|ones|what about|"
+    r"how about|which)\b|那个|这个|它|哪个|哪一个",
+    re.IGNORECASE,
+)
+
+
+class Scorer(Protocol):
+    """A cross-encoder: one relevance logit per (query, passage)."""
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray: ...
+
+
+@dataclass(frozen=True)
+class Logistic:
+    """p = sigmoid(bias + sum(weight * (x - mean) / scale))."""
+
+    names: tuple[str, ...]
+    mean: tuple[float, ...]
+    scale: tuple[float, ...]
+    weights: tuple[float, ...]
+    bias: float
+
+    def probability(self, values: Mapping[str, float]) -> float:
+        z = self.bias
+        for name, m, s, w in zip(self.names, self.mean, self.scale, self.weights, strict=True):
+            z += w * (float(values.get(name, m)) - m) / (s or 1.0)
+        return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, z))))
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Logistic:
+        return cls(
+            tuple(data["names"]),
+            tuple(float(x) for x in data["mean"]),
+            tuple(float(x) for x in data["scale"]),
+            tuple(float(x) for x in data["weights"]),
+            float(data["bias"]),
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "names": list(self.names),
+            "mean": list(self.mean),
+            "scale": list(self.scale),
+            "weights": list(self.weights),
+            "bias": self.bias,
+        }
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What to do with a question, and why."""
+
+    outcome: str  # answer | refusal | clarification
+    probability: float  # that the sources answer it
+    features: dict[str, float]
+    candidates: tuple[str, ...] = ()  # titles to offer in a clarification
+
+    def note(self, threshold: float) -> str:
+        return (
+            f"answerability {self.probability:.2f} (threshold {threshold:.2f}; "
+            f"cross-encoder {self.features.get('rr_top', 0.0):.1f})"
+        )
+
+
+@cache
+def load_model(path: Path = MODEL_FILE) -> Logistic:
+    """The shipped answerability model.
+
+    Raises:
+        ValueError: the file is missing a field or does not parse (names the file).
+    """
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        return Logistic.from_dict(data["answerable"])
+    except (OSError, KeyError, TypeError, ValueError) as e:
+        raise ValueError(f"{path}: not an answerability model ({e})") from e
+
+
+def features(
+    query: str,
+    hits: Sequence[Hit],
+    scorer: Scorer,
+    *,
+    cosine: float = 0.0,
+) -> tuple[dict[str, float], list[float]]:
+    """The decision's features for `query` over the first `RERANK_TOP` hits, and the logits."""
+    top = list(hits[:RERANK_TOP])
+    values = {"rr_top": -12.0, "rr_second": -12.0, "cos_top": float(cosine), "close_docs": 0.0}
+    if not top:
+        return values, []
+    logits = [float(x) for x in scorer.score(query, [passage_text(h) for h in top])]
+    order = sorted(range(len(top)), key=lambda i: -logits[i])
+    best = logits[order[0]]
+    close = {top[i].chunk.doc_id for i in order if logits[i] >= best - CLOSE_LOGITS}
+    values.update(
+        rr_top=best,
+        rr_second=logits[order[1]] if len(order) > 1 else -12.0,
+        close_docs=float(len(close)),
+    )
+    return values, logits
+
+
+def passage_text(hit: Hit) -> str:
+    """What the cross-encoder reads of a chunk: its heading path, then its text."""
+    c = hit.chunk
+    head = " — ".join(p for p in (c.title, c.section) if p)
+    return f"{head}\n{c.text}" if head else c.text
+
+
+def is_vague(question: str, history: Sequence[Turn]) -> bool:
+    """A short question, or one that leans on what came before ("what about the other one")."""
+    words = len(_WORD.findall(question))
+    return words <= VAGUE_WORDS or (bool(history) and bool(_LEANS.search(question)))
+
+
+def decide(
+    question: str,
+    query: str,
+    history: Sequence[Turn],
+    hits: Sequence[Hit],
+    scorer: Scorer,
+    *,
+    threshold: float,
+    cosine: float = 0.0,
+    model: Logistic | None = None,
+) -> Decision | None:
+    """Answer, refusal or clarification for an English question; None for a Chinese one (the
+    cross-encoder reads English only: the caller's lexical evidence decides)."""
+    if is_chinese(question):
+        return None
+    model = model or load_model()
+    values, logits = features(query, hits, scorer, cosine=cosine)
+    p = model.probability(values)
+    if p >= threshold:
+        return Decision("answer", p, values)
+    candidates = _candidates(hits[:RERANK_TOP], logits)
+    if len(candidates) >= 2 and is_vague(question, history):
+        return Decision("clarification", p, values, tuple(candidates))
+    return Decision("refusal", p, values)
+
+
+def _candidates(hits: Sequence[Hit], logits: Sequence[float], limit: int = 3) -> list[str]:
+    """Distinct document titles within `CLOSE_LOGITS` of the best chunk, best first."""
+    if not logits:
+        return []
+    best = max(logits)
+    out: list[str] = []
+    for i in sorted(range(len(logits)), key=lambda k: -logits[k]):
+        if logits[i] < best - CLOSE_LOGITS:
+            break
+        title = display_title(hits[i].chunk)
+        if title not in out:
+            out.append(title)
+    return out[:limit]
+
+
+def clarification_text(question: str, candidates: Sequence[str]) -> str:
+    """Ask which of the candidate documents' subjects the question is about."""
+    if is_chinese(question):
+        listed = "；".join(f"“{c}”" for c in candidates)
+        return f"这个问题可以指几件不同的事。你指的是哪一个：{listed}？请说得更具体一些。"
+    listed = "; ".join(f"“{c}”" for c in candidates)
+    return (
+        "Your question could mean more than one thing in the knowledge base. "
+        f"Which one do you mean: {listed}? Please say a little more."
+    )
+
+
+def cosine_top(embedder: Any, query: str, hits: Sequence[Hit], n: int = 3) -> float:
+    """The best dense cosine of the query with the first `n` chunks (0 without an embedder)."""
+    if embedder is None or not hits:
+        return 0.0
+    q = np.asarray(embedder.embed_query(query), dtype=np.float64)
+    d = np.asarray(embedder.embed_documents([h.chunk.text for h in hits[:n]]), dtype=np.float64)
+    return float(np.max(d @ q))
+
+
+@dataclass(frozen=True)
+class Judge:
+    """The assistant's answerability decision: a cross-encoder, the dense embedder for
+    `cos_top`, the shipped model and the threshold setting."""
+
+    scorer: Scorer
+    threshold: float
+    embedder: Any = None
+    model: Logistic | None = None  # None: the shipped one
+
+    def decide(
+        self, question: str, query: str, history: Sequence[Turn], hits: Sequence[Hit]
+    ) -> Decision | None:
+        """See `decide`; None for a Chinese question."""
+        if is_chinese(question):
+            return None
+        cosine = cosine_top(self.embedder, query, hits)
+        return decide(
+            question,
+            query,
+            history,
+            hits,
+            self.scorer,
+            threshold=self.threshold,
+            cosine=cosine,
+            model=self.model,
+        )

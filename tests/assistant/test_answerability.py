@@ -1,0 +1,165 @@
+"""The answerability decision: answer, refusal or clarification from a fitted model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answer.answerability import (
+    MODEL_FILE,
+    Judge,
+    Logistic,
+    clarification_text,
+    decide,
+    is_vague,
+    load_model,
+)
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.types import Answer, Hit, Turn
+from tests.factories import make_chunk
+
+
+class FixedScorer:
+    """A cross-encoder stand-in: the logit of a passage is looked up by a word it contains."""
+
+    def __init__(self, logits: dict[str, float], default: float = -10.0) -> None:
+        self.logits = logits
+        self.default = default
+        self.calls: list[tuple[str, int]] = []
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        self.calls.append((query, len(passages)))
+        out = []
+        for p in passages:
+            found = [v for word, v in self.logits.items() if word in p]
+            out.append(max(found) if found else self.default)
+        return np.array(out, dtype=np.float32)
+
+
+# p = sigmoid(rr_top): answer when the best logit is above 0.
+ONLY_TOP = Logistic(("rr_top",), (0.0,), (1.0,), (1.0,), 0.0)
+
+
+def _hits(*texts: str, titles: Sequence[str] = ()) -> list[Hit]:
+    return [
+        Hit(
+            make_chunk(f"d{i}-0000", text=t, title=(titles[i] if titles else f"Doc {i}")),
+            1 / (i + 1),
+        )
+        for i, t in enumerate(texts)
+    ]
+
+
+def test_the_shipped_model_loads_and_ranks_a_relevant_passage_above_an_unrelated_one() -> None:
+    model = load_model()
+    data = json.loads(MODEL_FILE.read_text(encoding="utf-8"))
+    assert data["fitted_on"]
+    strong = model.probability({"rr_top": 6.0, "rr_second": 2.0, "cos_top": 0.7})
+    weak = model.probability({"rr_top": -9.0, "rr_second": -10.0, "cos_top": 0.1})
+    assert strong > 0.8 > 0.2 > weak
+
+
+def test_a_broken_model_file_is_named_in_the_error(tmp_path: Path) -> None:
+    bad = tmp_path / "model.json"
+    bad.write_text('{"answerable": {"names": ["rr_top"]}}', encoding="utf-8")
+    with pytest.raises(ValueError, match=str(bad)):
+        load_model(bad)
+
+
+def test_answers_when_a_passage_answers_and_refuses_when_none_does() -> None:
+    hits = _hits("Replace the grease every 20,000 h.", "Tighten the cover to 1.2 N·m.")
+    scorer = FixedScorer({"grease": 5.0})
+    yes = decide(
+        "How often is the grease replaced?", "q", [], hits, scorer, threshold=0.5, model=ONLY_TOP
+    )
+    assert yes is not None and yes.outcome == "answer" and yes.probability > 0.9
+    no = decide(
+        "Who won the 1998 football world cup final?",
+        "q",
+        [],
+        hits,
+        FixedScorer({}),
+        threshold=0.5,
+        model=ONLY_TOP,
+    )
+    assert no is not None and no.outcome == "refusal"
+
+
+def test_a_vague_follow_up_between_equally_relevant_documents_is_asked_back() -> None:
+    hits = _hits(
+        "The HX-R20 reducer takes 780 ml.",
+        "The DH-R20 reducer takes 480 g.",
+        titles=["HX-R20 maintenance manual", "DH-R20 lab sheet"],
+    )
+    scorer = FixedScorer({"reducer": -2.0})
+    history = [Turn("user", "Tell me about reducer grease"), Turn("assistant", "...")]
+    got = decide("What about that one?", "q", history, hits, scorer, threshold=0.5, model=ONLY_TOP)
+    assert got is not None and got.outcome == "clarification"
+    assert set(got.candidates) == {"HX-R20 maintenance manual", "DH-R20 lab sheet"}
+    text = clarification_text("What about that one?", got.candidates)
+    assert "HX-R20 maintenance manual" in text and text.rstrip().endswith(".")
+    # A specific question the sources do not answer is refused, not asked back.
+    specific = decide(
+        "What is the rated lifetime of the reducer's output bearing in hours?",
+        "q",
+        [],
+        hits,
+        scorer,
+        threshold=0.5,
+        model=ONLY_TOP,
+    )
+    assert specific is not None and specific.outcome == "refusal"
+
+
+def test_chinese_questions_are_left_to_the_lexical_check() -> None:
+    hits = _hits("减速器润滑脂每 20000 小时更换。")
+    assert decide("润滑脂多久更换？", "q", [], hits, FixedScorer({}), threshold=0.5) is None
+
+
+def test_vague_means_short_or_leaning_on_the_conversation() -> None:
+    assert is_vague("Pricing?", [])
+    assert is_vague("And what does it cost to run each month in total?", [Turn("user", "x")])
+    assert not is_vague("What does the HX-R20 controller cost to run each month in total?", [])
+
+
+def test_clarification_is_its_own_outcome_and_not_a_refusal() -> None:
+    asked = Answer("Which one do you mean?", refused=False, mode="ask", asked_back=True)
+    assert asked.outcome == "clarification"
+    assert asked.to_dict()["outcome"] == "clarification" and asked.to_dict()["refused"] is False
+    assert Answer("x", refused=True, mode="ask").outcome == "refusal"
+
+
+def test_judge_passes_the_dense_cosine_to_the_model() -> None:
+    class Embedder:
+        def embed_query(self, text: str) -> np.ndarray:
+            return np.array([1.0, 0.0])
+
+        def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+            return np.array([[0.6, 0.8]] * len(texts))
+
+    model_on_cosine = Logistic(("cos_top",), (0.5,), (0.1,), (1.0,), 0.0)
+    hits = _hits("anything")
+    judge = Judge(FixedScorer({}), 0.5, Embedder())
+    got = judge.decide("What is the reducer grease?", "q", [], hits)
+    assert got is not None and got.features["cos_top"] == pytest.approx(0.6)
+    assert model_on_cosine.probability(got.features) > 0.5
+
+
+def test_with_a_cross_encoder_the_answer_leads_with_the_sentence_that_answers() -> None:
+    text = (
+        "The battery box is on the base of the robot. "
+        "The bracket screws are tightened to 15 N·m. "
+        "The cover screws are tightened to 1.2 N·m. "
+        "Check the seal before closing."
+    )
+    hits = _hits(text, titles=["HX-MP-212 Encoder battery replacement"])
+    scorer = FixedScorer({"cover screws": 6.0, "bracket": 1.0})
+    answerer = ExtractiveAnswerer(relevance=scorer, ask_sentences=2)
+    got = answerer.answer("What torque for the battery box cover screws?", hits, mode="ask")
+    assert not got.refused
+    assert got.answer.startswith("The cover screws are tightened to 1.2 N·m.")
+    assert "Check the seal" not in got.answer and "15 N" not in got.answer
