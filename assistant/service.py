@@ -144,6 +144,7 @@ class Assistant:
             question,
             lambda code: self.retriever.store.mentions(code, identity),
             lambda: index.document_labels(identity),
+            lambda: index.sees_instructor_material(identity),
         )
         if names:
             return names

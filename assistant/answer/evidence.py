@@ -195,6 +195,25 @@ def table_rows_as_text(lines: Sequence[str]) -> list[str]:
 _ALIGNED = re.compile(r"\S {2,}\S+ {2,}\S+ {2,}\S")
 
 
+# A numbered task in an exercise or review section ("3. Name three methods of preloading a
+# ball nut."): it asks, however it ends, and states no fact.
+_TASK_SECTION = re.compile(
+    r"exercises?\b|questions\b|quiz|self[- ]check|assignments?\b|思考题|练习|习题|作业|复习题",
+    re.IGNORECASE,
+)
+_TASK_PROMPT = re.compile(
+    r"^\s*(?:\(?\d{1,2}[.)、]|[a-h][.)])\s*(?:name|list|explain|describe|calculate|state|give|"
+    r"identify|compare|discuss|determine|estimate|sketch|work out|justify|outline|define|show|"
+    r"why|how|what|which|简述|说明|列出|计算|解释|比较|分析|写出|指出|为什么|如何|什么)",
+    re.IGNORECASE,
+)
+
+
+def is_task_prompt(text: str, section: str) -> bool:
+    """A numbered instruction to the reader under an exercise, review or question heading."""
+    return bool(_TASK_SECTION.search(section)) and bool(_TASK_PROMPT.match(text))
+
+
 def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:
     """Candidate sentences of all hits; repeats of a sentence seen in a better hit dropped."""
     seen: set[str] = set()
@@ -211,7 +230,9 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                 short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
                 # A sentence that asks (an exercise prompt, 思考题, a forum question) states
                 # no fact: it is never quoted as one.
-                asks = text.rstrip(" )）\"”'").endswith(("?", "？"))
+                asks = text.rstrip(" )）\"”'").endswith(("?", "？")) or is_task_prompt(
+                    text, hit.chunk.section
+                )
                 if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
                     continue
                 seen.add(key)

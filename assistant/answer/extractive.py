@@ -60,6 +60,19 @@ def _in_context(s: Sentence, hits: list[Hit]) -> str:
     return f"{head}: {s.text}" if head else s.text
 
 
+def _first_answers(picks: list[_Pick], n: int) -> list[_Pick]:
+    """The first `n` picks in the order chosen (best first), each with its context line."""
+    out: list[_Pick] = []
+    taken = 0
+    for p in picks:
+        if not p.context:
+            if taken == n:
+                break
+            taken += 1
+        out.append(p)
+    return out
+
+
 @dataclass(frozen=True)
 class _Pick:
     scored: Scored
@@ -228,8 +241,8 @@ class ExtractiveAnswerer:
                 notes=(note,),
                 features=measured,
             )
-        picks = self._select(usable, sentences)
-        text, citations = self._compose(picks, hits)
+        picks = _first_answers(self._select(usable, sentences), self.ask_sentences)
+        text, citations = self._compose(picks, hits, lead_first=True)
         return Answer(
             text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
         )

@@ -94,18 +94,14 @@ def _document_codes(labels: Iterable[str]) -> set[str]:
     return out
 
 
-# Questions that ask for the answers to exercises, and documents that hold them (by title or
-# file name): students never see answer keys, so a question for one is refused, not answered
-# from the exercise sheet.
+# Questions that ask for the answers to exercises: when the asker sees no instructor material
+# (by metadata: documents whose roles leave students out), a question for one is refused, not
+# answered from the exercise sheet.
 _ASKS_ANSWER_KEY = re.compile(
     r"\b(answer[- ]keys?|model answers?|marking (?:scheme|guide|points?)|mark allocations?|"
     r"marks? (?:given|allocated|awarded)|reference answers?|worked solutions?|"
     r"(?:answers?|solutions?) (?:to|for|of) (?:the )?(?:exercises?|questions?|problems?|"
     r"quiz(?:zes)?|tasks?)\b)|参考答案|标准答案|答案要点|评分要点|评分标准",
-    re.IGNORECASE,
-)
-_ANSWER_KEY_DOCUMENT = re.compile(
-    r"answer[-_ ]?keys?|\banswers\b|\bsolutions?\b|marking[-_ ]scheme|model[-_ ]answers?|答案|评分",
     re.IGNORECASE,
 )
 
@@ -124,7 +120,10 @@ def _versions(question: str) -> list[str]:
 
 
 def check_names(
-    question: str, mentions: Mentions, documents: Callable[[], Iterable[str]]
+    question: str,
+    mentions: Mentions,
+    documents: Callable[[], Iterable[str]],
+    instructor_material: Callable[[], bool] = lambda: False,
 ) -> NameCheck:
     """The codes and editions the question names that the visible sources do not have.
 
@@ -133,7 +132,8 @@ def check_names(
     same family as documents the knowledge base holds (HX-MP-202 beside HX-MP-201, mentioned
     only as a cross-reference), or by an edition it does not hold (ITSC-RS 101:2026 when it
     holds the 2021 edition). No answer key: the answers to exercises asked for while no
-    visible document is an answer key (by its title or file name). `documents` gives the
+    visible document is instructor material (`instructor_material`: by its metadata, a
+    document whose `allowed_roles` leave students out). `documents` gives the
     title, edition and file name of each visible document (asked for only when the question
     names a code or asks for an answer key).
     """
@@ -149,7 +149,7 @@ def check_names(
     if not codes and not editions and not asks_key:
         return NameCheck(tuple(unknown), years)
     labels = list(documents())
-    no_key = asks_key and not any(_ANSWER_KEY_DOCUMENT.search(label) for label in labels)
+    no_key = asks_key and not instructor_material()
     squashed = [squash(label) for label in labels]
     not_held: list[tuple[str, tuple[str, ...]]] = []
     doc_codes = _document_codes(labels)

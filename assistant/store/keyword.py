@@ -404,6 +404,13 @@ class BM25KeywordIndex:
             self._labels[key] = frozenset(self._fields["label"][visible].tolist())
         return self._labels[key]
 
+    def sees_instructor_material(self, identity: Identity) -> bool:
+        """Whether the identity may see any chunk that students may not (answer keys, marking
+        guides: material whose `allowed_roles` leave students out)."""
+        visible = self.mask_for(identity) > 0
+        kept_from_students = ~self._roles[:, ROLES.index("student")]
+        return bool((visible & kept_from_students).any())
+
     def filter_mask(self, field: str, allowed: Iterable[str]) -> np.ndarray:
         """A 0/1 mask of chunks whose `field` (contributor, kind, edition) is in `allowed`."""
         values = self._fields[field]

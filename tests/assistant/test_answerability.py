@@ -163,3 +163,20 @@ def test_with_a_cross_encoder_the_answer_leads_with_the_sentence_that_answers() 
     assert not got.refused
     assert got.answer.startswith("The cover screws are tightened to 1.2 N·m.")
     assert "Check the seal" not in got.answer and "15 N" not in got.answer
+
+
+def test_a_numbered_task_under_an_exercises_heading_is_never_quoted_as_a_fact() -> None:
+    from assistant.answer.evidence import collect_sentences, is_task_prompt
+
+    assert is_task_prompt("1. Name three methods of preloading a ball nut.", "NLC > Exercises")
+    assert is_task_prompt("2. 简述减速器换油步骤。", "润滑 > 七、思考题")
+    assert not is_task_prompt("1. Identify the robots to service.", "8 Step 6 — Review the plan")
+    assert not is_task_prompt("Answer: a double nut.", "Exercise 7 (3 marks)")
+    chunk = make_chunk(
+        "d0-0000",
+        section="Ball screws > Exercises",
+        text="1. Name three methods of preloading a ball nut.\n"
+        "Preload is set with a double nut or oversize balls.",
+    )
+    texts = [s.text for s in collect_sentences([Hit(chunk, 1.0)])]
+    assert texts == ["Preload is set with a double nut or oversize balls."]
