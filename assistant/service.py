@@ -11,17 +11,14 @@ from assistant.access import can_see, validate_identity
 from assistant.answer.answerability import Judge, clarification_text
 from assistant.answer.evidence import about_what_was_asked, is_chinese
 from assistant.answer.modes import refusal
+from assistant.answer.registry import get_mode
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
-from assistant.errors import BackendError, ConfigError
+from assistant.errors import BackendError
 from assistant.interfaces import Answerer
 from assistant.retrieve import Filters, HybridRetriever, standalone_query
 from assistant.types import ANONYMOUS, Answer, Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
-
-MODES = ("ask", "procedure", "exercise")
-# Structured modes need more of a document than a short answer does.
-_MODE_K = {"ask": None, "procedure": 12, "exercise": 12}
 
 
 # What the assistant reads of a conversation: follow-ups refer to the last few turns, and the
@@ -71,24 +68,23 @@ class Assistant:
             question: the user's question (the last turn of a conversation).
             identity: who asks; anonymous sees public material only.
             history: earlier turns of the conversation, oldest first.
-            mode: ask | procedure | exercise.
+            mode: a name in `MODE_NAMES` (ask | procedure | exercise).
             filters: optional contributor / kind / edition filters.
 
         Raises:
             ConfigError: unknown mode.
             AccessError: invalid identity.
         """
-        if mode not in MODES:
-            raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+        record = get_mode(mode)
         validate_identity(identity)
         history = recent_turns(history)
         started = time.perf_counter()
         timings: dict[str, float] = {}
         query = self._standalone(question, history)
         hits = self.retriever.retrieve(
-            query, identity, k=_MODE_K[mode] or None, filters=filters, timings=timings
+            query, identity, k=record.k or None, filters=filters, timings=timings
         )
-        if mode == "procedure":
+        if record.whole_procedures:
             hits = self._with_whole_procedures(hits, identity)
         hits = about_what_was_asked(question, hits)
         t_answer = time.perf_counter()
@@ -100,7 +96,7 @@ class Assistant:
             answer = refusal(mode, question, hits, notes=(scope.note(),))
         else:
             decision = None
-            if mode == "ask" and self.judge is not None:
+            if record.judged and self.judge is not None:
                 decision = self.judge.decide(question, query, history, hits)
             if decision is None or decision.outcome == "answer":
                 answer = self._answer(question, hits, mode, history)

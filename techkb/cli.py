@@ -9,6 +9,7 @@ from typing import Annotated
 
 import typer
 
+from assistant.answer.registry import MODE_NAMES
 from assistant.errors import ConfigError, TechkbError
 from techkb.common import (
     EXIT_ERROR,
@@ -79,7 +80,7 @@ def ask(
     role: Annotated[
         str | None, typer.Option("--role", help="student | staff | teacher | admin.")
     ] = None,
-    mode: Annotated[str, typer.Option("--mode", help="ask | procedure | exercise.")] = "ask",
+    mode: Annotated[str, typer.Option("--mode", help=f"{' | '.join(MODE_NAMES)}.")] = "ask",
     history: Annotated[
         Path | None, typer.Option("--history", help="JSON file of earlier turns.")
     ] = None,

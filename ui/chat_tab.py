@@ -8,6 +8,7 @@ from typing import Any
 
 import gradio as gr
 
+from assistant.answer.registry import MODE_NAMES
 from assistant.errors import NotFoundError
 from ui import handlers
 from ui.i18n import t, text
@@ -22,7 +23,6 @@ from ui.web_support import (
 
 logger = logging.getLogger(__name__)
 MAX_SOURCE_GROUPS = 5
-MODES = ("ask", "procedure", "exercise")
 
 
 def build_chat_tab(ctx: UiContext) -> gr.HTML:
@@ -49,7 +49,7 @@ def build_chat_tab(ctx: UiContext) -> gr.HTML:
                     elem_id="techkb-question",
                 )
                 mode = gr.Radio(
-                    choices=[(t(f"mode_{m}"), m) for m in MODES],
+                    choices=[(t(f"mode_{m}"), m) for m in MODE_NAMES],
                     value="ask",
                     label=t("mode"),
                     elem_id="techkb-mode",

@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
 
 from assistant.access import can_see, validate_identity
+from assistant.answer.registry import MODE_NAMES
 from assistant.errors import AccessError, AuthError, NotFoundError, ValidationError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings, UISettings
@@ -134,15 +135,13 @@ def ask(
             or mode.
         BusyError: no answer within `ui.answer_timeout_s`.
     """
-    from assistant.service import MODES
-
     question = (question or "").strip()
     if not question:
         raise ValidationError("question: must not be empty")
     if len(question) > MAX_QUESTION_CHARS:
         raise ValidationError(f"question: at most {MAX_QUESTION_CHARS} characters")
-    if mode not in MODES:
-        raise ValidationError(f"mode {mode!r}: one of {', '.join(MODES)}")
+    if mode not in MODE_NAMES:
+        raise ValidationError(f"mode {mode!r}: one of {', '.join(MODE_NAMES)}")
     limits = services.settings.ui
     if trim_history and isinstance(history, list):
         history = recent_history(history, limits)

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import gradio as gr
 
+from assistant.answer.registry import MODES
+
 LANGUAGES: tuple[str, ...] = ("en", "zh")
 
 EN: dict[str, str] = {
@@ -29,9 +31,7 @@ EN: dict[str, str] = {
     "question": "Your question",
     "question_placeholder": "e.g. How often is the grease of the J1 reducer replaced?",
     "mode": "Mode",
-    "mode_ask": "Cited answer",
-    "mode_procedure": "Procedure",
-    "mode_exercise": "Exercise set",
+    **{f"mode_{m.name}": m.label_en for m in MODES.values()},
     "send": "Ask",
     "new_chat": "New conversation",
     "sources": "Sources",
@@ -150,9 +150,7 @@ ZH: dict[str, str] = {
     "question": "您的问题",
     "question_placeholder": "例如：J1 轴减速机的润滑脂多久更换一次？",
     "mode": "模式",
-    "mode_ask": "引用回答",
-    "mode_procedure": "操作规程",
-    "mode_exercise": "练习题",
+    **{f"mode_{m.name}": m.label_zh for m in MODES.values()},
     "send": "提问",
     "new_chat": "新对话",
     "sources": "出处",

@@ -2,10 +2,11 @@
 
 `messages` become the question (the last user message) and the history (earlier user and
 assistant messages; system messages are ignored: techkb's answer rules are not promptable).
-The mode comes from the body field `mode`, else the model name: `techkb` (ask),
-`techkb-procedure`, `techkb-exercise`. The completion object, and the final chunk of a
-stream, carry a top-level `citations` list (as in `techkb ask --json`, plus edition, licence,
-section and page) and a `techkb` object (`answer_id`, `outcome`, `refused`, `mode`, `notes`).
+The mode comes from the body field `mode`, else the model name (each mode's `api_model` in
+`assistant.answer.registry`): `techkb` (ask), `techkb-procedure`, `techkb-exercise`. The
+completion object, and the final chunk of a stream, carry a top-level `citations` list (as in
+`techkb ask --json`, plus edition, licence, section and page) and a `techkb` object
+(`answer_id`, `outcome`, `refused`, `mode`, `notes`).
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field
 
+from assistant.answer.registry import MODE_NAMES, MODES
 from assistant.errors import ValidationError
 from assistant.types import Identity
 from ui import handlers
@@ -27,7 +29,7 @@ from ui.history import check_history
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 Caller = Annotated[Identity, Depends(identity_from_request)]
-MODELS = {"techkb": "ask", "techkb-procedure": "procedure", "techkb-exercise": "exercise"}
+MODELS = {m.api_model: m.name for m in MODES.values()}
 _CREATED = int(time.time())
 
 
@@ -42,7 +44,7 @@ class ChatRequest(BaseModel):
     model: str = "techkb"
     messages: list[ChatMessage] = Field(min_length=1)
     stream: bool = False
-    mode: str | None = Field(default=None, description="ask | procedure | exercise")
+    mode: str | None = Field(default=None, description=" | ".join(MODE_NAMES))
 
 
 def _text(content: str | list[dict[str, Any]] | None) -> str:

@@ -23,13 +23,12 @@ from assistant.answer.evidence import (
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.modes import compose_procedure, refusal
-from assistant.errors import ConfigError
+from assistant.answer.registry import get_mode
 from assistant.retrieve import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
 
 logger = logging.getLogger(__name__)
 
-MODES = ("ask", "procedure", "exercise")
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
 _CJK_END = tuple("。！？；：”」』）")
@@ -140,32 +139,30 @@ class ExtractiveAnswerer:
         mode: str = "ask",
         history: Sequence[Turn] = (),
     ) -> Answer:
-        """Answer in `mode` (ask | procedure | exercise) from `hits`, or refuse.
+        """Answer in `mode` (a name in `MODE_NAMES`) from `hits`, or refuse.
 
         Raises:
-            ConfigError: `mode` is not one of the three.
+            ConfigError: `mode` is not a registered mode.
         """
         start = time.perf_counter()
         hits = list(hits)
-        if mode == "ask":
-            result = self._ask(question, hits, history)
-        elif mode == "procedure":
-            result = compose_procedure(
-                question,
-                hits,
-                history=history,
-                embed=self.embed,
-                embed_chinese=self.embed_chinese,
-                min_evidence=self.min_evidence,
-            )
-            if result.refused:
-                result = self._without_steps(question, hits, history, result)
-        elif mode == "exercise":
-            result = self._exercise(question, hits, history)
-        else:
-            raise ConfigError(f"unknown mode {mode!r}; available: {', '.join(MODES)}")
+        compose = getattr(self, get_mode(mode).compose)
+        result = compose(question, hits, history)
         elapsed = (time.perf_counter() - start) * 1000
         return replace(result, retrieved=tuple(hits), timings_ms={"answer_ms": elapsed})
+
+    def _procedure(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:
+        result = compose_procedure(
+            question,
+            hits,
+            history=history,
+            embed=self.embed,
+            embed_chinese=self.embed_chinese,
+            min_evidence=self.min_evidence,
+        )
+        if result.refused:
+            result = self._without_steps(question, hits, history, result)
+        return result
 
     def _without_steps(
         self, question: str, hits: list[Hit], history: Sequence[Turn], refused: Answer

@@ -30,6 +30,7 @@ from assistant.answer.exercise import (
     exercise_to_markdown,
 )
 from assistant.answer.refusals import refusal_text
+from assistant.answer.registry import MODES
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
 from assistant.store.keyword import tokenize
@@ -49,12 +50,6 @@ __all__ = [
 SAME_TASK = 0.5
 # Two quantity statements are about the same thing when this share of their words is shared.
 SAME_QUANTITY = 0.34
-_LEADS = {
-    ("procedure", False): "No procedure for this was found in the knowledge base.",
-    ("procedure", True): "知识库中没有找到相关的操作规程。",
-    ("exercise", False): "The knowledge base has nothing reliable to build an exercise on this.",
-    ("exercise", True): "知识库中没有可用于编写此练习的可靠资料。",
-}
 # Tokens that are units or bare numbers say nothing about *what* a quantity measures.
 _UNIT_TOKENS = frozenset(
     {
@@ -73,7 +68,8 @@ def refusal(
     lead: str | None = None,
 ) -> Answer:
     """A refusal in the question's language naming the nearest topics of the hits."""
-    lead = lead or _LEADS.get((mode, is_chinese(question)))
+    record = MODES.get(mode)
+    lead = lead or (record.refusal_lead(is_chinese(question)) if record else None)
     return Answer(refusal_text(question, hits, lead), refused=True, mode=mode, notes=tuple(notes))
 
 
