@@ -112,7 +112,7 @@ class Assistant:
             if decision is not None:
                 answer = replace(
                     answer,
-                    notes=(*answer.notes, decision.note(self.judge.threshold if self.judge else 0)),
+                    notes=(*answer.notes, decision.note()),
                     features={**answer.features, **decision.features, "p": decision.probability},
                 )
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000

@@ -96,12 +96,13 @@ class Decision:
 
     outcome: str  # answer | refusal | clarification
     probability: float  # that the sources answer it
+    threshold: float  # the probability it was held against
     features: dict[str, float]
     candidates: tuple[str, ...] = ()  # titles to offer in a clarification
 
-    def note(self, threshold: float) -> str:
+    def note(self) -> str:
         return (
-            f"answerability {self.probability:.2f} (threshold {threshold:.2f}; "
+            f"answerability {self.probability:.2f} (threshold {self.threshold:.2f}; "
             f"cross-encoder {self.features.get('rr_top', 0.0):.1f})"
         )
 
@@ -176,11 +177,11 @@ def decide(
     values, logits = features(query, hits, scorer, cosine=cosine)
     p = model.probability(values)
     if p >= threshold:
-        return Decision("answer", p, values)
+        return Decision("answer", p, threshold, values)
     candidates = _candidates(hits[:RERANK_TOP], logits)
     if len(candidates) >= 2 and is_vague(question, history):
-        return Decision("clarification", p, values, tuple(candidates))
-    return Decision("refusal", p, values)
+        return Decision("clarification", p, threshold, values, tuple(candidates))
+    return Decision("refusal", p, threshold, values)
 
 
 def _candidates(hits: Sequence[Hit], logits: Sequence[float], limit: int = 3) -> list[str]:
