@@ -58,7 +58,9 @@ def parts_of(rows: Sequence[dict[str, Any]]) -> list[str]:
     return out
 
 
-def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Logistic:
+def fit_logistic(
+    x: np.ndarray, y: np.ndarray, names: Sequence[str] = FEATURES, c: float = 1.0
+) -> Logistic:
     from sklearn.linear_model import LogisticRegression
 
     mean = x.mean(axis=0)
@@ -67,7 +69,7 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, c: float = 1.0) -> Logistic:
     model = LogisticRegression(C=c, class_weight="balanced", max_iter=1000)
     model.fit((x - mean) / scale, y)
     return Logistic(
-        FEATURES,
+        tuple(names),
         tuple(float(v) for v in mean),
         tuple(float(v) for v in scale),
         tuple(float(v) for v in model.coef_[0]),
@@ -136,6 +138,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--fit", nargs="+", required=True, help="parts to fit on")
     parser.add_argument("--report", nargs="+", required=True, help="parts to report on")
     parser.add_argument("--out", type=Path, help="write the fitted model here (JSON)")
+    parser.add_argument(
+        "--features",
+        dest="names",
+        nargs="+",
+        default=list(FEATURES),
+        help="features of the model",
+    )
     args = parser.parse_args(argv)
     rows = [
         json.loads(line)
@@ -151,14 +160,15 @@ def main(argv: list[str] | None = None) -> int:
     overlap = set(args.fit) & set(args.report)
     if overlap:
         parser.error(f"a part cannot be fitted and reported: {', '.join(sorted(overlap))}")
-    x = np.array([[float(r["features"].get(n, 0.0)) for n in FEATURES] for r in rows])
+    names = tuple(args.names)
+    x = np.array([[float(r["features"].get(n, 0.0)) for n in names] for r in rows])
     labels = [r["answerability"] for r in rows]
     positive = np.array([lab in POSITIVE for lab in labels])
     fit = np.array(
         [p in args.fit and lab != "UNDERSPECIFIED" for p, lab in zip(parts, labels, strict=True)]
     )
-    model = fit_logistic(x[fit], positive[fit])
-    p_fit = np.array([model.probability(dict(zip(FEATURES, v, strict=True))) for v in x[fit]])
+    model = fit_logistic(x[fit], positive[fit], names)
+    p_fit = np.array([model.probability(dict(zip(names, v, strict=True))) for v in x[fit]])
     threshold = choose_threshold(p_fit, positive[fit])
     model = centred(model, threshold)
     print(f"fitted on {', '.join(args.fit)} ({int(fit.sum())} items); threshold {threshold}")
@@ -168,7 +178,7 @@ def main(argv: list[str] | None = None) -> int:
         outcomes = [outcome(r, model.probability(r["features"])) for r in picked]
         role = "fit   " if name in args.fit else "REPORT"
         print(f"{role} {name}: {figures([r['answerability'] for r in picked], outcomes)}")
-    weights = dict(zip(FEATURES, (round(w, 3) for w in model.weights), strict=True))
+    weights = dict(zip(names, (round(w, 3) for w in model.weights), strict=True))
     print("weights (standardised):", weights)
     if args.out is not None:
         data = {

@@ -44,6 +44,7 @@ CLASS_FIGURE = {
 # Summary keys DESIGN.md promises, shown first.
 HEADLINE = (
     "recall@5",
+    "hit@5",
     "mrr@10",
     "ndcg@10",
     "citation_precision",

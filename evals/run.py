@@ -26,7 +26,7 @@ from evals.metrics.attribution import attribution_precision_recall, count_leaks
 from evals.metrics.citation import Embed, citation_precision_recall, citation_support
 from evals.metrics.facts import key_fact_recall, lead_recall, wrong_fact
 from evals.metrics.refusal import OUTCOMES, class_figures, outcome_fits, refusal_metrics
-from evals.metrics.retrieval import mrr_at_k, ndcg_at_k, recall_at_k
+from evals.metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from evals.metrics.text import number_recall, rouge_l
 
 logger = logging.getLogger(__name__)
@@ -167,6 +167,7 @@ class ItemScorer:
         if not (item.answerable and item.gold_sources):
             return m
         m["recall@5"] = recall_at_k(ranked, item.gold_sources, 5)
+        m["hit@5"] = hit_at_k(ranked, item.gold_sources, 5)
         m["mrr@10"] = mrr_at_k(ranked, item.gold_sources, 10)
         m["ndcg@10"] = ndcg_at_k(ranked, item.gold_sources, 10)
         if answer.refused:
@@ -281,7 +282,14 @@ def summarize(results: Sequence[ItemResult]) -> dict[str, Any]:
         out["latency_p95_ms"] = round(lat[min(len(lat) - 1, int(0.95 * len(lat)))], 1)
     for key in ("citation_precision", "citation_recall", "citation_support"):
         out.setdefault(key, None)
-    for key in ("attribution_precision", "attribution_recall", "recall@5", "mrr@10", "ndcg@10"):
+    for key in (
+        "attribution_precision",
+        "attribution_recall",
+        "recall@5",
+        "hit@5",
+        "mrr@10",
+        "ndcg@10",
+    ):
         out.setdefault(key, None)
     out.setdefault("leaks", 0)
     return out

@@ -24,6 +24,12 @@ def recall_at_k(ranked: Sequence[str], gold: Sequence[str], k: int) -> float:
     return len(top & set(gold)) / len(set(gold))
 
 
+def hit_at_k(ranked: Sequence[str], gold: Sequence[str], k: int) -> float:
+    """1.0 when any gold source is among the first k distinct retrieved sources (the share of
+    questions whose answer retrieval puts in front of the answerer), else 0.0."""
+    return 1.0 if set(_dedup(ranked)[:k]) & set(gold) else 0.0
+
+
 def mrr_at_k(ranked: Sequence[str], gold: Sequence[str], k: int) -> float:
     """Reciprocal rank of the first gold source within the first k distinct sources."""
     for i, s in enumerate(_dedup(ranked)[:k]):

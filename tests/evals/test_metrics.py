@@ -16,7 +16,7 @@ from evals.metrics.citation import (
     lexical_support,
 )
 from evals.metrics.refusal import refusal_metrics
-from evals.metrics.retrieval import mrr_at_k, ndcg_at_k, recall_at_k
+from evals.metrics.retrieval import hit_at_k, mrr_at_k, ndcg_at_k, recall_at_k
 from evals.replay import matches_where
 from evals.run import compare
 
@@ -31,6 +31,8 @@ def test_retrieval_metrics_by_hand() -> None:
     ideal = 1 / math.log2(2) + 1 / math.log2(3)
     assert ndcg_at_k(ranked, gold, 10) == pytest.approx(dcg / ideal)
     assert mrr_at_k(["x", "y"], gold, 10) == 0.0
+    assert hit_at_k(ranked, gold, 3) == 1.0  # b is third: one gold source is enough
+    assert hit_at_k(ranked, gold, 2) == 0.0
 
 
 def test_citation_precision_and_recall() -> None:
