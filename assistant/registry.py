@@ -96,6 +96,7 @@ def _extractive(settings: Settings, embedder: Embedder) -> Answerer:
         embed_chinese=embedder.multilingual,
         relevance=shared_reranker(settings.answer.answerability),
         ask_sentences=settings.answer.ask_sentences,
+        min_evidence=settings.answer.min_evidence,
     )
 
 

@@ -143,6 +143,15 @@ class AnswerSettings(_Section):
     ask_sentences: int = Field(
         default=3, ge=1, description="Most sentences of an ask-mode answer (English)."
     )
+    min_evidence: float = Field(
+        default=0.28,
+        ge=0,
+        le=1,
+        description="Refuse when the lexical evidence (the weighted share of the question's "
+        "terms the best sentences cover) is below this, wherever the answerability model does "
+        "not decide: Chinese questions, procedure and exercise requests, and every question "
+        "when `answerability` is None (fitted with `python -m evals.fit_evidence`).",
+    )
     model_file: Path | None = Field(
         default=None,
         description="Answerability model (JSON from `python -m evals.fit_answerability`); None "
@@ -180,6 +189,27 @@ class IngestionSettings(_Section):
     chunk_min_tokens: int = Field(default=40, ge=0, description="Smaller sections are merged.")
     use_hidden_text: bool = Field(
         default=False, description="Keep text a reader cannot see (white-on-white, zero size)."
+    )
+    ocr: Literal["auto", "off", "force"] = Field(
+        default="auto",
+        description="OCR of scans: auto reads PDF pages without a text layer and images; off "
+        "never (images are then refused); force reads every PDF page by OCR, ignoring its text "
+        "layer (for PDFs whose text layer is garbage). Same for uploads (docs/ocr.md).",
+    )
+    ocr_dpi: int = Field(
+        default=200,
+        ge=72,
+        le=600,
+        description="Resolution PDF pages are rendered at for OCR. On generated A4 scans "
+        "(python -m evals.bench_ocr) 150 and 300 dpi read alike; 300 costs about twice the time.",
+    )
+    ocr_min_confidence: float = Field(
+        default=0.8,
+        ge=0.0,
+        le=1.0,
+        description="A page whose mean OCR confidence (per character) is below this is reported "
+        "in the ingest's flagged list and not indexed. Clean generated scans read at 0.95-0.99, "
+        "with rotation, noise and stamps at 0.9-0.97 (python -m evals.bench_ocr).",
     )
 
 

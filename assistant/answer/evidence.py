@@ -209,9 +209,34 @@ _TASK_PROMPT = re.compile(
 )
 
 
+# What a course says its students will be able to do: every item is a task, none a fact.
+_OBJECTIVES_SECTION = re.compile(
+    r"objectives\b|learning outcomes|学习目标|教学目标|能力目标", re.IGNORECASE
+)
+_LIST_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)、]|[-*•]\s)")
+
+
 def is_task_prompt(text: str, section: str) -> bool:
-    """A numbered instruction to the reader under an exercise, review or question heading."""
+    """A numbered instruction to the reader under an exercise, review or question heading, or
+    an item of a course's learning objectives."""
+    if _OBJECTIVES_SECTION.search(section):
+        return bool(_LIST_ITEM.match(text))
     return bool(_TASK_SECTION.search(section)) and bool(_TASK_PROMPT.match(text))
+
+
+# A sentence that leans on the one before it ("… covers CNY 265,000 of this amount.",
+# "It is replaced …", "该值…"): quoted alone it does not say what it is about.
+_REFERS_BACK = re.compile(
+    r"^\s*(?:it|its|they|their|these|those|such|therefore|thus|hence)\b"
+    r"|\b(?:this|these|those|such)\s+(?!is\b|was\b|are\b)[a-z]+"
+    r"|^\s*(?:该|此|其|这些|这个|这种|上述|以上|它)",
+    re.IGNORECASE,
+)
+
+
+def refers_back(text: str) -> bool:
+    """True when the sentence needs the one before it to be understood."""
+    return bool(_REFERS_BACK.search(text))
 
 
 def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:

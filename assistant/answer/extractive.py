@@ -18,12 +18,14 @@ from assistant.answer.evidence import (
     collect_sentences,
     is_chinese,
     jaccard,
+    refers_back,
     refusal_text,
     score_sentences,
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.answer.registry import get_mode
+from assistant.answer.terms import question_parts
 from assistant.retrieve import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
 
@@ -70,6 +72,14 @@ def _first_answers(picks: list[_Pick], n: int) -> list[_Pick]:
             taken += 1
         out.append(p)
     return out
+
+
+def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
+    """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
+    if not refers_back(s.text):
+        return None
+    before = by_position.get((s.hit_index, s.position - 1))
+    return before if before is not None and before.line == s.line else None
 
 
 @dataclass(frozen=True)
@@ -225,11 +235,9 @@ class ExtractiveAnswerer:
         ranked_by_model = self.relevance is not None and not is_chinese(question)
         if usable and ranked_by_model:
             query = standalone_query(question, history)
-            picks = self._select_by_relevance(query, usable, sentences, hits)
+            picks = self._select_by_relevance(question, query, usable, sentences, hits)
             text, citations = self._compose(picks, hits, lead_first=True)
-            return Answer(
-                text, refused=False, mode="ask", citations=citations, features=measured
-            )
+            return Answer(text, refused=False, mode="ask", citations=citations, features=measured)
         if not usable or scoring.evidence < self.min_evidence:
             return Answer(
                 refusal_text(question, hits),
@@ -283,34 +291,70 @@ class ExtractiveAnswerer:
         return chosen
 
     def _select_by_relevance(
-        self, query: str, usable: list[Scored], sentences: list[Sentence], hits: list[Hit]
+        self,
+        question: str,
+        query: str,
+        usable: list[Scored],
+        sentences: list[Sentence],
+        hits: list[Hit],
     ) -> list[_Pick]:
         """The sentence that best answers `query` first, then up to `ask_sentences - 1` that
         support or qualify it (each nearly as relevant, none redundant), each followed by the
-        line it leads into ("Use grease:" before the grease's name)."""
+        line it leads into ("Use grease:" before the grease's name).
+
+        A question that asks two things ("How is BPFO calculated, and what value did the
+        example get?") leads with the best answer to each, in the order asked, so that one
+        part's answer does not crowd out the other's.
+        """
         assert self.relevance is not None
         pool = usable[:RELEVANCE_POOL]
-        logits = self.relevance.score(query, [_in_context(x.sentence, hits) for x in pool])
+        texts = [_in_context(x.sentence, hits) for x in pool]
+        logits = self.relevance.score(query, texts)
         logit = {id(x): float(v) for x, v in zip(pool, logits, strict=True)}
         value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
         ranked = sorted(pool, key=lambda x: -value[id(x)])
         floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
         following = {(s.hit_index, s.position): s for s in sentences}
         chosen: list[_Pick] = []
+
+        def take(x: Scored) -> bool:
+            if any(p.s is x.sentence for p in chosen) or any(
+                jaccard(set(x.sentence.words), set(p.s.words)) >= self.redundancy for p in chosen
+            ):
+                return False
+            before = _referred_to(x.sentence, following)
+            if before is not None and all(p.s is not before for p in chosen):
+                chosen.append(_Pick(replace(x, sentence=before), context=True))
+            chosen.append(_Pick(x))
+            nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
+            if nxt is not None and x.sentence.lead_in and all(p.s is not nxt for p in chosen):
+                chosen.append(_Pick(replace(x, sentence=nxt), context=True))
+            return True
+
+        for part in self._parts(question, query):
+            part_logits = [float(v) for v in self.relevance.score(part, texts)]
+            best = max(
+                range(len(pool)), key=lambda i: part_logits[i] + LEXICAL_SHARE * pool[i].score
+            )
+            if part_logits[best] >= SUPPORT_MIN_LOGIT:
+                take(pool[best])
         for x in ranked:
             if len([p for p in chosen if not p.context]) >= self.ask_sentences:
                 break
             if chosen and logit[id(x)] < floor:
                 continue
-            if any(p.s is x.sentence for p in chosen) or any(
-                jaccard(set(x.sentence.words), set(p.s.words)) >= self.redundancy for p in chosen
-            ):
-                continue
-            chosen.append(_Pick(x))
-            nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
-            if nxt is not None and x.sentence.lead_in and all(p.s is not nxt for p in chosen):
-                chosen.append(_Pick(replace(x, sentence=nxt), context=True))
+            take(x)
         return chosen
+
+    @staticmethod
+    def _parts(question: str, query: str) -> list[str]:
+        """The separate questions asked, each with what the standalone query borrowed from the
+        conversation; none when the question asks one thing."""
+        parts = question_parts(question)
+        if len(parts) < 2:
+            return []
+        borrowed = query[: -len(question)].strip() if query.endswith(question) else ""
+        return [f"{borrowed} {p}".strip() for p in parts]
 
     def _compose(
         self, picks: list[_Pick], hits: list[Hit], lead_first: bool = False

@@ -51,7 +51,8 @@ def _filler() -> frozenset[str]:
 
 # English asking words as written: "permitted" is filler, "permit" (a hot work permit) is not.
 _FILLER_EN_WORD = re.compile(
-    r"(?<![\w-])(?:" + "|".join(sorted(map(re.escape, _FILLER_EN.split()), key=len, reverse=True))
+    r"(?<![\w-])(?:"
+    + "|".join(sorted(map(re.escape, _FILLER_EN.split()), key=len, reverse=True))
     + r")(?![\w-])",
     re.IGNORECASE,
 )
@@ -186,6 +187,29 @@ def coverage(
         ):
             found += alternative_weight * w * idf.get(t, 1.0)
     return found / total
+
+
+# Where a question asks a second thing: "How is BPFO calculated, and what value did ...?",
+# "When does the alarm come up? How long do I have?", "实验要转多久？J2 轴在什么范围内动？".
+_SECOND_QUESTION = re.compile(
+    r"[?？；;]\s*(?=\S)|,?\s+and\s+(?=(?:how|what|when|where|which|who|why|is|are|was|were|"
+    r"does|do|did|can|could|should|may|must|will|would)\b)",
+    re.IGNORECASE,
+)
+# A part shorter than this is not a question of its own ("…, and why?").
+_PART_WORDS = 3
+_PART_CJK = 4
+
+
+def question_parts(question: str) -> list[str]:
+    """The separate questions a question asks, in order; `[question]` when it asks one."""
+    parts = [p.strip(" ,，、") for p in _SECOND_QUESTION.split(question.strip())]
+    parts = [
+        p
+        for p in parts
+        if len(re.findall(r"[A-Za-z0-9]+", p)) >= _PART_WORDS or len(CJK.findall(p)) >= _PART_CJK
+    ]
+    return parts if len(parts) >= 2 else [question]
 
 
 def jaccard(a: set[str], b: set[str]) -> float:

@@ -1,0 +1,110 @@
+"""An ask-mode answer leads with what answers each part of the question, and a sentence that
+leans on the one before it is quoted with it."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from assistant.answer.evidence import collect_sentences, is_task_prompt, refers_back
+from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.terms import question_parts
+from assistant.types import Hit
+from tests.factories import make_chunk
+
+
+class QueryScorer:
+    """A cross-encoder stand-in: a passage's logit is that of the first (query words, passage
+    words) pair, in the order given, that both contain, else `default`."""
+
+    def __init__(self, logits: dict[tuple[str, str], float], default: float = -6.0) -> None:
+        self.logits = logits
+        self.default = default
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        out = []
+        for p in passages:
+            found = [v for (q, w), v in self.logits.items() if q in query and w in p]
+            out.append(found[0] if found else self.default)
+        return np.array(out, dtype=np.float32)
+
+
+def _hit(text: str, section: str = "Battery") -> list[Hit]:
+    return [Hit(make_chunk("d0-0000", text=text, title="HX-R20 manual", section=section), 1.0)]
+
+
+def test_a_question_is_split_where_it_asks_a_second_thing() -> None:
+    assert question_parts(
+        "How is BPFO calculated, and what value did the example get for the 7014 bearing?"
+    ) == ["How is BPFO calculated", "what value did the example get for the 7014 bearing?"]
+    assert question_parts("实验里排压运转要转多久？J2 轴在什么角度范围内来回动？") == [
+        "实验里排压运转要转多久",
+        "J2 轴在什么角度范围内来回动？",
+    ]
+    # one question: "and" between nouns, or a part too short to stand alone
+    assert question_parts("What is the torque for M8 and M10 screws?") == [
+        "What is the torque for M8 and M10 screws?"
+    ]
+    assert question_parts("Which method does the key expect, and why?") == [
+        "Which method does the key expect, and why?"
+    ]
+
+
+def test_each_part_of_a_two_part_question_gets_its_answer_up_front() -> None:
+    text = (
+        "The alarm E-3065 is raised below 3.1 V. "
+        "The battery pack is under the base cover. "
+        "Replace the pack every 12 months. "
+        "The pack holds the encoder counts for 2 weeks after the alarm."
+    )
+    # The whole question is best answered by the alarm sentence; its second part only by the
+    # "2 weeks" one, which the whole question scores too low to be kept as support.
+    scorer = QueryScorer(
+        {
+            ("alarm come up and", "2 weeks"): -4.0,
+            ("alarm come up and", "12 months"): 3.0,
+            ("alarm come up", "3.1 V"): 5.0,
+            ("how long", "2 weeks"): 4.0,
+        }
+    )
+    answerer = ExtractiveAnswerer(relevance=scorer, ask_sentences=2)
+    got = answerer.answer(
+        "When does the battery alarm come up and how long do I have to change the battery?",
+        _hit(text),
+        mode="ask",
+    )
+    assert got.answer.startswith("The alarm E-3065 is raised below 3.1 V.")
+    assert "2 weeks" in got.answer
+    assert "12 months" not in got.answer
+
+
+def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it() -> None:
+    text = (
+        "Warranty cost so far: CNY 412,600 for 14 field repairs. "
+        "The claim against the supplier covers CNY 265,000 of this amount."
+    )
+    scorer = QueryScorer({("supplier", "265,000"): 5.0, ("supplier", "412,600"): -3.0})
+    got = ExtractiveAnswerer(relevance=scorer).answer(
+        "How much does the supplier pay back?", _hit(text), mode="ask"
+    )
+    assert got.answer.index("412,600") < got.answer.index("265,000")
+    assert refers_back("Replace the battery within 2 weeks after this alarm.")
+    assert refers_back("该值不得超过 0.02 mm。")
+    assert not refers_back("The claim covers CNY 265,000.")
+    assert not refers_back("This is the maintenance manual of the HX-R20.")
+
+
+def test_learning_objectives_are_tasks_not_facts() -> None:
+    section = "NLC-CNC-202 > Learning objectives"
+    assert is_task_prompt("1. Describe the methods used to preload the ball nut.", section)
+    assert is_task_prompt("3. Measure the reversal value of a linear axis.", section)
+    assert is_task_prompt("- 能够计算润滑脂更换周期。", "课程模块 > 学习目标")
+    chunk = make_chunk(
+        "d0-0000",
+        section=section,
+        text="1. Relate the screw lead and motor speed to the axis feed rate.\n"
+        "The feed rate is the screw lead times the motor speed.",
+    )
+    texts = [s.text for s in collect_sentences([Hit(chunk, 1.0)])]
+    assert texts == ["The feed rate is the screw lead times the motor speed."]
