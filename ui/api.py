@@ -14,10 +14,11 @@ from pydantic import BaseModel, Field
 
 from assistant.errors import AccessError, NotFoundError, PayloadTooLargeError
 from assistant.types import Identity
+from ui import conversations as convs
 from ui import handlers
 from ui.auth import identity_from_request, require_identity
 from ui.documents import latest_eval
-from ui.handlers import Services
+from ui.services import Services
 
 logger = logging.getLogger(__name__)
 router = APIRouter(prefix="/api", tags=["techkb"])
@@ -81,6 +82,25 @@ def source(chunk_id: str, request: Request, identity: Caller, quote: str = "") -
 def feedback(body: FeedbackRequest, request: Request, identity: Writer) -> Response:
     """Rate an answer you were given."""
     handlers.give_feedback(_services(request), identity, body.answer_id, body.rating, body.comment)
+    return Response(status_code=204)
+
+
+@router.get("/conversations")
+def conversations(request: Request, identity: Writer) -> list[dict[str, Any]]:
+    """Your conversations in the web app, most recent first (id, title, times, turns)."""
+    return convs.list_conversations(_services(request), identity)
+
+
+@router.get("/conversations/{conversation_id}")
+def conversation(conversation_id: str, request: Request, identity: Writer) -> dict[str, Any]:
+    """One of your conversations with its turns (404 for anybody else's)."""
+    return convs.open_conversation(_services(request), identity, conversation_id)
+
+
+@router.delete("/conversations/{conversation_id}", status_code=204)
+def delete_conversation(conversation_id: str, request: Request, identity: Writer) -> Response:
+    """Delete one of your conversations."""
+    convs.delete_conversation(_services(request), identity, conversation_id)
     return Response(status_code=204)
 
 

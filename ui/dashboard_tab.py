@@ -13,7 +13,7 @@ from PIL import Image
 
 from ui import handlers
 from ui.i18n import t, text
-from ui.render import column_labels, count_rows, format_time, records_rows
+from ui.render import column_labels, count_rows, format_time, records_rows, translated_rows
 from ui.web_support import UiContext, ui_errors
 
 logger = logging.getLogger(__name__)
@@ -34,10 +34,8 @@ def build_dashboard_tab(ctx: UiContext) -> tuple[gr.Tab, list[Any], Any]:
         scope = gr.Markdown()
         refresh = gr.Button(t("refresh"), elem_id="techkb-dashboard-refresh")
         with gr.Row():
-            chunks_plot = gr.BarPlot(
-                x="contributor", y="chunks", label=t("chunks_by_contributor"), sort="-y"
-            )
-            ledger_plot = gr.BarPlot(x="contributor", y="citations", label=t("ledger"), sort="-y")
+            chunks_plot = _bar_plot("chunks", t("chunks_by_contributor"), "techkb-chunks-plot")
+            ledger_plot = _bar_plot("citations", t("ledger"), "techkb-ledger-plot")
         with gr.Row():
             by_contributor = _table(t("docs_by_contributor"), ["contributor", "documents"])
             by_kind = _table(t("docs_by_kind"), ["kind", "documents"])
@@ -82,15 +80,22 @@ def build_dashboard_tab(ctx: UiContext) -> tuple[gr.Tab, list[Any], Any]:
         scope_text = f"**{data.get('scope', '')}**"
         if not evaluation:
             scope_text += f" · {text('no_eval', lang)}"
+        chunks = count_rows(data.get("chunks_by_contributor"))
         return (
             scope_text,
-            pd.DataFrame(
-                count_rows(data.get("chunks_by_contributor")), columns=["contributor", "chunks"]
-            ),
-            pd.DataFrame([r[:2] for r in ledger_rows], columns=["contributor", "citations"]),
+            _bars(chunks, "chunks", lang),
+            _bars([r[:2] for r in ledger_rows], "citations", lang),
             _frame(count_rows(docs.get("by_contributor")), ("contributor", "documents"), lang),
-            _frame(count_rows(docs.get("by_kind")), ("kind", "documents"), lang),
-            _frame(count_rows(docs.get("by_visibility")), ("visibility", "documents"), lang),
+            _frame(
+                translated_rows(count_rows(docs.get("by_kind")), ("kind",), lang),
+                ("kind", "documents"),
+                lang,
+            ),
+            _frame(
+                translated_rows(count_rows(docs.get("by_visibility")), ("visibility",), lang),
+                ("visibility", "documents"),
+                lang,
+            ),
             _frame(ledger_rows, LEDGER_COLUMNS, lang),
             _frame(_dated(data.get("feedback"), FEEDBACK_COLUMNS), FEEDBACK_COLUMNS, lang),
             _frame(_dated(data.get("gaps"), GAP_COLUMNS), GAP_COLUMNS, lang),
@@ -109,6 +114,28 @@ def build_dashboard_tab(ctx: UiContext) -> tuple[gr.Tab, list[Any], Any]:
         return gr.Tab(visible=ctx.may_contribute(ctx.identity(request)))
 
     return tab, [tab], on_load
+
+
+def _bar_plot(y: str, label: Any, elem_id: str) -> gr.BarPlot:
+    """Bars per contributor from zero, their names slanted so that long ones do not overlap."""
+    return gr.BarPlot(
+        x="contributor",
+        y=y,
+        label=label,
+        sort="-y",
+        y_lim=[0, None],
+        x_label_angle=-35,
+        elem_id=elem_id,
+    )
+
+
+def _bars(rows: list[list[Any]], y: str, lang: str) -> gr.BarPlot:
+    """A bar plot's data with its axis titles in the page's language."""
+    return gr.BarPlot(
+        value=pd.DataFrame(rows, columns=["contributor", y]),
+        x_title=text("col_contributor", lang),
+        y_title=text(f"col_{y}", lang),
+    )
 
 
 def _frame(rows: list[list[Any]], columns: tuple[str, ...], lang: str) -> gr.Dataframe:

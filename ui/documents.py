@@ -16,14 +16,12 @@ import json
 import logging
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from assistant.access import can_see, may_oversee
 from assistant.errors import AccessError, NotFoundError, ValidationError
 from assistant.types import Identity
-
-if TYPE_CHECKING:
-    from ui.handlers import Services
+from ui.services import Services
 
 logger = logging.getLogger(__name__)
 CONTRIBUTOR_ROLES = ("staff", "teacher", "admin")

@@ -13,68 +13,35 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
-from collections.abc import Callable, Iterator
-from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see, validate_identity
 from assistant.answer.registry import MODE_NAMES
 from assistant.errors import AccessError, AuthError, NotFoundError, ValidationError
-from assistant.feedback import FeedbackStore
-from assistant.settings import Settings, UISettings
-from assistant.store import KnowledgeStore
+from assistant.settings import UISettings
 from assistant.types import ANONYMOUS, Identity, Turn
-from assistant.users import UserStore
-from ui.answer_pool import AnswerPool, Reader
+from ui.answer_pool import Reader
+from ui.documents import (
+    dashboard,
+    delete_document,
+    ledger,
+    list_documents,
+    replace_document,
+    start_upload,
+    upload_status,
+)
 from ui.history import check_history, check_turns, recent_history
-from ui.uploads import UploadManager
+from ui.services import Services
 
 if TYPE_CHECKING:
     from assistant.service import Assistant
 
 logger = logging.getLogger(__name__)
-T = TypeVar("T")
 CONTRIBUTOR_ROLES = ("staff", "teacher", "admin")
 MAX_QUESTION_CHARS = 4000
 _WORDS = re.compile(r"\S+\s*")
-
-
-@dataclass
-class Services:
-    """Everything the handlers need, built once by `ui.server.build_services`."""
-
-    settings: Settings
-    store: KnowledgeStore
-    assistant: Assistant
-    users: UserStore | None
-    feedback: FeedbackStore
-    uploads: UploadManager
-    answers: AnswerPool
-    _executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(1, thread_name_prefix="techkb-store")
-    )
-    _store_thread: list[int] = field(default_factory=list)
-
-    def call(self, fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
-        """Run `fn` on the store's own thread (inline when already on it)."""
-        if self._store_thread and threading.get_ident() == self._store_thread[0]:
-            return fn(*args, **kwargs)
-        return self._executor.submit(self._on_store_thread, fn, args, kwargs).result()
-
-    def _on_store_thread(self, fn: Callable[..., T], args: Any, kwargs: Any) -> T:
-        if not self._store_thread:
-            self._store_thread.append(threading.get_ident())
-        return fn(*args, **kwargs)
-
-    def close(self) -> None:
-        """Stop the upload worker and the answer workers; close the store (on its thread)."""
-        self.uploads.close()
-        self.answers.close()
-        self.call(self.store.close)
-        self._executor.shutdown(wait=True)
 
 
 # -- identity -----------------------------------------------------------------------------------
@@ -281,11 +248,11 @@ def source_card(
     }
 
 
-def contributor_names(services: Services) -> dict[str, str]:
-    """Contributor id -> display name, from the contributors.yaml of every ingested root."""
+def _contributor_entries(services: Services) -> list[dict[str, Any]]:
+    """The contributors.yaml entries of every ingested root (first root to declare an id wins)."""
     import yaml
 
-    names: dict[str, str] = {}
+    entries: dict[str, dict[str, Any]] = {}
     for root in sorted({d.root for d in services.store.catalog.documents()}):
         path = Path(root) / "contributors.yaml"
         try:
@@ -294,8 +261,20 @@ def contributor_names(services: Services) -> dict[str, str]:
             continue
         for entry in data.get("contributors") or []:
             if isinstance(entry, dict) and entry.get("id"):
-                names.setdefault(str(entry["id"]), str(entry.get("name") or entry["id"]))
-    return names
+                entries.setdefault(str(entry["id"]), entry)
+    return list(entries.values())
+
+
+def contributor_names(services: Services) -> dict[str, str]:
+    """Contributor id -> display name, from the contributors.yaml of every ingested root."""
+    return {str(e["id"]): str(e.get("name") or e["id"]) for e in _contributor_entries(services)}
+
+
+def contributor_licences(services: Services) -> dict[str, str]:
+    """Contributor id -> its default licence, where a contributors.yaml declares one."""
+    return {
+        str(e["id"]): str(e["license"]) for e in _contributor_entries(services) if e.get("license")
+    }
 
 
 # -- feedback -----------------------------------------------------------------------------------
@@ -315,17 +294,6 @@ def give_feedback(
         raise AccessError("sign in to rate answers")
     services.feedback.rate(answer_id, identity, int(rating), comment or "")
 
-
-# -- documents (implemented in ui.documents) ------------------------------------------------------
-from ui.documents import (  # noqa: E402  (the handlers above are what ui.documents builds on)
-    dashboard,
-    delete_document,
-    ledger,
-    list_documents,
-    replace_document,
-    start_upload,
-    upload_status,
-)
 
 __all__ = [
     "Services",

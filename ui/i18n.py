@@ -13,6 +13,8 @@ import gradio as gr
 from assistant.answer.registry import MODES
 
 LANGUAGES: tuple[str, ...] = ("en", "zh")
+# Each language by its own name, as language pickers show them.
+LANGUAGE_NAMES: dict[str, str] = {"en": "English", "zh": "中文"}
 
 EN: dict[str, str] = {
     "app_title": "techkb — shared technical knowledge base",
@@ -23,7 +25,7 @@ EN: dict[str, str] = {
     "signed_in_as": "Signed in as",
     "anonymous": "Not signed in: public material only.",
     "sign_out": "Sign out",
-    "language_hint": "Language: follows your browser; change it under Settings at the bottom.",
+    "language": "Language",
     "tab_chat": "Ask",
     "tab_contribute": "Contribute",
     "tab_dashboard": "Dashboard",
@@ -134,6 +136,56 @@ EN: dict[str, str] = {
     "signin_failed": "Wrong user name or password.",
     "signin_throttled": "Too many failed sign-ins. Wait a few minutes, then try again.",
     "upload_not_yours": "This file was not uploaded in this browser session; upload it again.",
+    "enter_hint": "Enter sends · Shift+Enter starts a new line",
+    "conversations": "Conversations",
+    "conversations_info": "Your earlier conversations; click one to reopen it.",
+    "delete_conversation": "Delete conversation",
+    "confirm_delete": "Delete",
+    "cancel": "Cancel",
+    "confirm_delete_conversation": (
+        "Delete the conversation **{title}**? Its {count} question(s) and their answers "
+        "{where} are removed for good. Ratings you gave stay."
+    ),
+    "kept_on_server": "kept on the server",
+    "kept_in_browser": "kept in this browser",
+    "conversation_deleted": "Conversation deleted.",
+    "select_conversation_first": "Select a conversation in the list first.",
+    "details": "details",
+    "answer_withheld": (
+        "This answer is no longer shown: it cites sources you may not read any more."
+    ),
+    "note_fallback": (
+        "The language model did not answer; this answer was composed directly from the sources."
+    ),
+    "note_removed_citations": "Some citations matched no source and were removed.",
+    "note_uncited_reply": "The model's reply cited no source, so it is not shown.",
+    "note_uncited_sentences": "Some sentences of this answer have no citation: check them.",
+    "note_no_steps": (
+        "No numbered procedure was found, so the answer quotes the sources' text instead."
+    ),
+    "note_no_steps_refused": "No numbered steps were found in the sources you may read.",
+    "note_not_in_sources": "Something the question names is in none of the sources.",
+    "note_no_answer_key": "No answer key you may read was found.",
+    "confirm_delete_document": (
+        "Delete **{title}** ({source})? Its file and its {chunks} passage(s) are removed from "
+        "the knowledge base for everyone; answers will no longer cite it."
+    ),
+    "license_default": "Licence if left empty: {license}",
+    "kind_standard": "standard",
+    "kind_procedure": "procedure",
+    "kind_case": "case study",
+    "kind_course": "course material",
+    "kind_other": "other",
+    "visibility_public": "public (everyone)",
+    "visibility_consortium": "consortium (signed-in members)",
+    "visibility_org": "my organisation only",
+    "scope_public": "public",
+    "scope_consortium": "consortium",
+    "scope_org": "organisation",
+    "role_student": "students",
+    "role_staff": "staff",
+    "role_teacher": "teachers",
+    "role_admin": "administrators",
 }
 
 ZH: dict[str, str] = {
@@ -142,7 +194,7 @@ ZH: dict[str, str] = {
     "signed_in_as": "当前用户",
     "anonymous": "未登录：只能查看公开资料。",
     "sign_out": "退出登录",
-    "language_hint": "界面语言跟随浏览器；可在页面底部“设置”中切换。",
+    "language": "界面语言",
     "tab_chat": "提问",
     "tab_contribute": "贡献资料",
     "tab_dashboard": "统计面板",
@@ -247,6 +299,50 @@ ZH: dict[str, str] = {
     "signin_failed": "用户名或密码错误。",
     "signin_throttled": "登录失败次数过多，请等几分钟后再试。",
     "upload_not_yours": "此文件不是在本次浏览器会话中上传的，请重新上传。",
+    "enter_hint": "按 Enter 发送 · Shift+Enter 换行",
+    "conversations": "历史对话",
+    "conversations_info": "您以前的对话；点击即可重新打开。",
+    "delete_conversation": "删除对话",
+    "confirm_delete": "删除",
+    "cancel": "取消",
+    "confirm_delete_conversation": (
+        "删除对话 **{title}**？其中 {count} 个问题及回答（{where}）将被永久删除。"
+        "您给出的评价会保留。"
+    ),
+    "kept_on_server": "保存在服务器上",
+    "kept_in_browser": "保存在本浏览器中",
+    "conversation_deleted": "对话已删除。",
+    "select_conversation_first": "请先在列表中选择一个对话。",
+    "details": "详细信息",
+    "answer_withheld": "此回答已不再显示：它引用了您现在无权查看的资料。",
+    "note_fallback": "语言模型未能回答；此回答直接由资料内容组成。",
+    "note_removed_citations": "部分引用与任何资料都不对应，已删除。",
+    "note_uncited_reply": "模型的回复未引用任何资料，因此不予显示。",
+    "note_uncited_sentences": "此回答中有些句子没有引用，请核对。",
+    "note_no_steps": "未找到编号的操作步骤，因此回答引用了资料原文。",
+    "note_no_steps_refused": "在您可查看的资料中未找到编号的操作步骤。",
+    "note_not_in_sources": "问题中提到的内容在任何资料中都没有出现。",
+    "note_no_answer_key": "未找到您可查看的参考答案。",
+    "confirm_delete_document": (
+        "删除 **{title}**（{source}）？其文件和 {chunks} 个片段将从知识库中删除，"
+        "所有人都将无法再看到，回答也不会再引用它。"
+    ),
+    "license_default": "留空时的许可：{license}",
+    "kind_standard": "标准",
+    "kind_procedure": "操作规程",
+    "kind_case": "案例",
+    "kind_course": "课程资料",
+    "kind_other": "其他",
+    "visibility_public": "公开（所有人）",
+    "visibility_consortium": "联盟（已登录成员）",
+    "visibility_org": "仅本单位",
+    "scope_public": "公开",
+    "scope_consortium": "联盟",
+    "scope_org": "本单位",
+    "role_student": "学生",
+    "role_staff": "员工",
+    "role_teacher": "教师",
+    "role_admin": "管理员",
 }
 
 #: Gradio resolves "zh-CN" to its own built-in locale, so the custom strings go under both.

@@ -12,13 +12,16 @@ import time
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
+from ui.chat_view import sort_notes
 from ui.i18n import EN, text
+from ui.tables import answer_tables, split_tables, table_html
 
 ANCHOR_PREFIX = "techkb-src"
 # `[n]` not escaped (`\[n]`) and not a Markdown link label (`[n](url)`, `[n]: url`).
 # Several sources in one bracket (`[6, 8, 5]`) are linked one by one.
 _CITATION = re.compile(r"(?<!\\)\[(\d{1,4}(?:\s*[,;]\s*\d{1,4})*)\](?![(:])")
 _UNSAFE_ID = re.compile(r"[^A-Za-z0-9_-]")
+PREVIEW_CHARS = 300  # of a quote, in the tooltip of its citation number
 
 
 def anchor_id(answer_id: str, n: int) -> str:
@@ -26,7 +29,17 @@ def anchor_id(answer_id: str, n: int) -> str:
     return f"{ANCHOR_PREFIX}-{_UNSAFE_ID.sub('', answer_id)}-{int(n)}"
 
 
-def link_citations(answer: str, numbers: Iterable[int], answer_id: str) -> str:
+def doc_anchor(answer_id: str, index: int) -> str:
+    """The element id of an answer's card for its `index`-th cited document."""
+    return f"{ANCHOR_PREFIX}-{_UNSAFE_ID.sub('', answer_id)}-doc{int(index)}"
+
+
+def link_citations(
+    answer: str,
+    numbers: Iterable[int],
+    answer_id: str,
+    quotes: Mapping[int, str] | None = None,
+) -> str:
     """Turn each ``[n]`` that names a citation of this answer into a link to its source card.
 
     ``[6, 8]`` becomes one link per number. Numbers that match no citation, Markdown link labels
@@ -36,43 +49,64 @@ def link_citations(answer: str, numbers: Iterable[int], answer_id: str) -> str:
         answer: the answer text (Markdown).
         numbers: the citation numbers the answer carries.
         answer_id: the answer's id, part of each card's anchor.
+        quotes: the quoted passage of each number, previewed when the pointer rests on it.
 
     Returns:
         The Markdown with ``<a class="techkb-cite" href="#...">[n]</a>`` links.
     """
     known = {int(n) for n in numbers}
+    quotes = quotes or {}
+
+    def link(n: int) -> str:
+        preview = " ".join(str(quotes.get(n) or "").split())[:PREVIEW_CHARS]
+        extra = ""
+        if preview:
+            safe = html.escape(preview, quote=True)
+            extra = f' title="{safe}"'
+        return f'<a class="techkb-cite" href="#{anchor_id(answer_id, n)}"{extra}>[{n}]</a>'
 
     def replace(match: re.Match[str]) -> str:
         numbers = [int(n) for n in re.split(r"\s*[,;]\s*", match.group(1))]
         if not any(n in known for n in numbers):
             return match.group(0)
-        return "".join(
-            f'<a class="techkb-cite" href="#{anchor_id(answer_id, n)}">[{n}]</a>'
-            if n in known
-            else f"[{n}]"
-            for n in numbers
-        )
+        return "".join(link(n) if n in known else f"[{n}]" for n in numbers)
 
     return _CITATION.sub(replace, answer)
 
 
-def answer_markdown(result: Mapping[str, Any], lang: str) -> str:
+def answer_markdown(result: Mapping[str, Any], lang: str, *, details: bool = False) -> str:
     """The chat message for a finished answer: linked citations, refusal styling, notes.
 
     Args:
-        result: the final ``ask``/``ask_stream`` result of the handlers.
+        result: the final ``ask``/``ask_stream`` result of the handlers, its citations already
+            numbered for display (``ui.chat_view.renumber``).
         lang: "en" or "zh", for the few words added around the answer.
+        details: also give the assistant's own notes (evidence figures), folded under a
+            "details" toggle (for admins).
 
     Returns:
         Markdown (with a little inline HTML) for the chat window.
     """
-    numbers = [int(c["n"]) for c in result.get("citations", []) if "n" in c]
-    body = link_citations(str(result.get("answer", "")), numbers, str(result.get("answer_id", "")))
-    notes = [str(n) for n in result.get("notes", []) if str(n).strip()]
+    citations = [c for c in result.get("citations", []) if "n" in c]
+    numbers = [int(c["n"]) for c in citations]
+    quotes = {int(c["n"]): str(c.get("quote") or "") for c in citations}
+    body = link_citations(
+        answer_tables(str(result.get("answer", ""))),
+        numbers,
+        str(result.get("answer_id", "")),
+        quotes,
+    )
+    shown, raw = sort_notes(result.get("notes") or [], lang)
     notes_md = ""
-    if notes:
-        items = "\n".join(f"- {html.escape(n, quote=False)}" for n in notes)
+    if shown:
+        items = "\n".join(f"- {html.escape(n, quote=False)}" for n in shown)
         notes_md = f"\n\n**{text('notes', lang)}**\n\n{items}"
+    if details and raw:
+        items = "".join(f"<li>{html.escape(n, quote=False)}</li>" for n in raw)
+        notes_md += (
+            f'\n\n<details class="techkb-details"><summary>{html.escape(text("details", lang))}'
+            f"</summary><ul>{items}</ul></details>"
+        )
     if result.get("refused"):
         title = html.escape(text("refused_title", lang))
         return f'<div class="techkb-refused">\n\n**⚠ {title}**\n\n{body}{notes_md}\n\n</div>'
@@ -106,57 +140,121 @@ def highlight_quote(chunk_text: str, quote: str, start: int, end: int) -> str:
     )
 
 
+def chunk_html(chunk_text: str, quote: str, start: int = -1, end: int = -1) -> str:
+    """A chunk's text as safe HTML: Markdown tables as tables with the quoted row marked, the
+    rest as text with the quoted span marked (see :func:`highlight_quote`)."""
+    pieces = split_tables(chunk_text)
+    if not any(table for table, _ in pieces):
+        return highlight_quote(chunk_text, quote, start, end)
+    parts = []
+    for table, piece in pieces:
+        if table:
+            parts.append(table_html([r for r in piece.splitlines() if r.strip()], quote))
+        else:
+            parts.append(highlight_quote(piece, quote, -1, -1))
+    return "".join(parts)
+
+
+def _card_fields(card: Mapping[str, Any], lang: str, keys: Sequence[str]) -> str:
+    values = {
+        "card_contributor": card.get("contributor_name") or card.get("contributor"),
+        "card_source": card.get("source"),
+        "card_section": card.get("section"),
+        "card_page": card.get("page"),
+        "card_edition": card.get("edition"),
+        "card_license": card.get("license"),
+        "card_kind": card.get("kind"),
+    }
+    return "".join(
+        f"<dt>{html.escape(text(key, lang))}</dt><dd>{html.escape(str(values[key]))}</dd>"
+        for key in keys
+        if values.get(key) not in (None, "")
+    )
+
+
+DOCUMENT_FIELDS = ("card_contributor", "card_source", "card_edition", "card_license", "card_kind")
+PASSAGE_FIELDS = ("card_section", "card_page")
+
+
 def source_card_html(
     card: Mapping[str, Any] | None, n: int, answer_id: str, lang: str, *, title: str = ""
 ) -> str:
-    """One collapsible source card; its summary line shows ``[n]``, title and contributor.
+    """One collapsible source card for one citation (see :func:`document_card_html`)."""
+    return document_card_html(
+        [(n, card)], answer_id, lang, title=title, anchor=anchor_id(answer_id, n)
+    )
+
+
+def document_card_html(
+    passages: Sequence[tuple[int, Mapping[str, Any] | None]],
+    answer_id: str,
+    lang: str,
+    *,
+    title: str = "",
+    anchor: str = "",
+) -> str:
+    """One collapsible card for one document with each passage an answer cites from it.
+
+    The summary shows the citation numbers, the title and the contributor; inside come the
+    document's fields, then each passage (its number, section and page, and its text with the
+    quote marked). A passage's element id is :func:`anchor_id` of its number, which the
+    answer's citation links point at.
 
     Args:
-        card: a ``handlers.source_card`` result, or None when the source is no longer visible.
-        n: the citation number.
-        answer_id: the answer the card belongs to (for the anchor).
+        passages: ``(n, card)`` for each citation of this document, ``card`` a
+            ``handlers.source_card`` result or None when the source is no longer visible.
+        answer_id: the answer the card belongs to (for the anchors).
         lang: "en" or "zh".
-        title: fallback title (from the citation) when ``card`` is None.
+        title: the title when no passage is visible any more (from the citation).
+        anchor: the card's own element id.
 
     Returns:
-        Safe HTML: a ``<details>`` element whose id is :func:`anchor_id`.
+        Safe HTML: a ``<details class="techkb-card">`` element.
     """
-    anchor = anchor_id(answer_id, n)
-    if card is None:
-        return (
-            f'<details class="techkb-card" id="{anchor}"><summary>[{int(n)}] '
-            f"{html.escape(title)}</summary><p>{html.escape(text('card_unavailable', lang))}"
-            "</p></details>"
-        )
-    contributor = card.get("contributor_name") or card.get("contributor") or ""
-    rows = [
-        ("card_contributor", contributor),
-        ("card_source", card.get("source")),
-        ("card_section", card.get("section")),
-        ("card_page", card.get("page")),
-        ("card_edition", card.get("edition")),
-        ("card_license", card.get("license")),
-        ("card_kind", card.get("kind")),
+    visible = [card for _, card in passages if card is not None]
+    first = visible[0] if visible else None
+    numbers = "".join(f'<span class="techkb-card-n">[{int(n)}]</span>' for n, _ in passages)
+    head_title = str(first.get("title", "")) if first else title
+    contributor = ""
+    if first is not None:
+        name = first.get("contributor_name") or first.get("contributor") or ""
+        contributor = f' — <span class="techkb-card-contributor">{html.escape(str(name))}</span>'
+    # A card of one passage is that citation's target itself; one of several holds theirs.
+    single = len(passages) == 1
+    card_id = anchor_id(answer_id, passages[0][0]) if single else anchor
+    own_id = f' id="{card_id}"' if card_id else ""
+    parts = [
+        f'<details class="techkb-card"{own_id}><summary>{numbers} '
+        f'<span class="techkb-card-title">{html.escape(head_title)}</span>{contributor}'
+        "</summary>"
     ]
-    fields = "".join(
-        f"<dt>{html.escape(text(key, lang))}</dt><dd>{html.escape(str(value))}</dd>"
-        for key, value in rows
-        if value not in (None, "")
-    )
-    chunk = highlight_quote(
-        str(card.get("text", "")),
-        str(card.get("quote", "")),
-        int(card.get("quote_start", -1)),
-        int(card.get("quote_end", -1)),
-    )
-    return (
-        f'<details class="techkb-card" id="{anchor}">'
-        f'<summary><span class="techkb-card-n">[{int(n)}]</span> '
-        f'<span class="techkb-card-title">{html.escape(str(card.get("title", "")))}</span>'
-        f' — <span class="techkb-card-contributor">{html.escape(str(contributor))}</span>'
-        f"</summary><dl>{fields}</dl>"
-        f'<blockquote class="techkb-chunk">{chunk}</blockquote></details>'
-    )
+    if first is not None:
+        parts.append(f"<dl>{_card_fields(first, lang, DOCUMENT_FIELDS)}</dl>")
+    for n, card in passages:
+        passage_id = "" if single else f' id="{anchor_id(answer_id, n)}"'
+        parts.append(f'<div class="techkb-passage"{passage_id} data-n="{int(n)}">')
+        if card is None:
+            parts.append(
+                f'<p><span class="techkb-card-n">[{int(n)}]</span> '
+                f"{html.escape(text('card_unavailable', lang))}</p></div>"
+            )
+            continue
+        where = _card_fields(card, lang, PASSAGE_FIELDS)
+        head = "" if single else f'<span class="techkb-card-n">[{int(n)}]</span>'
+        parts.append(
+            (f'<p class="techkb-passage-head">{head}</p>' if head else "")
+            + (f"<dl>{where}</dl>" if where else "")
+            + '<blockquote class="techkb-chunk">'
+            + chunk_html(
+                str(card.get("text", "")),
+                str(card.get("quote", "")),
+                int(card.get("quote_start", -1)),
+                int(card.get("quote_end", -1)),
+            )
+            + "</blockquote></div>"
+        )
+    parts.append("</details>")
+    return "".join(parts)
 
 
 def sources_html(groups: Sequence[Mapping[str, Any]], lang: str) -> str:
@@ -251,6 +349,22 @@ def _numbers(values: Iterable[Any]) -> list[float]:
 
 def _as_number(value: Any) -> float:
     return float(value) if isinstance(value, int | float) else 0.0
+
+
+# Columns whose values are words of the knowledge model, shown in the page's language.
+VALUE_KEYS = {"kind": "kind_", "visibility": "scope_"}
+
+
+def translated_rows(rows: list[list[Any]], columns: Sequence[str], lang: str) -> list[list[Any]]:
+    """Rows with the values of `VALUE_KEYS` columns in `lang` (unknown values as they are)."""
+    out = []
+    for row in rows:
+        cells = []
+        for column, value in zip(columns, row, strict=False):
+            key = f"{VALUE_KEYS.get(column, '')}{value}"
+            cells.append(text(key, lang) if column in VALUE_KEYS and key in EN else value)
+        out.append(cells)
+    return out
 
 
 def records_rows(records: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> list[list[Any]]:

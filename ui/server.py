@@ -15,15 +15,17 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.middleware.cors import CORSMiddleware
 
+from assistant.conversations import ConversationStore
 from assistant.errors import ConfigError, TechkbError
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 from assistant.users import UserStore
 from ui.answer_pool import AnswerPool, reader_opener
 from ui.auth import error_body, techkb_error_response
-from ui.handlers import Services, contributor_names
+from ui.handlers import contributor_licences, contributor_names
 from ui.login import SignedOutRedirect, login_router
 from ui.security import GuardMiddleware, UploadClaims
+from ui.services import Services
 from ui.signin import SESSION_COOKIE, SignIn
 from ui.uploads import IngestFn, UploadManager
 
@@ -72,7 +74,8 @@ def build_services(
         services = holder[0]
         types = services.call(_contributor_type, services, org)
         names = services.call(contributor_names, services)
-        return {"name": names.get(org, org), "type": types}
+        licences = services.call(contributor_licences, services)
+        return {"name": names.get(org, org), "type": types, "license": licences.get(org, "")}
 
     uploads = UploadManager(
         settings.paths.home,
@@ -87,6 +90,7 @@ def build_services(
         assistant=assistant,
         users=users,
         feedback=FeedbackStore(settings.paths.home),
+        conversations=ConversationStore(settings.paths.home),
         uploads=uploads,
         answers=AnswerPool(
             reader_opener(settings, assistant),

@@ -38,6 +38,14 @@ SIDECAR_SUFFIX = ".meta.yaml"
 CONTRIBUTORS_FILE = "contributors.yaml"
 # What the OOXML formats must contain besides being a zip.
 _OOXML_PART = {".docx": "word/", ".pptx": "ppt/", ".xlsx": "xl/"}
+# The signatures an image must start with (read by OCR, docs/ocr.md).
+_IMAGE_MAGIC = {
+    ".png": (b"\x89PNG\r\n\x1a\n",),
+    ".jpg": (b"\xff\xd8\xff",),
+    ".jpeg": (b"\xff\xd8\xff",),
+    ".tif": (b"II*\x00", b"MM\x00*"),
+    ".tiff": (b"II*\x00", b"MM\x00*"),
+}
 _SAFE_NAME = re.compile(r"^[\w][\w .()+-]{0,150}$")
 
 IngestFn = Callable[[Path], dict[str, Any]]
@@ -76,6 +84,10 @@ def sniff(name: str, data: bytes, supported: Iterable[str]) -> None:
     if suffix == ".pdf":
         if not data[:1024].lstrip().startswith(b"%PDF-"):
             raise ValidationError(f"{name}: not a PDF (no %PDF- header)")
+        return
+    if suffix in _IMAGE_MAGIC:
+        if not data.startswith(_IMAGE_MAGIC[suffix]):
+            raise ValidationError(f"{name}: not a {suffix} image (wrong signature)")
         return
     if suffix in _OOXML_PART:
         try:
@@ -151,7 +163,7 @@ class UploadManager:
             (None: uploads are refused, e.g. a read-only deployment).
         max_bytes: largest accepted file.
         supported: file suffixes ingestion reads.
-        describe_org: org id -> {"name", "type"} for contributors.yaml.
+        describe_org: org id -> {"name", "type", "license"} (its default licence, "" for none).
         """
         self.root = home / UPLOADS_DIR
         self.ingest = ingest
@@ -231,6 +243,9 @@ class UploadManager:
             raise ValidationError(f"kind {kind!r}: one of {', '.join(KINDS)}")
         if visibility not in VISIBILITIES:
             raise ValidationError(f"visibility {visibility!r}: one of {', '.join(VISIBILITIES)}")
+        if license is None or not str(license).strip():
+            # The org's own default (its contributors.yaml), written down with the document.
+            license = self.describe_org(org).get("license") or None
         roles = [r for r in allowed_roles or [] if r]
         bad = [r for r in roles if r not in ROLES]
         if bad:

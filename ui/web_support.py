@@ -12,7 +12,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
 import gradio as gr
@@ -30,10 +29,8 @@ from assistant.types import Identity
 from ui import handlers
 from ui.i18n import language_of, text
 from ui.security import UploadClaims, session_key
+from ui.services import Services
 from ui.signin import SESSION_COOKIE
-
-if TYPE_CHECKING:
-    from ui.handlers import Services
 
 logger = logging.getLogger(__name__)
 CONTRIBUTOR_ROLES = ("staff", "teacher", "admin")

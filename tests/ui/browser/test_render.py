@@ -67,8 +67,10 @@ def test_refused_answer_gets_its_own_box_and_notes() -> None:
     }
     en = answer_markdown(result, "en")
     assert en.startswith('<div class="techkb-refused">') and en.rstrip().endswith("</div>")
-    assert "No reliable evidence" in en and "evidence 0.12" in en
-    assert "<script>" not in en and "&lt;script&gt;" in en
+    assert "No reliable evidence" in en and "evidence 0.12" not in en  # figures: admins only
+    admin = answer_markdown(result, "en", details=True)
+    assert "evidence 0.12" in admin
+    assert "<script>" not in admin and "&lt;script&gt;" in admin
     assert "没有可靠依据" in answer_markdown(result, "zh")
 
 

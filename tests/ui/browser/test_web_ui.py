@@ -76,12 +76,13 @@ def test_student_gets_a_cited_answer_opens_its_source_and_rates_it(
     link.click()
     card = page.locator("#techkb-sources details.techkb-card[open]")
     card.wait_for()
-    assert card.count() == 1
+    assert card.count() == 1  # one card per document, the cited passages inside
     summary = card.locator("summary").inner_text()
     assert source["title"] in summary and source["contributor_name"] in summary
-    mark = card.locator("blockquote.techkb-chunk mark")
-    assert mark.count() == 1
-    assert _words(mark.inner_text()) in _words(source["text"])
+    passage = page.locator(f"[id='{str(link.get_attribute('href'))[1:]}']")
+    mark = passage.locator("blockquote.techkb-chunk mark")
+    assert mark.count() >= 1
+    assert _words(mark.first.inner_text()) in _words(source["text"])
     screenshot(page, "01-answer-with-source-card")
 
     comment = "Clear, and the clause was easy to find."
@@ -143,22 +144,20 @@ def test_chinese_ui_follows_the_browser_language(open_app: Any, web_ui: WebUI) -
     screenshot(page, "04-chinese-ui")
 
 
-def test_language_switch_in_the_settings_panel(open_app: Any) -> None:
+def test_language_switch_in_the_sidebar(open_app: Any) -> None:
     page = open_app("ui-student", locale="en-US")
     assert _tabs(page) == ["Ask"]
-    page.get_by_text("Settings").last.click()
-    page.locator("input[aria-expanded]").last.click()
-    page.get_by_role("option", name="简体中文").click()
+    page.locator("#techkb-language label").filter(has_text="中文").click()
     page.get_by_role("tab", name="提问").wait_for()
-    page.locator("[role=dialog] .backdrop").click(position={"x": 5, "y": 5})
-    page.locator("[role=dialog]").wait_for(state="detached")
     assert page.locator("#techkb-send").inner_text().strip() == "提问"
     answer = ask(page, "Which stop categories can be used for an emergency stop?")
     answer.locator("a.techkb-cite").first.click()
     card = page.locator("#techkb-sources details.techkb-card[open]")
     card.wait_for()
     assert "贡献单位" in card.inner_text()  # the server follows the language chosen on the page
-    screenshot(page, "05-language-switched-in-settings")
+    screenshot(page, "05-language-switched-in-sidebar")
+    page.locator("#techkb-language label").filter(has_text="English").click()
+    page.get_by_role("tab", name="Ask").wait_for()  # and back: the choice is the user's
 
 
 def test_teacher_downloads_an_exercise_set(open_app: Any, tmp_path: Path) -> None:
