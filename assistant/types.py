@@ -65,6 +65,7 @@ class Chunk:
     effective_date: str | None = None
     language: str | None = None
     hidden_text: bool = False
+    ocr_confidence: float | None = None  # mean OCR confidence of the chunk's page, when OCR'd
 
     @property
     def locator(self) -> str:
@@ -115,6 +116,9 @@ class Chunk:
             effective_date=str(meta["effective_date"]) if meta.get("effective_date") else None,
             language=str(meta["language"]) if meta.get("language") else None,
             hidden_text=bool(meta.get("hidden_text", False)),
+            ocr_confidence=(
+                float(meta["ocr_confidence"]) if meta.get("ocr_confidence") is not None else None
+            ),
         )
 
     def to_json(self) -> str:

@@ -33,9 +33,16 @@ class Block:
 
 @dataclass(frozen=True)
 class ParsedDocument:
-    """A parsed file: its title, its blocks in reading order, and any front-matter metadata."""
+    """A parsed file: its title, its blocks in reading order, and any front-matter metadata.
+
+    ``ocr_confidence`` maps each page read by OCR to its mean recognition confidence (for an
+    image, page 1 is the image or its first frame); ``warnings`` name what was left out, such
+    as pages below the OCR confidence floor.
+    """
 
     title: str
     blocks: tuple[Block, ...]
     front_matter: dict[str, Any] = field(default_factory=dict)
     hidden_text_flagged: bool = False
+    ocr_confidence: dict[int, float] = field(default_factory=dict)
+    warnings: tuple[str, ...] = ()

@@ -17,17 +17,18 @@ from typing import Any
 
 from assistant.errors import ParseError
 from ingestion.document import Block, BlockKind, ParsedDocument
-from ingestion.formats import html, office, pdf, rst, text, xml
+from ingestion.formats import html, image, office, pdf, rst, text, xml
 from ingestion.formats.base import Extracted, Piece, normalize_space, use_bundled_spacy_model
+from ingestion.formats.ocr import OcrOptions
 
 __all__ = ["SUPPORTED_SUFFIXES", "parse_file", "use_bundled_spacy_model"]
 
 logger = logging.getLogger(__name__)
 
 # A reader gets the decoded text (text formats) or the path (binary formats), and whether to
-# keep hidden text.
+# keep hidden text; file readers also get the OCR options.
 _TextReader = Callable[[str, bool], Extracted]
-_FileReader = Callable[[Path, bool], Extracted]
+_FileReader = Callable[[Path, bool, OcrOptions], Extracted]
 
 _TEXT_READERS: dict[str, _TextReader] = {
     ".md": lambda s, keep: text.read_markdown(s, keep_hidden=keep),
@@ -41,10 +42,11 @@ _TEXT_READERS: dict[str, _TextReader] = {
     ".xml": lambda s, keep: xml.read_xml(s, keep_hidden=keep),
 }
 _FILE_READERS: dict[str, _FileReader] = {
-    ".pdf": lambda path, keep: pdf.read_pdf(path, keep_hidden=keep),
-    ".docx": lambda path, keep: office.read_docx(path),
-    ".pptx": lambda path, keep: office.read_pptx(path),
-    ".xlsx": lambda path, keep: office.read_xlsx(path),
+    ".pdf": lambda path, keep, ocr: pdf.read_pdf(path, keep_hidden=keep, ocr=ocr),
+    ".docx": lambda path, keep, ocr: office.read_docx(path),
+    ".pptx": lambda path, keep, ocr: office.read_pptx(path),
+    ".xlsx": lambda path, keep, ocr: office.read_xlsx(path),
+    **dict.fromkeys(image.IMAGE_SUFFIXES, lambda path, keep, ocr: image.read_image(path, ocr)),
 }
 
 SUPPORTED_SUFFIXES: frozenset[str] = frozenset(_TEXT_READERS) | frozenset(_FILE_READERS)
@@ -84,7 +86,11 @@ _CAUTION = re.compile(
 
 
 def parse_file(
-    path: Path, *, max_bytes: int = 50 * 1024 * 1024, keep_hidden_text: bool = False
+    path: Path,
+    *,
+    max_bytes: int = 50 * 1024 * 1024,
+    keep_hidden_text: bool = False,
+    ocr: OcrOptions | None = None,
 ) -> ParsedDocument:
     """Parse a document file into a title and structural blocks.
 
@@ -93,6 +99,7 @@ def parse_file(
         max_bytes: larger files are refused.
         keep_hidden_text: keep text styled to be invisible instead of dropping it (it is
             flagged either way).
+        ocr: how scanned PDF pages and images are read (default: `OcrOptions()`, auto).
 
     Returns:
         The document: title, blocks in reading order, front matter, hidden-text flag.
@@ -102,6 +109,7 @@ def parse_file(
             expected, corrupt, encrypted, unsafe (zip bomb, entity declarations), without
             text or with more than `MAX_DOCUMENT_CHARS` of it. The message says why but not
             which file: the caller adds the path.
+        OcrDeferred: the file needs OCR and ``ocr.defer`` is set.
     """
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED_SUFFIXES:
@@ -111,7 +119,7 @@ def parse_file(
     front_matter: dict[str, Any] = {}
     try:
         if suffix in _FILE_READERS:
-            extracted = _FILE_READERS[suffix](path, keep_hidden_text)
+            extracted = _FILE_READERS[suffix](path, keep_hidden_text, ocr or OcrOptions())
         else:
             content = decode_text(_read_bytes(path))
             if suffix in (".md", ".markdown"):
@@ -134,6 +142,8 @@ def parse_file(
         blocks=tuple(_strip_title(blocks, title)),
         front_matter=front_matter,
         hidden_text_flagged=extracted.hidden_text,
+        ocr_confidence=extracted.ocr_confidence,
+        warnings=tuple(extracted.warnings),
     )
 
 

@@ -21,6 +21,7 @@ from assistant.types import Chunk
 from ingestion.chunk import chunk_document, embedding_text
 from ingestion.document import ParsedDocument
 from ingestion.formats.base import normalize_space
+from ingestion.formats.ocr import OcrDeferred, OcrOptions
 from ingestion.metadata import (
     CONTRIBUTORS_FILE,
     SIDECAR_SUFFIX,
@@ -208,52 +209,84 @@ class Ingester:
         s = self.settings
         digest.update(
             f"{PIPELINE_VERSION}|{s.chunk_max_tokens}|{s.chunk_min_tokens}|{s.use_hidden_text}|"
-            f"{s.default_visibility}".encode()
+            f"{s.default_visibility}|{s.ocr}|{s.ocr_dpi}|{s.ocr_min_confidence}".encode()
         )
         return digest.hexdigest()
 
     def _process(
         self, todo: list[tuple[Path, dict[str, Contributor], _Candidate]], report: IngestReport
     ) -> None:
+        """Parse and store every file; files that need OCR go last, so that a long scan holds up
+        no other file, and their pages count in a progress bar of their own."""
         if not todo:
             return
         from tqdm import tqdm
 
         files_bar = tqdm(total=len(todo), desc="files", unit="file", disable=not self.progress)
         chunks_bar = tqdm(desc="embedded", unit="chunk", disable=not self.progress)
-        max_bytes = int(self.settings.max_file_mb * 1024 * 1024)
+        pages_bar = tqdm(desc="OCR", unit="page", total=0, disable=True)  # shown once needed
+        s = self.settings
         worker = ParseWorker(
-            self.settings.parse_timeout_s,
-            self.settings.parse_memory_mb,
-            max_bytes,
-            keep_hidden_text=self.settings.use_hidden_text,
+            s.parse_timeout_s,
+            s.parse_memory_mb,
+            int(s.max_file_mb * 1024 * 1024),
+            keep_hidden_text=s.use_hidden_text,
+            ocr=OcrOptions(s.ocr, s.ocr_dpi, s.ocr_min_confidence),
         )
+
+        def on_page(done: int, total: int) -> None:
+            pages_bar.update(1)
+
+        deferred: list[tuple[Path, dict[str, Contributor], _Candidate]] = []
         with worker:
-            worker.submit(todo[0][2].path)
-            for i, (root, contributors, cand) in enumerate(todo):
-                try:
-                    parsed: ParsedDocument | None = worker.result()
-                    error = None
-                except ParseError as e:
-                    parsed, error = None, str(e)
-                if i + 1 < len(todo):
-                    worker.submit(todo[i + 1][2].path)
-                files_bar.set_postfix_str(cand.source[-40:])
-                if parsed is not None:
+            for ocr_pass, batch in ((False, todo), (True, deferred)):
+                if not batch:
+                    continue
+                worker.submit(batch[0][2].path, defer_ocr=not ocr_pass)
+                for i, (root, contributors, cand) in enumerate(batch):
                     try:
-                        n = self._store_document(root, contributors, cand, parsed, report)
-                        chunks_bar.update(n)
-                    except (MetadataError, ParseError) as e:
-                        error = str(e)
-                if error is not None:
-                    report.failed.append({"source": cand.source, "error": error})
-                elif cand.existing:
-                    report.updated += 1
-                else:
-                    report.added += 1
-                files_bar.update(1)
+                        parsed: ParsedDocument | None = worker.result(on_page)
+                        error = None
+                    except OcrDeferred as e:
+                        deferred.append((root, contributors, cand))
+                        if pages_bar.disable and self.progress:
+                            pages_bar = tqdm(desc="OCR", unit="page", total=0)
+                        pages_bar.total += e.pages
+                        parsed = error = None
+                    except ParseError as e:
+                        parsed, error = None, str(e)
+                    if i + 1 < len(batch):
+                        worker.submit(batch[i + 1][2].path, defer_ocr=not ocr_pass)
+                    if parsed is None and error is None:
+                        continue  # read by OCR in the second pass
+                    files_bar.set_postfix_str(cand.source[-40:])
+                    self._finish(root, contributors, cand, parsed, error, report, chunks_bar)
+                    files_bar.update(1)
         files_bar.close()
         chunks_bar.close()
+        pages_bar.close()
+
+    def _finish(
+        self,
+        root: Path,
+        contributors: dict[str, Contributor],
+        cand: _Candidate,
+        parsed: ParsedDocument | None,
+        error: str | None,
+        report: IngestReport,
+        chunks_bar: Any,
+    ) -> None:
+        if parsed is not None:
+            try:
+                chunks_bar.update(self._store_document(root, contributors, cand, parsed, report))
+            except (MetadataError, ParseError) as e:
+                error = str(e)
+        if error is not None:
+            report.failed.append({"source": cand.source, "error": error})
+        elif cand.existing:
+            report.updated += 1
+        else:
+            report.added += 1
 
     def _store_document(
         self,
@@ -277,6 +310,8 @@ class Ingester:
         )
         if parsed.hidden_text_flagged:
             report.flagged.append({"source": cand.source, "reason": "hidden text removed"})
+        for warning in parsed.warnings:  # OCR pages below the confidence floor, by page
+            report.flagged.append({"source": cand.source, "reason": warning})
         # A declared title (sidecar, front matter) may hold line breaks; a title is one line.
         title = normalize_space(meta.title or "") or parsed.title or cand.path.stem
         drafts = chunk_document(
@@ -309,6 +344,7 @@ class Ingester:
                 effective_date=meta.effective_date,
                 language=language,
                 hidden_text=parsed.hidden_text_flagged,
+                ocr_confidence=parsed.ocr_confidence.get(d.page) if d.page is not None else None,
             )
             for d in drafts
         ]

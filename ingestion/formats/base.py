@@ -54,12 +54,16 @@ class Extracted:
     """What a format reader found: pieces, a metadata title, and whether hidden text was seen.
 
     ``title_from_headings`` is False where the first heading is no document title (a sheet name).
+    ``ocr_confidence`` maps each OCR'd page to its mean recognition confidence; ``warnings``
+    say what was left out (a page below the OCR confidence floor).
     """
 
     pieces: list[Piece] = field(default_factory=list)
     meta_title: str | None = None
     hidden_text: bool = False
     title_from_headings: bool = True
+    ocr_confidence: dict[int, float] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)
 
 
 def normalize_space(text: str) -> str:

@@ -1,4 +1,5 @@
-"""PDF: checked with pikepdf, read with ``partition_pdf(strategy="fast")`` (pdfminer, no OCR).
+"""PDF: checked with pikepdf, read with ``partition_pdf(strategy="fast")`` (pdfminer); pages
+without a usable text layer are rendered with pypdfium2 and OCR'd (`ingestion.formats.ocr`).
 
 unstructured gives PDF Titles no depth, so heading levels are read off their numbering
 (``5.3.2 Title`` is level 3); tables, which the fast strategy does not detect, are rebuilt from
@@ -23,6 +24,7 @@ from ingestion.formats.base import (
     usable_title,
     use_bundled_spacy_model,
 )
+from ingestion.formats.ocr import MAX_SIDE_PX, OcrDeferred, OcrOptions, read_pages
 from ingestion.formats.pdf_layout import layout_fixes
 
 _NUMBERED_HEADING = re.compile(
@@ -40,6 +42,9 @@ _NO_BOX: _Box = (0.0, 0.0, 0.0, 0.0)
 _MAX_CELL_CHARS = 160
 _MAX_CELL_WORDS = 25
 _LIST_MARKER = re.compile(r"(?:\d{1,3}[.)]|[a-z][.)]|[•▪‣◦●■–-])")
+# A page with fewer letters and digits than this in its text layer has no usable text (a scan,
+# perhaps with a stamped page number); it is OCR'd in ``auto`` mode.
+_MIN_TEXT_CHARS = 20
 
 
 def check_pdf(path: Path) -> str | None:
@@ -104,13 +109,98 @@ class _Item:
     title: bool = False
 
 
-def read_pdf(path: Path, *, keep_hidden: bool = False) -> Extracted:
-    """A PDF's text, page by page, headings guessed from their numbering.
+def read_pdf(path: Path, *, keep_hidden: bool = False, ocr: OcrOptions | None = None) -> Extracted:
+    """A PDF's text, page by page, headings guessed from their numbering; pages without a text
+    layer are OCR'd (``ocr.mode`` auto), every page is (force) or none is (off).
 
     Raises:
-        ParseError: see `check_pdf`; also when the PDF has no extractable text.
+        ParseError: see `check_pdf`; also when the PDF has no text (nor OCR'd text above the
+            confidence floor).
+        OcrDeferred: some pages need OCR and ``ocr.defer`` is set.
     """
+    ocr = ocr or OcrOptions()
     title = check_pdf(path)
+    pages, scanned = _pages_to_ocr(path, ocr.mode)
+    if scanned and ocr.defer:
+        raise OcrDeferred(len(scanned))
+    pieces: list[Piece] = []
+    hidden = False
+    if len(scanned) < pages:
+        pieces, text_title, hidden = _text_pieces(path, keep_hidden, set(scanned))
+        title = title or text_title
+    if not pieces and not scanned:
+        hint = " (OCR is off: ingestion.ocr)" if ocr.mode == "off" else ""
+        raise ParseError(f"the PDF has no extractable text{hint}")
+    result = read_pages([(page, _page_renderer(path, page, ocr.dpi)) for page in scanned], ocr)
+    if not pieces and not result.pieces:
+        detail = "; ".join(result.warnings) or "no text was recognised"
+        raise ParseError(f"the PDF has no text layer and OCR found none it trusts ({detail})")
+    if result.pieces:
+        pieces = sorted([*pieces, *result.pieces], key=lambda p: p.page or 0)  # stable
+        if title is None:
+            title = next((p.text for p in result.pieces if p.kind == "heading"), None)
+    return Extracted(
+        pieces,
+        title,
+        hidden_text=hidden,
+        ocr_confidence=result.confidence,
+        warnings=result.warnings,
+    )
+
+
+def _pages_to_ocr(path: Path, mode: str) -> tuple[int, list[int]]:
+    """The page count and the 1-based pages to OCR.
+
+    Raises:
+        ParseError: pdfium cannot open the file.
+    """
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(path)
+    except pdfium.PdfiumError as e:
+        raise ParseError(f"the PDF is damaged and cannot be read ({e})") from e
+    try:
+        count = len(pdf)
+        if mode == "off":
+            return count, []
+        if mode == "force":
+            return count, list(range(1, count + 1))
+        scanned = []
+        for index in range(count):
+            text = pdf[index].get_textpage().get_text_range()
+            if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
+                scanned.append(index + 1)
+        return count, scanned
+    finally:
+        pdf.close()
+
+
+def _page_renderer(path: Path, page: int, dpi: int) -> Any:
+    def render() -> Any:
+        import numpy as np
+        import pypdfium2 as pdfium
+
+        pdf = pdfium.PdfDocument(path)
+        try:
+            pdf_page = pdf[page - 1]
+            width, height = pdf_page.get_size()  # points
+            # capped: a page with a huge media box must not become a pixel bomb
+            scale = min(dpi / 72, MAX_SIDE_PX / max(width, height, 1.0))
+            image = pdf_page.render(scale=scale).to_pil().convert("RGB")
+        except pdfium.PdfiumError as e:
+            raise ParseError(f"page {page} cannot be rendered for OCR ({e})") from e
+        finally:
+            pdf.close()
+        return np.asarray(image)
+
+    return render
+
+
+def _text_pieces(
+    path: Path, keep_hidden: bool, skip_pages: set[int]
+) -> tuple[list[Piece], str | None, bool]:
+    """The pieces of the text layer (pages in ``skip_pages`` left out), a title, hidden text."""
     use_bundled_spacy_model()
     from unstructured.partition.pdf import partition_pdf
 
@@ -123,9 +213,14 @@ def read_pdf(path: Path, *, keep_hidden: bool = False) -> Extracted:
             if _UNMAPPED_BULLET.match(el.text):
                 el.category = "ListItem"
             el.text = _UNMAPPED_GLYPH.sub("", el.text)
-    elements = [el for el in elements if el.text and el.text.strip() and not _is_page_number(el)]
-    if not elements:
-        raise ParseError("the PDF has no extractable text (scanned pages are not OCRed)")
+    elements = [
+        el
+        for el in elements
+        if el.text
+        and el.text.strip()
+        and not _is_page_number(el)
+        and el.metadata.page_number not in skip_pages
+    ]
     items = []
     for el in elements:
         page = el.metadata.page_number
@@ -144,11 +239,11 @@ def read_pdf(path: Path, *, keep_hidden: bool = False) -> Extracted:
         if item.title and not by_number and _looks_like_heading(piece.text):
             piece = Piece("heading", piece.text, level=1, page=piece.page)
         pieces.append(piece)
-    if title is None:  # no metadata title: the first title-like line of page 1
-        first = next((i for i in items if i.title and i.piece.page == 1), None)
-        if first is not None and _looks_like_heading(first.piece.text):
-            title = first.piece.text
-    return Extracted(_merge_list_markers(pieces), title, hidden_text=any(found))
+    title = None  # no metadata title: the first title-like line of page 1
+    first = next((i for i in items if i.title and i.piece.page == 1), None)
+    if first is not None and _looks_like_heading(first.piece.text):
+        title = first.piece.text
+    return _merge_list_markers(pieces), title, any(found)
 
 
 def _merge_list_markers(pieces: list[Piece]) -> list[Piece]:
