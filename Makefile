@@ -23,6 +23,9 @@ $(BIN)/.installed: pyproject.toml
 	$(BIN)/pip install --quiet torch==2.13.0
 	# partition_pdf needs unstructured-inference, whose own deps would drag in timm/torchvision.
 	$(BIN)/pip install --quiet --no-deps unstructured-inference==1.6.14
+	# OCR (docs/ocr.md): its PP-OCRv4 ONNX models ship in the wheel. --no-deps: it declares
+	# opencv-python, which would overwrite opencv-python-headless; pyproject lists the rest.
+	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
 	$(BIN)/pip install --quiet -e '.[test,rerank]'
 	# Optional: llama-cpp-python compiles for minutes and needs a C++ toolchain; without it the
 	# local-GGUF and llama.cpp-server tests are skipped (and say so), nothing else changes.
