@@ -1,5 +1,7 @@
-"""Build corpus documents: ``scripts/corpus_src/<dir>/X.<pdf|docx|pptx>.md`` or ``X.xlsx.yaml``
-becomes ``corpora/<dir>/X.<ext>`` plus ``X.<ext>.meta.yaml`` (the front matter, less ``sheets``).
+"""Build corpus documents: ``scripts/corpus_src/<dir>/X.<pdf|docx|pptx|jpg>.md`` or ``X.xlsx.yaml``
+becomes ``corpora/<dir>/X.<ext>`` plus ``X.<ext>.meta.yaml`` (the front matter, less ``sheets``
+and ``scan``). A ``scan`` key in the front matter makes a scanned copy (page images with scan
+artefacts, no text layer; fonts from Debian's fonts-noto-cjk).
 Rebuilds are byte-identical. ``--check`` writes nothing and exits 1 if an output is missing or older
 than its source."""
 
@@ -9,6 +11,7 @@ import argparse
 import io
 import re
 import sys
+import time
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +45,7 @@ ROLES = {"student", "staff", "teacher", "admin"}
 ADMONITION = re.compile(r"\*\*(WARNING|CAUTION|DANGER|NOTE):\*\*\s*(.+)")
 CJK = re.compile(r"[\u3000-\u303f\u3400-\u4dbf\u4e00-\u9fff\uff00-\uffef]")
 CJK_FONT, FIXED_DATE, AUTHOR = "STSong-Light", b"2024-01-01T00:00:00Z", "techkb corpus build"
+FIXED_TIME = time.gmtime(1704067200)  # 2024-01-01T00:00:00Z, as a PDF date
 
 
 class SourceError(Exception):
@@ -84,7 +88,7 @@ def read_md(src: Path) -> tuple[dict[str, Any], list[Blk]]:
     if not (m := re.match(r"---\n(.*?)\n---\n", text, re.DOTALL)):
         raise SourceError(f"{src}: missing YAML front matter (--- ... ---)")
     try:
-        meta = check_meta(yaml.safe_load(m.group(1)), src)
+        meta = check_meta(yaml.safe_load(m.group(1)), src, frozenset({"scan"}))
     except yaml.YAMLError as exc:
         raise SourceError(f"{src}: invalid front matter: {exc}") from exc
     return meta, parse_blocks(text[m.end() :].splitlines(), src, m.group(0).count("\n") + 1)
@@ -282,6 +286,62 @@ def build_pdf(meta: dict[str, Any], blocks: list[Blk], out: Path) -> None:
     doc.build(story, onFirstPage=footer, onLaterPages=footer)
 
 
+def build_scan(meta: dict[str, Any], blocks: list[Blk], out: Path) -> None:
+    """A scanned copy: the blocks set on A4 pages, then rotated, blurred and speckled, with a
+    stamp and a signature under the text of the last page; a PDF of page images (no text
+    layer) or one JPEG. ``meta["scan"]`` holds ``seed``, ``stamp`` (its text), ``rotate``
+    (degrees) and ``dpi``."""
+    from evals.bench_ocr import Line, add_artefacts, render_pages
+
+    scan = meta.pop("scan")
+    if not isinstance(scan, dict) or set(scan) - {"seed", "stamp", "rotate", "dpi"}:
+        raise SourceError("scan: a mapping of seed, stamp, rotate, dpi")
+    dpi = int(scan.get("dpi", 200 if out.suffix == ".pdf" else 150))
+    lines: list[Line] = []
+    for b in blocks:
+        if b.kind in ("heading", "para", "pagebreak"):
+            lines.append(Line(b.kind, b.text))
+        elif b.kind == "admon":
+            lines.append(Line("para", f"{b.items[0]}: {b.text}"))
+        elif b.kind in ("ol", "ul"):
+            marks = [f"{b.start + i}." if b.kind == "ol" else "•" for i in range(len(b.items))]
+            lines += [Line("para", f"{m} {item}") for m, item in zip(marks, b.items, strict=True)]
+        elif b.kind == "table":
+            lines += [Line("row", " | ".join(row)) for row in b.rows]
+    pages = render_pages(lines, dpi)
+    if out.suffix != ".pdf" and len(pages) > 1:
+        raise SourceError(f"{out.name}: a scanned image is one page; the text needs {len(pages)}")
+    images = []
+    for n, (page, text) in enumerate(pages):
+        last = n == len(pages) - 1
+        # The stamp goes under the last line of text, where a signature block would be.
+        at = min(0.8, 0.12 + len(text.splitlines()) * 1.45 * 11 / 72 / 11.69)
+        images.append(
+            add_artefacts(
+                page,
+                int(scan.get("seed", 0)) + n,
+                stamp_text=str(scan.get("stamp", "APPROVED")) if last else None,
+                rotate=float(scan.get("rotate", 0.8)) * (1 if n % 2 == 0 else -1),
+                at=at,
+            )
+        )
+    if out.suffix == ".pdf":
+        images[0].save(
+            out,
+            "PDF",
+            resolution=dpi,
+            save_all=True,
+            append_images=images[1:],
+            quality=60,
+            creationDate=FIXED_TIME,
+            modDate=FIXED_TIME,
+            title=meta["title"],
+            author=AUTHOR,
+        )
+    else:
+        images[0].save(out, "JPEG", quality=70, dpi=(dpi, dpi), optimize=True)
+
+
 def build_docx(meta: dict[str, Any], blocks: list[Blk], out: Path) -> None:
     doc = docx.Document()
     props = doc.core_properties
@@ -465,7 +525,7 @@ def targets() -> list[tuple[Path, Path]]:
     """(source, output) pairs for every source under scripts/corpus_src, sorted by path."""
     pairs = []
     for src in sorted(SRC_DIR.rglob("*")):
-        m = re.fullmatch(r"(.+\.(?:pdf|docx|pptx))\.md|(.+\.xlsx)\.yaml", src.name)
+        m = re.fullmatch(r"(.+\.(?:pdf|docx|pptx|jpg))\.md|(.+\.xlsx)\.yaml", src.name)
         if m and src.is_file():
             pairs.append((src, OUT_DIR / src.parent.relative_to(SRC_DIR) / (m[1] or m[2])))
     return pairs
@@ -484,8 +544,14 @@ def build(src: Path, out: Path) -> None:
         build_xlsx(meta, data.get("sheets"), out, src)
     else:
         meta, blocks = read_md(src)
-        {".pdf": build_pdf, ".docx": build_docx, ".pptx": build_pptx}[out.suffix](meta, blocks, out)
-    if out.suffix != ".pdf":
+        if "scan" in meta:  # a scanned copy: page images only, read back by OCR
+            build_scan(meta, blocks, out)
+        elif out.suffix == ".jpg":
+            raise SourceError(f"{src}: an image source needs 'scan' in its front matter")
+        else:
+            builders = {".pdf": build_pdf, ".docx": build_docx, ".pptx": build_pptx}
+            builders[out.suffix](meta, blocks, out)
+    if out.suffix in (".docx", ".pptx", ".xlsx"):
         normalize_zip(out)
     sidecar = out.with_name(out.name + ".meta.yaml")
     sidecar.write_text(yaml.safe_dump(meta, allow_unicode=True, sort_keys=False), "utf-8")
