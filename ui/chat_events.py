@@ -21,7 +21,7 @@ from ui import conversations as convs
 from ui import handlers
 from ui.chat_render import answer_ids_of, conversation_choices, messages_of, sources_of
 from ui.chat_tab import ChatParts
-from ui.chat_view import history_of
+from ui.chat_view import citation_order, history_of, renumber_text
 from ui.i18n import text
 from ui.render import sources_html
 from ui.sidebar import SidebarParts
@@ -72,8 +72,12 @@ def _hidden_downloads() -> tuple[Any, Any]:
 def _downloads(result: dict[str, Any], folder: str | None) -> tuple[Any, Any, str | None]:
     """Download buttons for an exercise set, written into this session's private folder."""
     exercise = result.get("exercise") or {}
-    markdown = str(exercise.get("markdown") or "")
-    gift = str(exercise.get("gift") or "")
+    # Numbered as on screen (ui.chat_view.renumber), so the files say what the chat says.
+    order = citation_order(
+        str(result.get("answer") or ""), [int(c["n"]) for c in result.get("citations") or []]
+    )
+    markdown = renumber_text(str(exercise.get("markdown") or ""), order)
+    gift = renumber_text(str(exercise.get("gift") or ""), order)
     if not markdown and not gift:
         return (*_hidden_downloads(), folder)
     folder = folder or new_session_dir()

@@ -172,7 +172,14 @@ def _answer(
 def _exercise_formats(
     assistant: Assistant, question: str, answer: Any, turns: list[Turn]
 ) -> dict[str, str] | None:
-    """Markdown (the answer) and Moodle GIFT of the same exercise set."""
+    """Markdown (the answer as shown) and, when it is the same set, Moodle GIFT.
+
+    GIFT needs the exercise set as data, which the answer does not carry: the set is made again
+    and exported only when its Markdown is the answer shown, word for word (so with the
+    extractive answerer, whose sets are deterministic). A set written by a language model is
+    not the one made again: it is offered as Markdown only, never as a different set in GIFT.
+    """
+    from assistant.answer.exercise_format import exercise_to_markdown
     from assistant.answer.modes import exercise_to_gift
 
     maker = getattr(assistant.answerer, "exercise_set", None) or getattr(
@@ -181,6 +188,9 @@ def _exercise_formats(
     if maker is None:
         return {"markdown": answer.answer, "gift": ""}
     exercise = maker(question, list(answer.retrieved), turns)
+    if exercise_to_markdown(exercise).strip() != str(answer.answer).strip():
+        logger.info("exercise set shown differs from the one made again: no GIFT export")
+        return {"markdown": answer.answer, "gift": ""}
     return {"markdown": answer.answer, "gift": exercise_to_gift(exercise)}
 
 

@@ -150,3 +150,30 @@ def test_no_ui_module_imports_one_that_imports_it_back() -> None:
     cycles = sorted(m for m in graph if reaches(m, m, set()))
     assert cycles == [], f"modules on an import cycle: {cycles}"
     assert "ui.documents" in graph["ui.handlers"] and "ui.handlers" not in graph["ui.documents"]
+
+
+def test_gift_is_exported_only_for_the_exercise_set_shown() -> None:
+    from types import SimpleNamespace
+
+    from assistant.answer.exercise_format import (
+        ExerciseQuestion,
+        ExerciseSet,
+        exercise_to_markdown,
+    )
+    from ui.handlers import _exercise_formats
+
+    made = ExerciseSet(
+        title="Reducer grease",
+        scenario="A J1 reducer runs hot [1].",
+        questions=(ExerciseQuestion("short_answer", "Which grease?", "Grease A", (1,)),),
+        citations=(),
+    )
+    assistant = SimpleNamespace(answerer=SimpleNamespace(exercise_set=lambda *a: made))
+    shown = SimpleNamespace(answer=exercise_to_markdown(made), retrieved=())
+    same = _exercise_formats(assistant, "q", shown, [])  # type: ignore[arg-type]
+    assert same is not None and same["markdown"] == shown.answer and "::Q1::" in same["gift"]
+    written = SimpleNamespace(
+        answer="## A set a model wrote\n\n1. Another question [1]", retrieved=()
+    )
+    other = _exercise_formats(assistant, "q", written, [])  # type: ignore[arg-type]
+    assert other == {"markdown": written.answer, "gift": ""}

@@ -15,6 +15,7 @@ import pytest
 from assistant.types import Identity
 from tests.ui.browser.conftest import USERS, WebUI, ask, screenshot
 from ui import handlers
+from ui.chat_view import renumber
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
 
@@ -70,7 +71,10 @@ def test_student_gets_a_cited_answer_opens_its_source_and_rates_it(
     answer = ask(page, question)
     link = answer.locator("a.techkb-cite").first
     n = int(link.inner_text().strip("[]"))
-    citation = next(c for c in _logged(web_ui, question).citations if int(c["n"]) == n)
+    logged = _logged(web_ui, question)
+    # The chat numbers citations by first use; the log keeps the assistant's numbers.
+    shown = renumber({"answer": logged.answer, "citations": logged.citations})
+    citation = next(c for c in shown["citations"] if int(c["n"]) == n)
     source = handlers.source_card(web_ui.services, STUDENT, citation["chunk_id"])
 
     link.click()
