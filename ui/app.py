@@ -23,7 +23,7 @@ from ui.chat_events import wire_chat
 from ui.chat_tab import build_chat_tab
 from ui.contribute_tab import build_contribute_tab
 from ui.dashboard_tab import build_dashboard_tab
-from ui.i18n import I18N, t, text
+from ui.i18n import EN, I18N, t, text
 from ui.login import session_user_of
 from ui.security import UploadClaims
 from ui.services import Services
@@ -208,7 +208,8 @@ def _who(ctx: UiContext, request: gr.Request, lang: str) -> str:
     identity = ctx.identity(request)
     if identity.anonymous:
         return text("anonymous", lang)
-    role = f"{identity.role}, {identity.org}"
+    key = f"user_{identity.role}"
+    role = f"{text(key, lang) if key in EN else identity.role}, {identity.org}"
     sign_out = ""
     if ctx.services.users is not None:
         sign_out = f' · <a href="/logout">{html.escape(text("sign_out", lang))}</a>'

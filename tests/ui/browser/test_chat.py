@@ -15,6 +15,8 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
@@ -82,9 +84,23 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.fixture(scope="module")
-def served(world: dict[str, Path]) -> Iterator[Served]:
-    with serve_techkb(world["home"], world["base"], world["users_file"]) as server:
-        yield server
+def servers(world: dict[str, Path]) -> Iterator[dict[str, Served]]:
+    """Both servers over the same store, started side by side (startup is most of the time)."""
+    with ExitStack() as stack, ThreadPoolExecutor(2) as pool:
+        signed = pool.submit(
+            stack.enter_context, serve_techkb(world["home"], world["base"], world["users_file"])
+        )
+        anonymous = pool.submit(
+            stack.enter_context, serve_techkb(world["home"], world["base"], None)
+        )
+        started = {"signed": signed.result(), "open": anonymous.result()}
+        yield started
+
+
+@pytest.fixture(scope="module")
+def served(servers: dict[str, Served]) -> Served:
+    """The server with a users file."""
+    return servers["signed"]
 
 
 @pytest.fixture(scope="module")
@@ -326,7 +342,7 @@ def test_the_whole_ui_in_chinese_and_the_choice_kept(served: Served, new_page: A
     page.wait_for_timeout(1500)
     for tab in ("提问", "贡献资料", "统计面板"):
         page.get_by_role("tab", name=tab).click()
-        page.wait_for_timeout(1500)
+        page.wait_for_timeout(800)
         assert _english_left(page) == [], tab
     page.get_by_role("tab", name="提问").click()
     ask(page, "减速机润滑脂多久更换一次？")
@@ -351,14 +367,15 @@ def test_the_dashboard_renders_for_staff_and_admins(
     assert page.locator(".toast-body.error").count() == 0
 
 
-def test_an_anonymous_conversation_survives_a_reload(world: dict[str, Path], new_page: Any) -> None:
-    with serve_techkb(world["home"], world["base"], None) as open_server:
-        page = new_page(open_server.url)
-        page.locator("#techkb-who").get_by_text("Not signed in").wait_for()
-        ask(page, TABLE_QUESTION)
-        page.locator("#techkb-conversations label").filter(has_text=TABLE_QUESTION).wait_for()
-        page.reload()
-        page.wait_for_selector("#techkb-question textarea")
-        page.locator("#techkb-conversations label").filter(has_text=TABLE_QUESTION).click()
-        page.wait_for_function(FINISHED, arg=1)
-        assert TABLE_QUESTION in page.locator("#techkb-chat [data-testid=user]").inner_text()
+def test_an_anonymous_conversation_survives_a_reload(
+    servers: dict[str, Served], new_page: Any
+) -> None:
+    page = new_page(servers["open"].url)  # no users file: everyone is anonymous
+    page.locator("#techkb-who").get_by_text("Not signed in").wait_for()
+    ask(page, TABLE_QUESTION)
+    page.locator("#techkb-conversations label").filter(has_text=TABLE_QUESTION).wait_for()
+    page.reload()
+    page.wait_for_selector("#techkb-question textarea")
+    page.locator("#techkb-conversations label").filter(has_text=TABLE_QUESTION).click()
+    page.wait_for_function(FINISHED, arg=1)
+    assert TABLE_QUESTION in page.locator("#techkb-chat [data-testid=user]").inner_text()
