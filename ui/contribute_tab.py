@@ -106,7 +106,9 @@ def _documents_panel() -> DocumentsPanel:
         elem_id="techkb-documents",
     )
     with gr.Row():
-        chosen = gr.Dropdown(choices=[], label=t("select_document"), scale=3)
+        chosen = gr.Dropdown(
+            choices=[], label=t("select_document"), scale=3, elem_id="techkb-document-choice"
+        )
         refresh = gr.Button(t("refresh"), scale=1)
     with gr.Row():
         replace = gr.Button(t("replace"), elem_id="techkb-replace")

@@ -113,3 +113,19 @@ def test_job_reports_per_file_errors(tmp_path: Path) -> None:
     ok = m.wait(m.submit("o", "u", "o/b.md"), timeout=10)
     assert ok.state == "done" and ok.progress == 1.0
     m.close()
+
+
+def test_an_upload_without_a_licence_gets_its_orgs_default(tmp_path: Path) -> None:
+    def describe(org: str) -> dict[str, str]:
+        return {"name": org, "type": "school", "license": "CC-BY-4.0"}
+
+    m = UploadManager(
+        tmp_path, lambda root: {"failed": []}, max_bytes=1000, supported=SUPPORTED,
+        describe_org=describe,
+    )  # fmt: skip
+    folder = tmp_path / "uploads" / "northlake-college"
+    m.store("northlake-college", "a.md", b"# A\n\ntext", kind="course", visibility="org")
+    assert "license: CC-BY-4.0" in (folder / "a.md.meta.yaml").read_text()
+    m.store("northlake-college", "b.md", b"# B\n\ntext", kind="course", visibility="org",
+            license="LicenseRef-Own")  # fmt: skip
+    assert "license: LicenseRef-Own" in (folder / "b.md.meta.yaml").read_text()

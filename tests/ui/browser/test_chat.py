@@ -22,6 +22,7 @@ from typing import Any
 
 import httpx
 import pytest
+import yaml
 
 from assistant.users import UserStore
 from tests.processes import Served, serve_techkb
@@ -356,11 +357,47 @@ def test_the_whole_ui_in_chinese_and_the_choice_kept(served: Served, new_page: A
     assert "当前用户" in again.locator("#techkb-who").inner_text()
 
 
+def _upload_then_delete(page: Any, licence: str, tmp_path: Path) -> None:
+    """Upload a document without a licence (it gets the org's), then delete it: asked first."""
+    document = tmp_path / "jn-note-torque-check.md"
+    document.write_text("# JN note: torque check\n\nCheck the wrench every 37 days.\n")
+    page.set_input_files("#techkb-upload-files input[type=file]", str(document))
+    page.locator("#techkb-upload-files .file-name").filter(has_text=document.name).first.wait_for(
+        state="attached"
+    )
+    page.click("#techkb-upload")
+    page.locator("#techkb-upload-progress tr[data-state=done]").wait_for(timeout=120_000)
+    listed = page.locator("#techkb-documents")
+    listed.get_by_text("JN note: torque check").first.wait_for(state="attached")
+    assert licence in listed.text_content(), "the org's default licence was applied"
+    page.locator("#techkb-document-choice input").click()
+    page.get_by_role("option", name=re.compile("JN note: torque check")).click()
+    page.click("#techkb-delete")
+    confirm = page.locator("#techkb-confirm-doc").first
+    confirm.wait_for(state="visible")
+    said = confirm.inner_text()
+    assert "JN note: torque check" in said and "for everyone" in said
+    page.click("#techkb-confirm-delete-doc")
+    page.wait_for_function(
+        "() => !document.querySelector('#techkb-documents').textContent.includes('JN note')"
+    )
+
+
 @pytest.mark.parametrize("user", ["chen", "root"])
 def test_the_dashboard_renders_for_staff_and_admins(
-    served: Served, new_page: Any, user: str
+    served: Served, new_page: Any, user: str, tmp_path: Path
 ) -> None:
     page = new_page(served.url, user, locale="en-US")
+    if user == "chen":  # the upload form says which licence an upload gets when left empty
+        contributors = yaml.safe_load((REPO / "corpora" / "contributors.yaml").read_text())
+        licence = next(
+            c["license"] for c in contributors["contributors"] if c["id"] == USERS[user][0]
+        )
+        page.get_by_role("tab", name="Contribute").click()
+        page.locator("#techkb-upload-license").get_by_text(
+            EN["license_default"].format(license=licence)
+        ).wait_for()
+        _upload_then_delete(page, licence, tmp_path)
     page.get_by_role("tab", name=re.compile("Dashboard|统计面板")).click()
     plot = page.locator("#techkb-chunks-plot")
     plot.locator("canvas, svg").first.wait_for()
