@@ -63,6 +63,8 @@ _NUMBERED_HEADING = re.compile(
     r"(?:\d{1,2}(?:\.\d{1,3}){1,4}\.?|\d{1,2})\s+\S|第[一二三四五六七八九十\d]+[章节条]"
 )
 _SENTENCE_END = ".;,:。；，：!?！？"
+_INNER_PUNCTUATION = re.compile(r"[，。；！？]|[.;!?] ")
+_MAX_HEADING_CHARS = 60
 
 
 @dataclass(frozen=True)
@@ -337,7 +339,7 @@ def layout_pieces(lines: list[OcrLine], page: int | None) -> list[Piece]:
     """
     if not lines:
         return []
-    body = statistics.median(line.height for line in lines)
+    body = statistics.median_low(line.height for line in lines)  # the body, not a heading
     rows = _rows(lines)
     gaps = [
         b[0].top - max(line.bottom for line in a)
@@ -407,7 +409,12 @@ def layout_pieces(lines: list[OcrLine], page: int | None) -> list[Piece]:
 
 
 def _is_heading(text: str, height: float, body: float) -> bool:
-    if len(text) > 80 or text[-1] in _SENTENCE_END or not any(ch.isalpha() for ch in text):
+    if (
+        len(text) > _MAX_HEADING_CHARS
+        or text[-1] in _SENTENCE_END
+        or _INNER_PUNCTUATION.search(text)  # a sentence: a taller line crossed by a stamp
+        or not any(ch.isalpha() for ch in text)
+    ):
         return False
     return (height > 1.15 * body and len(text.split()) <= 10) or (
         _NUMBERED_HEADING.match(text) is not None and len(text.split()) <= 8
