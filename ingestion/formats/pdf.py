@@ -43,7 +43,7 @@ _MAX_CELL_CHARS = 160
 _MAX_CELL_WORDS = 25
 _LIST_MARKER = re.compile(r"(?:\d{1,3}[.)]|[a-z][.)]|[•▪‣◦●■–-])")
 # A page with fewer letters and digits than this in its text layer has no usable text (a scan,
-# perhaps with a stamped page number); it is OCR'd in ``auto`` mode.
+# perhaps with a stamped page number); it is OCR'd in ``auto`` mode if it holds an image.
 _MIN_TEXT_CHARS = 20
 
 
@@ -134,7 +134,7 @@ def read_pdf(path: Path, *, keep_hidden: bool = False, ocr: OcrOptions | None = 
     result = read_pages([(page, _page_renderer(path, page, ocr.dpi)) for page in scanned], ocr)
     if not pieces and not result.pieces:
         detail = "; ".join(result.warnings) or "no text was recognised"
-        raise ParseError(f"the PDF has no text layer and OCR found none it trusts ({detail})")
+        raise ParseError(f"the PDF has no extractable text and OCR read none ({detail})")
     if result.pieces:
         pieces = sorted([*pieces, *result.pieces], key=lambda p: p.page or 0)  # stable
         if title is None:
@@ -155,6 +155,7 @@ def _pages_to_ocr(path: Path, mode: str) -> tuple[int, list[int]]:
         ParseError: pdfium cannot open the file.
     """
     import pypdfium2 as pdfium
+    import pypdfium2.raw as pdfium_c
 
     try:
         pdf = pdfium.PdfDocument(path)
@@ -168,8 +169,11 @@ def _pages_to_ocr(path: Path, mode: str) -> tuple[int, list[int]]:
             return count, list(range(1, count + 1))
         scanned = []
         for index in range(count):
-            text = pdf[index].get_textpage().get_text_range()
-            if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS:
+            page = pdf[index]
+            text = page.get_textpage().get_text_range()
+            # Only a page with a picture on it can hold scanned text: blank pages cost nothing.
+            picture = next(page.get_objects(filter=(pdfium_c.FPDF_PAGEOBJ_IMAGE,)), None)
+            if sum(ch.isalnum() for ch in text) < _MIN_TEXT_CHARS and picture is not None:
                 scanned.append(index + 1)
         return count, scanned
     finally:

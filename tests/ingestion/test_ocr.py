@@ -15,7 +15,8 @@ from assistant.errors import ParseError, ValidationError
 from assistant.settings import load_settings
 from assistant.store import KnowledgeStore
 from assistant.types import Identity
-from ingestion.formats.ocr import OcrLine, OcrOptions, layout_pieces
+from ingestion.formats.ocr import OcrOptions
+from ingestion.formats.ocr_layout import OcrLine, layout_pieces
 from ingestion.parse import SUPPORTED_SUFFIXES, parse_file
 from ingestion.pipeline import Ingester
 from ingestion.worker import ParseWorker
