@@ -216,12 +216,20 @@ _OBJECTIVES_SECTION = re.compile(
 _LIST_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)、]|[-*•]\s)")
 
 
-def is_task_prompt(text: str, section: str) -> bool:
-    """A numbered instruction to the reader under an exercise, review or question heading, or
-    an item of a course's learning objectives."""
+# Headings of what answers the exercises: a marking guide's items are answers, not tasks.
+_ANSWER_SECTION = re.compile(r"answers?\b|solutions?\b|参考答案|答案|解答", re.IGNORECASE)
+
+
+def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
+    """Exercise material, never a fact: an item of a course's learning objectives, or any
+    sentence under an exercise, review or question heading (the prompts and the scenarios they
+    set). In instructor material (`instructor`: students may not see it, e.g. an answer key,
+    whose sections are named after the exercises they answer) only a numbered prompt is."""
     if _OBJECTIVES_SECTION.search(section):
         return bool(_LIST_ITEM.match(text))
-    return bool(_TASK_SECTION.search(section)) and bool(_TASK_PROMPT.match(text))
+    if not _TASK_SECTION.search(section) or _ANSWER_SECTION.search(section):
+        return False
+    return bool(_TASK_PROMPT.match(text)) if instructor else True
 
 
 # A sentence that leans on the one before it ("… covers CNY 265,000 of this amount.",
@@ -245,6 +253,8 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
     out: list[Sentence] = []
     for i, hit in enumerate(hits):
         position = 0
+        roles = hit.chunk.allowed_roles
+        instructor = bool(roles) and "student" not in roles
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
             for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
                 text = text.removeprefix(_ROW_MARK)
@@ -256,8 +266,9 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                 # A sentence that asks (an exercise prompt, 思考题, a forum question) states
                 # no fact: it is never quoted as one.
                 asks = text.rstrip(" )）\"”'").endswith(("?", "？")) or is_task_prompt(
-                    text, hit.chunk.section
+                    text, hit.chunk.section, instructor
                 )
+                position += 1  # counted when skipped too: neighbours are real neighbours
                 if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
                     continue
                 seen.add(key)
@@ -273,7 +284,6 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                         lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
                     )
                 )
-                position += 1
     return out
 
 

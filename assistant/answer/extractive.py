@@ -271,11 +271,11 @@ class ExtractiveAnswerer:
         while pool and len(chosen) < self.max_sentences:
             x = max(pool, key=lambda c: 0.375 * (c.score + c.match) - 0.25 * redundancy(c))
             pool.remove(x)
-            if redundancy(x) >= self.redundancy or not fits(x.sentence):
-                continue
-            chosen.append(_Pick(x))
             s = x.sentence
             nxt = following.get((s.hit_index, s.position + 1))
+            if redundancy(x) >= self.redundancy or not fits(s) or (s.lead_in and nxt is None):
+                continue
+            chosen.append(_Pick(x))
             continues = nxt is not None and (
                 s.lead_in or (s.is_step and nxt.line == s.line and not nxt.is_step)
             )
@@ -322,11 +322,13 @@ class ExtractiveAnswerer:
                 jaccard(set(x.sentence.words), set(p.s.words)) >= self.redundancy for p in chosen
             ):
                 return False
+            nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
+            if x.sentence.lead_in and nxt is None:
+                return False  # "You will be able to:" before what cannot be quoted
             before = _referred_to(x.sentence, following)
             if before is not None and all(p.s is not before for p in chosen):
                 chosen.append(_Pick(replace(x, sentence=before), context=True))
             chosen.append(_Pick(x))
-            nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
             if nxt is not None and x.sentence.lead_in and all(p.s is not nxt for p in chosen):
                 chosen.append(_Pick(replace(x, sentence=nxt), context=True))
             return True

@@ -108,3 +108,19 @@ def test_learning_objectives_are_tasks_not_facts() -> None:
     )
     texts = [s.text for s in collect_sentences([Hit(chunk, 1.0)])]
     assert texts == ["The feed rate is the screw lead times the motor speed."]
+
+
+def test_a_lead_in_is_not_quoted_without_what_it_leads_into() -> None:
+    chunk = make_chunk(
+        "d0-0000",
+        section="NLC-CNC-202 > Learning objectives",
+        text="After this module you will be able to:\n"
+        "1. Measure the reversal value of a ball screw axis.\n"
+        "The reversal value of a ball screw axis is measured with a dial indicator.",
+    )
+    scorer = QueryScorer({("reversal", "able to"): 6.0, ("reversal", "dial"): 2.0})
+    got = ExtractiveAnswerer(relevance=scorer).answer(
+        "How is the reversal value measured?", [Hit(chunk, 1.0)], mode="ask"
+    )
+    assert got.answer.startswith("The reversal value of a ball screw axis is measured")
+    assert "able to" not in got.answer

@@ -171,12 +171,22 @@ def test_a_numbered_task_under_an_exercises_heading_is_never_quoted_as_a_fact() 
     assert is_task_prompt("1. Name three methods of preloading a ball nut.", "NLC > Exercises")
     assert is_task_prompt("2. 简述减速器换油步骤。", "润滑 > 七、思考题")
     assert not is_task_prompt("1. Identify the robots to service.", "8 Step 6 — Review the plan")
-    assert not is_task_prompt("Answer: a double nut.", "Exercise 7 (3 marks)")
-    chunk = make_chunk(
-        "d0-0000",
+    # an answer key's sections are named after the exercises they answer
+    assert not is_task_prompt("Answer: a double nut.", "Exercise 7 (3 marks)", instructor=True)
+    assert not is_task_prompt("1. 伺服驱动器断电后仍有高压。", "实验 L1 思考题参考答案")
+    # the scenario an exercise sets is not a fact either
+    assert is_task_prompt("3. 某点焊机器人每天伺服上电 22 小时。", "七、思考题")
+    assert is_task_prompt("Use ITSC-MS 310 and BPG-07 for the calculation.", "Exercises")
+    exercises = make_chunk(
+        "d0-0001",
         section="Ball screws > Exercises",
         text="1. Name three methods of preloading a ball nut.\n"
-        "Preload is set with a double nut or oversize balls.",
+        "2. A nut is preloaded to 3 % of its load rating. Work out the force.",
     )
-    texts = [s.text for s in collect_sentences([Hit(chunk, 1.0)])]
+    preload = make_chunk(
+        "d0-0000",
+        section="Ball screws > Preload",
+        text="Preload is set with a double nut or oversize balls.",
+    )
+    texts = [s.text for s in collect_sentences([Hit(exercises, 1.0), Hit(preload, 0.9)])]
     assert texts == ["Preload is set with a double nut or oversize balls."]
