@@ -15,7 +15,6 @@ from tests.factories import make_chunk
 from ui.chat_tab import build_chat_tab
 from ui.i18n import EN, ZH
 from ui.openai_api import MODELS
-from ui.web_support import UiContext
 
 STEPS = make_chunk(
     "grease-0000",
@@ -74,7 +73,7 @@ def test_an_unknown_mode_names_those_that_exist() -> None:
 
 def test_the_ui_offers_every_mode() -> None:
     with gr.Blocks() as blocks:
-        build_chat_tab(UiContext(services=None))  # type: ignore[arg-type]  # not called here
+        build_chat_tab()
     radio = next(
         b for b in blocks.blocks.values() if isinstance(b, gr.Radio) and b.elem_id == "techkb-mode"
     )
