@@ -145,6 +145,13 @@ def features(
     return values, logits
 
 
+def readable(hits: Sequence[Hit]) -> bool:
+    """Whether the cross-encoder can judge these hits: retrieval's best passage is not
+    Chinese (the multilingual index finds Chinese answers to English questions; the
+    cross-encoder would score them as irrelevant)."""
+    return not hits or not is_chinese(hits[0].chunk.text)
+
+
 def passage_text(hit: Hit) -> str:
     """What the cross-encoder reads of a chunk: its heading path, then its text."""
     c = hit.chunk
@@ -169,9 +176,10 @@ def decide(
     cosine: float = 0.0,
     model: Logistic | None = None,
 ) -> Decision | None:
-    """Answer, refusal or clarification for an English question; None for a Chinese one (the
-    cross-encoder reads English only: the caller's lexical evidence decides)."""
-    if is_chinese(question):
+    """Answer, refusal or clarification for an English question; None for a Chinese one, or
+    one whose best-retrieved passage is Chinese (the cross-encoder reads English only: the
+    caller's lexical evidence decides)."""
+    if is_chinese(question) or not readable(hits):
         return None
     model = model or load_model()
     values, logits = features(query, hits, scorer, cosine=cosine)
@@ -233,8 +241,8 @@ class Judge:
     def decide(
         self, question: str, query: str, history: Sequence[Turn], hits: Sequence[Hit]
     ) -> Decision | None:
-        """See `decide`; None for a Chinese question."""
-        if is_chinese(question):
+        """See `decide`; None when the lexical evidence decides."""
+        if is_chinese(question) or not readable(hits):
             return None
         cosine = cosine_top(self.embedder, query, hits)
         return decide(

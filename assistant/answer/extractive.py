@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
-from assistant.answer.answerability import Scorer
+from assistant.answer.answerability import Scorer, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
@@ -233,7 +233,8 @@ class ExtractiveAnswerer:
         # Never quoted as the answer: sentences about a sibling of what the question names.
         usable = [x for x in scoring.ranked if not x.sibling]
         ranked_by_model = self.relevance is not None and not is_chinese(question)
-        if usable and ranked_by_model:
+        judged = ranked_by_model and readable(hits)  # else the lexical evidence decides
+        if usable and ranked_by_model and (judged or scoring.evidence >= self.min_evidence):
             query = standalone_query(question, history)
             picks = self._select_by_relevance(question, query, usable, sentences, hits)
             text, citations = self._compose(picks, hits, lead_first=True)

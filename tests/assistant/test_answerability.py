@@ -190,3 +190,20 @@ def test_a_numbered_task_under_an_exercises_heading_is_never_quoted_as_a_fact() 
     )
     texts = [s.text for s in collect_sentences([Hit(exercises, 1.0), Hit(preload, 0.9)])]
     assert texts == ["Preload is set with a double nut or oversize balls."]
+
+
+def test_an_english_question_whose_best_passage_is_chinese_is_left_to_the_lexical_evidence() -> (
+    None
+):
+    # The cross-encoder reads English only: it would score the Chinese answer as irrelevant.
+    chinese_first = _hits(
+        "储气罐安全阀的整定压力为 0.88 MPa，每年校验一次。", "The tank is drained daily."
+    )
+    judge = Judge(FixedScorer({}), 0.5)
+    assert judge.decide("What is the safety valve's set pressure?", "q", [], chinese_first) is None
+    english_first = list(reversed(chinese_first))
+    got = judge.decide("What is the safety valve's set pressure?", "q", [], english_first)
+    assert got is not None and got.outcome == "refusal"
+    answerer = ExtractiveAnswerer(relevance=FixedScorer({}), min_evidence=0.9)
+    refused = answerer.answer("What is the capital of France?", chinese_first, mode="ask")
+    assert refused.refused  # the lexical evidence check applies again
