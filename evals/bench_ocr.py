@@ -192,7 +192,7 @@ def _stamp(size: int, text: str, rng: random.Random) -> Any:
         for k in range(10)
     ]
     draw.polygon(star, fill=ink)
-    return stamp.rotate(rng.uniform(-25, 25), resample=Image.BICUBIC)
+    return stamp.rotate(rng.uniform(-25, 25), resample=Image.Resampling.BICUBIC)
 
 
 def _signature(draw: Any, x: float, y: float, scale: float, rng: random.Random) -> None:
@@ -236,7 +236,9 @@ def add_artefacts(
         page.paste(stamp, (round(width * 0.66), round(height * at)), stamp)
         _signature(ImageDraw.Draw(page), width * 0.14, height * (at + 0.1), width * 0.05, rng)
     angle = rotate if rotate is not None else rng.choice((-1, 1)) * rng.uniform(0.6, 1.4)
-    page = page.rotate(angle, resample=Image.BICUBIC, expand=False, fillcolor=(255, 255, 255))
+    page = page.rotate(
+        angle, resample=Image.Resampling.BICUBIC, expand=False, fillcolor=(255, 255, 255)
+    )
     page = page.filter(ImageFilter.GaussianBlur(radius=max(0.4, width / 2480)))
     pixels = np.asarray(page).astype(np.float32) * (236 / 255) + 8
     noise = np.random.default_rng(seed).normal(0.0, 9.0, pixels.shape[:2])[..., None]
