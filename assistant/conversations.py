@@ -22,14 +22,14 @@ import sqlite3
 import time
 import uuid
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from assistant import sqlite_file
 from assistant.access import can_see
-from assistant.errors import NotFoundError, StoreError, ValidationError
-from assistant.store.catalog import setup_lock
+from assistant.errors import NotFoundError, ValidationError
 from assistant.types import Identity
 
 CONVERSATIONS_FILE = "conversations.sqlite3"
@@ -153,28 +153,10 @@ class ConversationStore:
 
     def __init__(self, home: Path) -> None:
         self.path = home / CONVERSATIONS_FILE
-        home.mkdir(parents=True, exist_ok=True)
-        try:
-            with setup_lock(self.path), self._db() as db:
-                db.execute("PRAGMA journal_mode=WAL")
-                db.executescript(_SCHEMA)
-        except OSError as e:
-            raise StoreError(f"{self.path}: cannot open the conversation store: {e}") from e
+        sqlite_file.create(self.path, _SCHEMA, "conversation store")
 
-    @contextmanager
-    def _db(self) -> Iterator[sqlite3.Connection]:
-        try:
-            db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
-        except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: cannot open the conversation store: {e}") from e
-        try:
-            db.execute("PRAGMA busy_timeout=30000")
-            db.execute("PRAGMA foreign_keys=ON")
-            yield db
-        except sqlite3.Error as e:
-            raise StoreError(f"{self.path}: {e}") from e
-        finally:
-            db.close()
+    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
+        return sqlite_file.connect(self.path, "conversation store", foreign_keys=True)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 
 from assistant.errors import TechkbError
-from techkb.common import JsonOpt, StoreOpt, app, fail, settings_for
+from techkb.common import JsonOpt, StoreOpt, app, fail, settings_for, write_jsonl
 
 conversations_app = typer.Typer(
     no_args_is_help=True, help="The conversations signed-in users keep in the web app."
@@ -53,9 +53,4 @@ def conversations_export(
     except TechkbError as e:
         fail(str(e))
         return
-    text = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {len(items)} conversation(s) to {out}", err=True)
+    write_jsonl(items, out, "conversation(s)")

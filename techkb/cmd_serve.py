@@ -13,7 +13,15 @@ from typing import Annotated, Any
 import typer
 
 from assistant.errors import ConfigError, TechkbError
-from techkb.common import JsonOpt, StoreOpt, app, fail, resolve_identity, settings_for
+from techkb.common import (
+    JsonOpt,
+    StoreOpt,
+    app,
+    fail,
+    resolve_identity,
+    settings_for,
+    write_jsonl,
+)
 
 UsersOpt = Annotated[
     Path | None,
@@ -219,12 +227,7 @@ def feedback_export(
     except TechkbError as e:
         fail(str(e), 2 if isinstance(e, ConfigError) else 1)
         return
-    text = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
-    if out is None:
-        typer.echo(text, nl=False)
-    else:
-        out.write_text(text, encoding="utf-8")
-        typer.echo(f"wrote {len(items)} items to {out}", err=True)
+    write_jsonl(items, out, "items")
 
 
 LEDGER_FIELDS = ["contributor", "citations", "answers", "up", "down"]

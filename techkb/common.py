@@ -38,6 +38,16 @@ def fail(message: str, code: int = EXIT_ERROR) -> None:
     raise typer.Exit(code)
 
 
+def write_jsonl(items: list[dict[str, Any]], out: Path | None, noun: str) -> None:
+    """Items as JSON lines to `out`, or to stdout when None (saying on stderr what was written)."""
+    text = "".join(json.dumps(i, ensure_ascii=False) + "\n" for i in items)
+    if out is None:
+        typer.echo(text, nl=False)
+    else:
+        out.write_text(text, encoding="utf-8")
+        typer.echo(f"wrote {len(items)} {noun} to {out}", err=True)
+
+
 @app.callback()
 def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
     logging.basicConfig(
