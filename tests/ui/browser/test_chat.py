@@ -28,7 +28,7 @@ from assistant.users import UserStore
 from tests.processes import Served, serve_techkb
 from tests.reliability.web_attacker import dependencies, fire
 from tests.reliability.web_attacker import sign_in as http_sign_in
-from tests.ui.browser.conftest import CHROMIUM_ARGS, TIMEOUT_MS, _chromium
+from tests.ui.browser.conftest import TIMEOUT_MS
 from ui.i18n import EN, ZH
 
 pytestmark = [pytest.mark.browser, pytest.mark.server, pytest.mark.slow]
@@ -102,20 +102,6 @@ def servers(world: dict[str, Path]) -> Iterator[dict[str, Served]]:
 def served(servers: dict[str, Served]) -> Served:
     """The server with a users file."""
     return servers["signed"]
-
-
-@pytest.fixture(scope="module")
-def browser() -> Iterator[Any]:
-    playwright_api = pytest.importorskip("playwright.sync_api")
-    with playwright_api.sync_playwright() as p:
-        try:
-            chromium = p.chromium.launch(
-                executable_path=_chromium(), headless=True, args=CHROMIUM_ARGS
-            )
-        except playwright_api.Error as e:
-            pytest.skip(f"no usable Chromium for the browser tests: {e}")
-        yield chromium
-        chromium.close()
 
 
 @pytest.fixture
