@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from assistant.types import Chunk
@@ -27,3 +28,18 @@ def make_chunk(chunk_id: str = "d0-0000", **fields: Any) -> Chunk:
     }
     values.update(fields)
     return Chunk(**values)
+
+
+def ingest_into(home: Path, root: Path, embedder: Any, **ingestion: Any) -> Any:
+    """Ingest the folder `root` into a store at `home` with these `ingestion` settings; the
+    `IngestReport`."""
+    from assistant.settings import load_settings
+    from assistant.store import KnowledgeStore
+    from ingestion.pipeline import Ingester
+
+    settings = load_settings({"paths": {"home": home}, "ingestion": ingestion}, environ={})
+    store = KnowledgeStore(home)
+    try:
+        return Ingester(store, embedder, settings.ingestion, progress=False).ingest([root])
+    finally:
+        store.close()

@@ -107,7 +107,9 @@ def _keep_turn(
             convs.clean_shelf(shelf), conversation.get("id"), question, mode, result
         )
         return cid, kept, {"conversations": kept}
-    cid = convs.save_turn(ctx.services, identity, conversation.get("id"), question, mode, result)
+    cid = ctx.services.conversations.add_turn(
+        identity, conversation.get("id"), question, mode, result
+    )
     return cid, convs.list_conversations(ctx.services, identity), gr.skip()
 
 

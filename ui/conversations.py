@@ -40,18 +40,6 @@ def open_conversation(
     return services.conversations.get(identity, conversation_id).to_dict()
 
 
-def save_turn(
-    services: Services,
-    identity: Identity,
-    conversation_id: str | None,
-    question: str,
-    mode: str,
-    result: dict[str, Any],
-) -> str:
-    """Add an answered question to the caller's conversation (None: a new one); its id."""
-    return services.conversations.add_turn(identity, conversation_id, question, mode, result)
-
-
 def delete_conversation(services: Services, identity: Identity, conversation_id: str) -> None:
     """Delete one of the caller's conversations.
 

@@ -18,8 +18,8 @@ from assistant.types import Identity
 from ingestion.formats.ocr import OcrOptions
 from ingestion.formats.ocr_layout import OcrLine, layout_pieces
 from ingestion.parse import SUPPORTED_SUFFIXES, parse_file
-from ingestion.pipeline import Ingester
 from ingestion.worker import ParseWorker
+from tests.factories import ingest_into
 
 STAFF = Identity(user=None, org="acme", role="staff")
 
@@ -75,15 +75,6 @@ def _root(tmp_path: Path) -> Path:
     root = tmp_path / "root"
     (root / "acme").mkdir(parents=True)
     return root
-
-
-def _ingest(home: Path, root: Path, embedder: Any, **ingestion: Any) -> Any:
-    settings = load_settings({"paths": {"home": home}, "ingestion": ingestion}, environ={})
-    store = KnowledgeStore(home)
-    try:
-        return Ingester(store, embedder, settings.ingestion, progress=False).ingest([root])
-    finally:
-        store.close()
 
 
 def _ask(home: Path, question: str, embedder: Any) -> Any:
@@ -159,7 +150,7 @@ def test_image_only_pdf_and_png_are_ingested_and_cited_by_page(
     _text_image(
         ["Nameplate of the hydraulic pump PV-7", "Maximum pressure 280 bar, flow 63 l/min."]
     ).save(root / "acme" / "nameplate.png")
-    report = _ingest(tmp_path / "home", root, embedder)
+    report = ingest_into(tmp_path / "home", root, embedder)
     assert report.failed == [], report.failed
     assert report.added == 2
 
@@ -223,7 +214,7 @@ def test_pages_below_the_confidence_floor_are_reported_not_indexed(
     _scanned_pdf(
         root / "acme" / "faint.pdf", [["Slide rails", "Grease the slide rails every week."]]
     )
-    report = _ingest(tmp_path / "home", root, embedder, ocr_min_confidence=1.0)
+    report = ingest_into(tmp_path / "home", root, embedder, ocr_min_confidence=1.0)
     assert report.added == 0
     [failure] = report.failed
     assert failure["source"] == "acme/faint.pdf"

@@ -12,11 +12,11 @@ from typing import Any
 import pytest
 
 from assistant.errors import ParseError
-from assistant.settings import load_settings
 from assistant.store import KnowledgeStore
 from assistant.types import Identity
-from ingestion.pipeline import Ingester, IngestReport
+from ingestion.pipeline import IngestReport
 from ingestion.worker import ParseWorker
+from tests.factories import ingest_into
 from tests.reliability.hostile import GOOD_TEXT, HIDDEN_MARKER, Hostile, write_hostile_corpus
 
 PARSE_TIMEOUT_S = 60
@@ -30,12 +30,8 @@ def _ingest(home: Path, root: Path, embedder: Any, **ingestion: Any) -> IngestRe
         "parse_memory_mb": PARSE_MEMORY_MB,
         **ingestion,
     }
-    settings = load_settings({"paths": {"home": home}, "ingestion": ingestion}, environ={})
-    store = KnowledgeStore(home)
-    try:
-        return Ingester(store, embedder, settings.ingestion, progress=False).ingest([root])
-    finally:
-        store.close()
+    report: IngestReport = ingest_into(home, root, embedder, **ingestion)
+    return report
 
 
 @pytest.fixture(scope="module")
