@@ -10,8 +10,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from assistant.db import setup_lock
 from assistant.errors import StoreError
-from assistant.store.catalog import setup_lock
 
 
 def create(path: Path, schema: str, what: str) -> None:

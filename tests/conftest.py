@@ -92,3 +92,33 @@ def llm_server() -> Iterator[Any]:
     server = FakeLLMServer().start()
     yield server
     server.stop()
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[Any]:
+    """A PostgreSQL server on 127.0.0.1 with its own data directory (tests/postgres.py);
+    the test skips, saying why, where Debian's `postgresql` is not installed."""
+    from tests.postgres import LocalPostgres, find_bin_dir
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
+    server = LocalPostgres(bin_dir)
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def database_url(postgres_server: Any) -> str:
+    """The URL of a fresh, empty PostgreSQL database on the session's server."""
+    return str(postgres_server.new_database())
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def backend_url(request: pytest.FixtureRequest) -> str | None:
+    """Each back end in turn: None (the SQLite files in the store home), then a fresh
+    PostgreSQL database."""
+    if request.param == "sqlite":
+        return None
+    return str(request.getfixturevalue("database_url"))

@@ -10,19 +10,14 @@ from __future__ import annotations
 import sqlite3
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
+from assistant.db import setup_lock
 from assistant.errors import StoreError
 from assistant.types import Chunk
-
-try:
-    import fcntl
-except ImportError:  # not on POSIX: setup then relies on SQLite's own waiting
-    fcntl = None  # type: ignore[assignment]
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
@@ -236,22 +231,6 @@ class Catalog:
 
     def _transaction(self) -> _Tx:
         return _Tx(self._db)
-
-
-@contextmanager
-def setup_lock(path: Path) -> Iterator[None]:
-    """Hold an exclusive lock on a file beside a SQLite database (where the platform has
-    flock), so that processes set it up one at a time: SQLite refuses the switch to WAL at
-    once, without waiting, to a process that makes it while another does."""
-    if fcntl is None:
-        yield
-        return
-    with open(path.with_name(path.name + ".lock"), "a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 class _Tx:
