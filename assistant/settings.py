@@ -74,6 +74,12 @@ class StoreSettings(_Section):
         pattern=r"^[a-zA-Z0-9][a-zA-Z0-9_-]{1,40}$",
         description="Prefix of the Chroma collection names, so several stores share one server.",
     )
+    database_url: str | None = Field(
+        default=None,
+        description="postgresql://user[:password]@host:port/db holding the catalog, users, "
+        "feedback, conversations and ingestion jobs for every worker; None keeps them in "
+        "SQLite files in home (one host).",
+    )
 
 
 class RetrievalSettings(_Section):
@@ -304,6 +310,7 @@ ENV_ALIASES: dict[str, tuple[str, str]] = {
     "TECHKB_HOME": ("paths", "home"),
     "TECHKB_USERS_FILE": ("paths", "users_file"),
     "TECHKB_CHROMA_URL": ("store", "chroma_url"),
+    "TECHKB_DATABASE_URL": ("store", "database_url"),
     "TECHKB_LLM_BACKEND": ("llm", "backend"),
     "TECHKB_LLM_BASE_URL": ("llm", "base_url"),
     "TECHKB_LLM_MODEL": ("llm", "model"),
