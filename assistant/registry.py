@@ -82,7 +82,10 @@ def build_embedder(settings: Settings) -> Embedder:
 
 def build_store(settings: Settings) -> KnowledgeStore:
     return KnowledgeStore(
-        settings.paths.home, chroma_url=settings.store.chroma_url, prefix=settings.store.prefix
+        settings.paths.home,
+        chroma_url=settings.store.chroma_url,
+        prefix=settings.store.prefix,
+        database_url=settings.store.database_url,
     )
 
 

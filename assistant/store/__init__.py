@@ -1,4 +1,5 @@
-"""The knowledge store: catalog (SQLite) + vectors (Chroma) + keyword index (BM25), kept in step."""
+"""The knowledge store: catalog (SQLite or PostgreSQL) + vectors (Chroma) + keyword index (BM25),
+kept in step."""
 
 from __future__ import annotations
 
@@ -63,14 +64,28 @@ def merge_matches(groups: Iterable[list[VectorMatch]], k: int) -> list[VectorMat
 
 
 class KnowledgeStore:
-    """Everything stored under one home directory (or a Chroma server plus that directory)."""
+    """Everything stored under one home directory, or in a Chroma server and a database plus
+    that directory.
+
+    Args:
+        home: the store home (catalog file, embedded Chroma, lock files).
+        chroma_url: a Chroma server to hold the vectors instead of `home / "chroma"`.
+        prefix: the first part of this store's collection names.
+        database_url: a PostgreSQL database to hold the catalog instead of
+            `home / "catalog.sqlite3"` (see `assistant.db`).
+    """
 
     def __init__(
-        self, home: Path, *, chroma_url: str | None = None, prefix: str = "techkb"
+        self,
+        home: Path,
+        *,
+        chroma_url: str | None = None,
+        prefix: str = "techkb",
+        database_url: str | None = None,
     ) -> None:
         self.home = home
         home.mkdir(parents=True, exist_ok=True)
-        self.catalog = Catalog(home / "catalog.sqlite3")
+        self.catalog = Catalog.open(home, database_url)
         self.vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=prefix)
         # Multilingual vectors (another model, another dimension) live in their own collections.
         self.ml_vectors = ChromaVectorStore(home / "chroma", url=chroma_url, prefix=f"{prefix}-ml")
@@ -96,9 +111,16 @@ class KnowledgeStore:
         """Move a store written in the layout before partitions into partitions, once.
 
         Vectors are copied into their partition and the catalog updated before the old
-        collection is dropped, so an interrupted migration resumes where it stopped.
+        collection is dropped, so an interrupted migration resumes where it stopped. A catalog
+        without chunks (every new catalog, and so every database one) is marked as partitioned
+        at once: the file lock, which stores sharing a database across hosts do not share,
+        only ever guards a SQLite home written before partitions.
         """
         if self.catalog.get_meta("layout") == LAYOUT:
+            return
+        if self.catalog.count_chunks() == 0:
+            self._drop_legacy_collections()
+            self.catalog.set_meta("layout", LAYOUT)
             return
         with self._lock:
             if self.catalog.get_meta("layout") == LAYOUT:
@@ -124,10 +146,13 @@ class KnowledgeStore:
                         [records[cid].to_metadata() for cid in kept],
                     )
                 self.catalog.set_scopes(ids, new)
-            for index in self._indexes:
-                for name in index._own_collections(legacy=True):
-                    index.drop(name)
+            self._drop_legacy_collections()
             self.catalog.set_meta("layout", LAYOUT)
+
+    def _drop_legacy_collections(self) -> None:
+        for index in self._indexes:
+            for name in index._own_collections(legacy=True):
+                index.drop(name)
 
     # -- writing --------------------------------------------------------------------------------
     def check_embedder(self, name: str, multilingual: str | None = None) -> None:
@@ -258,8 +283,8 @@ class KnowledgeStore:
         Only partitions the identity may read are queried (no metadata filter); with metadata,
         each hit is re-checked as well. Without it, the caller must check the records it uses.
         `skip_languages` leaves out partitions whose language tag it accepts. `partitions`,
-        from `readable_partitions` of the same identity, lets a thread other than the store's
-        own search (the catalog's SQLite handle belongs to the thread that opened it).
+        from `readable_partitions` of the same identity, spares a catalog read when the caller
+        already has them (any thread may search: each takes its own pooled connection).
         """
         vectors = self.ml_vectors if multilingual else self.vectors
         if partitions is None:

@@ -83,7 +83,7 @@ def embedding_texts(home: Path) -> list[str]:
     """What techkb embedded for each chunk of the store at `home` ("title — section\\ntext")."""
     from assistant.store.catalog import Catalog
 
-    catalog = Catalog(home / "catalog.sqlite3")
+    catalog = Catalog.open(home)
     try:
         out = []
         for _, chunk in catalog.iter_chunks():

@@ -206,7 +206,7 @@ def _median_summary(runs: list[dict[str, Any]]) -> dict[str, Any]:
 def _seed_embedders(home: Path) -> tuple[str, str | None]:
     from assistant.store.catalog import Catalog
 
-    catalog = Catalog(home / "catalog.sqlite3")
+    catalog = Catalog.open(home)
     try:
         return catalog.get_meta("embedder") or "", catalog.get_meta("embedder_ml") or None
     finally:

@@ -74,9 +74,9 @@ def _commit(catalog: Catalog, doc: str, chunks: list[Chunk]) -> None:
     )
 
 
-def test_updates_in_place_equal_a_fresh_index(tmp_path: Path) -> None:
+def test_updates_in_place_equal_a_fresh_index(tmp_path: Path, backend_url: str | None) -> None:
     """Ingests, re-ingests and removals, synced one at a time, score like a fresh build."""
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = Catalog.open(tmp_path, backend_url)
     texts = _paragraphs(200)
     docs: dict[str, list[Chunk]] = {}
     for i in range(0, len(texts), 4):

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import sqlalchemy as sa
 
 from assistant.store import KnowledgeStore, partition_for_chunk
 from assistant.store.catalog import Catalog
@@ -25,8 +26,10 @@ def _unit(seed: int, dim: int) -> np.ndarray:
     return v / np.linalg.norm(v)
 
 
-def test_chunks_land_in_partitions_by_scope_roles_and_language(tmp_path: Path) -> None:
-    store = KnowledgeStore(tmp_path)
+def test_chunks_land_in_partitions_by_scope_roles_and_language(
+    tmp_path: Path, backend_url: str | None
+) -> None:
+    store = KnowledgeStore(tmp_path, database_url=backend_url)
     try:
         chunks = [
             _chunk(0, (), "en", "spindle warm-up procedure"),
@@ -54,7 +57,7 @@ def test_a_store_of_the_older_layout_is_moved_into_partitions(tmp_path: Path) ->
         _chunk(1, ("teacher",), "zh", "切削液浓度检查答案"),
     ]
     legacy = ["public", "public-r"]
-    catalog = Catalog(tmp_path / "catalog.sqlite3")
+    catalog = Catalog.open(tmp_path)
     vectors = ChromaVectorStore(tmp_path / "chroma")
     ml_vectors = ChromaVectorStore(tmp_path / "chroma", prefix="techkb-ml")
     for i, (c, scope) in enumerate(zip(chunks, legacy, strict=True)):
@@ -113,15 +116,18 @@ def test_clients_opened_from_several_threads_at_once_all_work(tmp_path: Path) ->
     assert errors == []
 
 
-def test_tokens_stored_by_another_tokenizer_version_are_recomputed(tmp_path: Path) -> None:
-    store = KnowledgeStore(tmp_path)
+def test_tokens_stored_by_another_tokenizer_version_are_recomputed(
+    tmp_path: Path, backend_url: str | None
+) -> None:
+    store = KnowledgeStore(tmp_path, database_url=backend_url)
     chunk = _chunk(0, (), "en", "hydraulic accumulator precharge check")
     store.begin_document(chunk.doc_id, "root", chunk.source, "sha")
     store.write_document(chunk.doc_id, chunk.title, chunk.contributor, [chunk], _unit(0, 8))
-    store.catalog._db.execute("UPDATE chunks SET tokens='stale words'")
+    with store.catalog.db.write() as conn:
+        conn.execute(sa.text("UPDATE chunks SET tokens='stale words'"))
     store.catalog.set_meta("tokenizer", "0")
     store.close()
-    again = KnowledgeStore(tmp_path)
+    again = KnowledgeStore(tmp_path, database_url=backend_url)
     try:
         hits = again.keyword_search("accumulator precharge", ANONYMOUS, 3, None)
         assert [h.chunk_id for h in hits] == [chunk.chunk_id]

@@ -3,7 +3,8 @@
     python -m tests.reliability.crash_driver HOME ROOT POINT N
 
 POINT names where the process dies, on the N-th time it gets there (1-based); ``none`` runs a
-normal ingest. The kill is real: no cleanup, no `finally`, no flush, exactly as `kill -9`.
+normal ingest. The catalog is in the database `TECHKB_STORE__DATABASE_URL` names, when set.
+The kill is real: no cleanup, no `finally`, no flush, exactly as `kill -9`.
 The embedders are `HashEmbedder`s: the crash tests check the store's consistency, which does
 not depend on what the vectors mean, and a process that loads no model starts in seconds.
 """
@@ -114,15 +115,16 @@ def arm(point: str, n: int) -> None:
         raise SystemExit(f"unknown crash point {point!r}; known: {', '.join(POINTS)}")
 
 
-def run_ingest(home: Path, root: Path) -> Any:
-    """A normal ingest of `root` into `home` with the hash embedders; returns the report."""
+def run_ingest(home: Path, root: Path, database_url: str | None = None) -> Any:
+    """A normal ingest of `root` into `home` (its catalog in `database_url` when given) with the
+    hash embedders; returns the report."""
     from assistant.settings import load_settings
     from assistant.store import KnowledgeStore
     from ingestion.pipeline import Ingester
 
     settings = load_settings({"paths": {"home": home}}, environ={})
     dense, ml = embedders()
-    store = KnowledgeStore(home)
+    store = KnowledgeStore(home, database_url=database_url)
     try:
         ingester = Ingester(store, dense, settings.ingestion, progress=False, multilingual=ml)
         return ingester.ingest([root])
@@ -133,7 +135,7 @@ def run_ingest(home: Path, root: Path) -> Any:
 def main(argv: list[str]) -> int:
     home, root, point, n = Path(argv[0]), Path(argv[1]), argv[2], int(argv[3])
     arm(point, n)
-    report = run_ingest(home, root)
+    report = run_ingest(home, root, os.environ.get("TECHKB_STORE__DATABASE_URL") or None)
     print(f"ingest finished without reaching {point} #{n}: {report.to_dict()}")
     return 0
 

@@ -117,7 +117,7 @@ def _open_store(what: str, home: str) -> str:
     """Open (creating when new) a catalog or a feedback store; the error text, or ''."""
     try:
         if what == "catalog":
-            catalog = Catalog(Path(home) / "catalog.sqlite3")
+            catalog = Catalog.open(Path(home))
             catalog.set_meta("opened", "1")
             catalog.close()
         else:

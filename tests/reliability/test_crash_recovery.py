@@ -2,7 +2,9 @@
 
 Each crash is a real SIGKILL of an ingest process (`tests.reliability.crash_driver`) at a named
 point; the re-run then has to leave the same chunk ids, chunk records, vectors (in both vector
-indexes, each in one collection only) and keyword index as an ingest that never crashed.
+indexes, each in one collection only) and keyword index as an ingest that never crashed. Each
+test runs on both back ends (`backend_url`: the catalog file, then a PostgreSQL catalog the
+killed process gets through TECHKB_STORE__DATABASE_URL); the reference is a SQLite ingest.
 """
 
 from __future__ import annotations
@@ -27,20 +29,24 @@ CHANGED = "machine-tool-association/standards/guideway-wipers.md"
 REMOVED = "meridian-cnc/procedures/spindle-drawbar-force.md"
 
 
-def crash(home: Path, root: Path, point: str, n: int = 1) -> None:
+def crash(home: Path, root: Path, database_url: str | None, point: str, n: int = 1) -> None:
     """Run an ingest that must die by SIGKILL at `point` (its n-th time there)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
+    env.pop("TECHKB_DATABASE_URL", None)
+    env.pop("TECHKB_STORE__DATABASE_URL", None)
+    if database_url:
+        env["TECHKB_STORE__DATABASE_URL"] = database_url
     proc = subprocess.run(
         [sys.executable, "-m", "tests.reliability.crash_driver", str(home), str(root), point,
          str(n)],
-        cwd=REPO, capture_output=True, text=True, timeout=300,
-        env={**os.environ, "PYTHONPATH": str(REPO)},
+        cwd=REPO, capture_output=True, text=True, timeout=300, env=env,
     )  # fmt: skip
     assert proc.returncode == -9, (point, proc.returncode, proc.stdout, proc.stderr[-2000:])
 
 
-def snapshot(home: Path) -> dict[str, Any]:
+def snapshot(home: Path, database_url: str | None = None) -> dict[str, Any]:
     """Everything a reader of the store can see, checked for internal consistency."""
-    store = KnowledgeStore(home)
+    store = KnowledgeStore(home, database_url=database_url)
     try:
         docs = store.catalog.documents()
         assert all(d.status == "complete" for d in docs), [d.source for d in docs]
@@ -77,8 +83,8 @@ def base(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     return {"root": root, "clean": snapshot(work / "clean")}
 
 
-def _same(home: Path, clean: dict[str, Any]) -> None:
-    got = snapshot(home)
+def _same(home: Path, database_url: str | None, clean: dict[str, Any]) -> None:
+    got = snapshot(home, database_url)
     assert got["sources"] == clean["sources"]
     assert set(got["chunks"]) == set(clean["chunks"]), "same chunk ids"
     assert got["chunks"] == clean["chunks"], "same chunk records"
@@ -99,13 +105,13 @@ def _same(home: Path, clean: dict[str, Any]) -> None:
      ("after-commit", 6), ("keyword-sync", 1)],
 )  # fmt: skip
 def test_first_ingest_killed_then_rerun_equals_clean(
-    base: dict[str, Any], tmp_path: Path, point: str, n: int
+    base: dict[str, Any], tmp_path: Path, backend_url: str | None, point: str, n: int
 ) -> None:
     home = tmp_path / "store"
-    crash(home, base["root"], point, n)
-    report = run_ingest(home, base["root"])
+    crash(home, base["root"], backend_url, point, n)
+    report = run_ingest(home, base["root"], backend_url)
     assert report.failed == []
-    _same(home, base["clean"])
+    _same(home, backend_url, base["clean"])
 
 
 def _copy_corpus(base: dict[str, Any], tmp_path: Path) -> Path:
@@ -114,38 +120,44 @@ def _copy_corpus(base: dict[str, Any], tmp_path: Path) -> Path:
     return root
 
 
-def test_update_killed_then_rerun_equals_clean(base: dict[str, Any], tmp_path: Path) -> None:
+def test_update_killed_then_rerun_equals_clean(
+    base: dict[str, Any], tmp_path: Path, backend_url: str | None
+) -> None:
     root = _copy_corpus(base, tmp_path)
     home = tmp_path / "store"
-    run_ingest(home, root)
+    run_ingest(home, root, backend_url)
     path = root / CHANGED
     path.write_text(path.read_text(encoding="utf-8") + "\nReplace the wipers sooner in dust.\n")
-    crash(home, root, "update")
-    run_ingest(home, root)
+    crash(home, root, backend_url, "update")
+    run_ingest(home, root, backend_url)
     run_ingest(tmp_path / "clean", root)
-    _same(home, snapshot(tmp_path / "clean"))
+    _same(home, backend_url, snapshot(tmp_path / "clean"))
 
 
-def test_removal_killed_then_rerun_equals_clean(base: dict[str, Any], tmp_path: Path) -> None:
+def test_removal_killed_then_rerun_equals_clean(
+    base: dict[str, Any], tmp_path: Path, backend_url: str | None
+) -> None:
     root = _copy_corpus(base, tmp_path)
     home = tmp_path / "store"
-    run_ingest(home, root)
+    run_ingest(home, root, backend_url)
     (root / REMOVED).unlink()
-    crash(home, root, "remove")
-    report = run_ingest(home, root)
+    crash(home, root, backend_url, "remove")
+    report = run_ingest(home, root, backend_url)
     assert report.removed == 1
     run_ingest(tmp_path / "clean", root)
     clean = snapshot(tmp_path / "clean")
     assert REMOVED not in clean["sources"]
-    _same(home, clean)
+    _same(home, backend_url, clean)
 
 
-def test_repair_killed_then_rerun_equals_clean(base: dict[str, Any], tmp_path: Path) -> None:
+def test_repair_killed_then_rerun_equals_clean(
+    base: dict[str, Any], tmp_path: Path, backend_url: str | None
+) -> None:
     home = tmp_path / "store"
-    crash(home, base["root"], "before-commit", 3)
-    crash(home, base["root"], "repair")
-    run_ingest(home, base["root"])
-    _same(home, base["clean"])
+    crash(home, base["root"], backend_url, "before-commit", 3)
+    crash(home, base["root"], backend_url, "repair")
+    run_ingest(home, base["root"], backend_url)
+    _same(home, backend_url, base["clean"])
 
 
 def test_every_crash_point_is_exercised() -> None:
