@@ -219,6 +219,18 @@ class IngestionSettings(_Section):
         "A4 scans read at a median 0.99-1.00 clean and 0.97-0.99 with rotation, noise, a stamp "
         "and a signature (python -m evals.bench_ocr); the demo corpus's scans at 0.96-0.99.",
     )
+    job_lease_s: float = Field(
+        default=30.0,
+        gt=0,
+        description="How long an ingestion job stays a worker's without a heartbeat (sent "
+        "every third of it): after a worker dies, another claims its job this much later.",
+    )
+    job_attempts: int = Field(
+        default=3, ge=1, description="Claims of one ingestion job before it fails for good."
+    )
+    job_poll_s: float = Field(
+        default=1.0, gt=0, le=60, description="How often an idle worker looks for queued jobs."
+    )
 
 
 class UISettings(_Section):

@@ -7,7 +7,7 @@ import logging
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -132,8 +132,22 @@ class Ingester:
         self.settings = settings
         self.progress = progress
 
-    def ingest(self, roots: list[Path]) -> IngestReport:
+    def ingest(
+        self,
+        roots: list[Path],
+        keys: list[str | None] | None = None,
+        progress: Callable[[float, str], None] | None = None,
+    ) -> IngestReport:
         """Sync every root into the store and return what changed.
+
+        Args:
+            roots: the folders to sync.
+            keys: each root's key in the catalog (None: its resolved path, as the CLI does).
+                A document's id derives from its root's key and its source, so a root that
+                several hosts hold in different places (the uploads root) gets the same key
+                on each. Documents recorded under the root's path before it had a key are
+                dropped and ingested again under the key.
+            progress: called with (fraction of the changed files done, message) after each.
 
         Raises:
             IngestError: a root does not exist or is not a folder.
@@ -144,26 +158,50 @@ class Ingester:
         for root in roots:
             if not root.is_dir():
                 raise IngestError(f"{root}: not a folder")
+        named = keys if keys is not None else [None] * len(roots)
+        root_keys = [key or str(root.resolve()) for root, key in zip(roots, named, strict=True)]
         self.store.check_embedder(
             self.embedder.name, self.multilingual.name if self.multilingual else None
         )
-        repaired = {d.doc_id for d in self.store.repair_pending()}
+        repaired = self._repair(set(root_keys))
         plans = []
-        for root in roots:
-            plan = self._plan(root, report, repaired)
+        for root, key in zip(roots, root_keys, strict=True):
+            plan = self._plan(root, key, report, repaired)
             if plan is not None:
                 plans.append(plan)
-        todo = [(root, contributors, c) for root, contributors, cands in plans for c in cands]
-        self._process(todo, report)
+        todo = [
+            (root, key, contributors, c) for root, key, contributors, cands in plans for c in cands
+        ]
+        self._process(todo, report, progress)
         self.store.keyword_index()
         report.chunks = self.store.catalog.count_chunks()
         report.seconds = time.perf_counter() - started
         return report
 
+    def _repair(self, root_keys: set[str]) -> set[str]:
+        """Drop what an interrupted ingest of these roots left half-written (pending
+        documents, their vectors); returns their ids. Other roots' pending documents may be
+        another worker's, in flight: they are left alone. The caller makes sure nobody else
+        syncs these roots now (`assistant.jobs.JobQueue.root_lock` for jobs)."""
+        repaired = set()
+        for doc in self.store.catalog.pending():
+            if doc.root not in root_keys:
+                continue
+            logger.warning("repairing %s left pending by an interrupted ingest", doc.source)
+            for index in (self.store.vectors, self.store.ml_vectors):
+                index.delete_document(doc.doc_id)
+            self.store.catalog.remove_document(doc.doc_id)
+            repaired.add(doc.doc_id)
+        return repaired
+
     def _plan(
-        self, root: Path, report: IngestReport, repaired: set[str]
-    ) -> tuple[Path, dict[str, Contributor], list[_Candidate]] | None:
-        root_key = str(root.resolve())
+        self, root: Path, root_key: str, report: IngestReport, repaired: set[str]
+    ) -> tuple[Path, str, dict[str, Contributor], list[_Candidate]] | None:
+        legacy = str(root.resolve())
+        if root_key != legacy:
+            for doc in self.store.catalog.documents(legacy):
+                self.store.remove_document(doc.doc_id)
+                report.removed += 1
         try:
             contributors = load_contributors(root, self.settings.default_visibility)
         except MetadataError as e:
@@ -196,7 +234,7 @@ class Ingester:
             if source not in seen:
                 self.store.remove_document(doc.doc_id)
                 report.removed += 1
-        return root, contributors, todo
+        return root, root_key, contributors, todo
 
     def _fingerprint(self, path: Path, source: str, contributors: dict[str, Contributor]) -> str:
         """Hash of everything that decides a document's chunks: bytes, sidecar, contributor."""
@@ -214,7 +252,10 @@ class Ingester:
         return digest.hexdigest()
 
     def _process(
-        self, todo: list[tuple[Path, dict[str, Contributor], _Candidate]], report: IngestReport
+        self,
+        todo: list[tuple[Path, str, dict[str, Contributor], _Candidate]],
+        report: IngestReport,
+        progress: Callable[[float, str], None] | None = None,
     ) -> None:
         """Parse and store every file; files that need OCR go last, so that a long scan holds up
         no other file, and their pages count in a progress bar of their own."""
@@ -237,18 +278,19 @@ class Ingester:
         def on_page(done: int, total: int) -> None:
             pages_bar.update(1)
 
-        deferred: list[tuple[Path, dict[str, Contributor], _Candidate]] = []
+        deferred: list[tuple[Path, str, dict[str, Contributor], _Candidate]] = []
+        finished = 0
         with worker:
             for ocr_pass, batch in ((False, todo), (True, deferred)):
                 if not batch:
                     continue
-                worker.submit(batch[0][2].path, defer_ocr=not ocr_pass)
-                for i, (root, contributors, cand) in enumerate(batch):
+                worker.submit(batch[0][3].path, defer_ocr=not ocr_pass)
+                for i, (root, key, contributors, cand) in enumerate(batch):
                     try:
                         parsed: ParsedDocument | None = worker.result(on_page)
                         error = None
                     except OcrDeferred as e:
-                        deferred.append((root, contributors, cand))
+                        deferred.append((root, key, contributors, cand))
                         if pages_bar.disable and self.progress:
                             pages_bar = tqdm(desc="OCR", unit="page", total=0)
                         pages_bar.total += e.pages
@@ -256,12 +298,15 @@ class Ingester:
                     except ParseError as e:
                         parsed, error = None, str(e)
                     if i + 1 < len(batch):
-                        worker.submit(batch[i + 1][2].path, defer_ocr=not ocr_pass)
+                        worker.submit(batch[i + 1][3].path, defer_ocr=not ocr_pass)
                     if parsed is None and error is None:
                         continue  # read by OCR in the second pass
                     files_bar.set_postfix_str(cand.source[-40:])
-                    self._finish(root, contributors, cand, parsed, error, report, chunks_bar)
+                    self._finish(root, key, contributors, cand, parsed, error, report, chunks_bar)
                     files_bar.update(1)
+                    finished += 1
+                    if progress is not None:
+                        progress(finished / len(todo), f"{finished}/{len(todo)}: {cand.source}")
         files_bar.close()
         chunks_bar.close()
         pages_bar.close()
@@ -269,6 +314,7 @@ class Ingester:
     def _finish(
         self,
         root: Path,
+        root_key: str,
         contributors: dict[str, Contributor],
         cand: _Candidate,
         parsed: ParsedDocument | None,
@@ -278,7 +324,8 @@ class Ingester:
     ) -> None:
         if parsed is not None:
             try:
-                chunks_bar.update(self._store_document(root, contributors, cand, parsed, report))
+                stored = self._store_document(root, root_key, contributors, cand, parsed, report)
+                chunks_bar.update(stored)
             except (MetadataError, ParseError) as e:
                 error = str(e)
         if error is not None:
@@ -291,6 +338,7 @@ class Ingester:
     def _store_document(
         self,
         root: Path,
+        root_key: str,
         contributors: dict[str, Contributor],
         cand: _Candidate,
         parsed: ParsedDocument,
@@ -351,6 +399,6 @@ class Ingester:
         texts = [embedding_text(title, d) for d in drafts]
         vectors = self.embedder.embed_documents(texts)
         ml_vectors = self.multilingual.embed_documents(texts) if self.multilingual else None
-        self.store.begin_document(cand.doc_id, str(root.resolve()), cand.source, cand.fingerprint)
+        self.store.begin_document(cand.doc_id, root_key, cand.source, cand.fingerprint)
         self.store.write_document(cand.doc_id, title, meta.contributor, chunks, vectors, ml_vectors)
         return len(chunks)

@@ -29,11 +29,22 @@ def ingest(
     paths: Annotated[list[Path], typer.Argument(help="Folders to sync into the store.")],
     store: StoreOpt = None,
     as_json: JsonOpt = False,
+    queue: Annotated[
+        bool,
+        typer.Option(
+            "--queue",
+            help="Queue a job per folder instead, for a `techkb serve` worker on this host "
+            "(one that sees these paths) to run; prints the job id.",
+        ),
+    ] = False,
 ) -> None:
     """Parse, chunk and embed folders; unchanged files are skipped, removed ones dropped."""
     from assistant.registry import build_embedder, build_multilingual_embedder, build_store
     from ingestion.pipeline import Ingester
 
+    if queue:
+        _queue_ingest(paths, store, as_json)
+        return
     try:
         settings = settings_for(store)
         kb = build_store(settings)
@@ -65,6 +76,37 @@ def ingest(
             typer.echo(f"  flagged: {item['source']}: {item['reason']}", err=True)
     if report.failed:
         raise typer.Exit(EXIT_PARTIAL)
+
+
+def _queue_ingest(paths: list[Path], store: Path | None, as_json: bool) -> None:
+    """Queue one `root` job per folder (in the store's jobs database) and say which."""
+    import socket
+
+    from assistant.jobs import JobQueue
+
+    try:
+        settings = settings_for(store)
+        for path in paths:
+            if not path.is_dir():
+                raise ConfigError(f"{path}: not a folder")
+        jobs = JobQueue.open(settings.paths.home, settings.store.database_url)
+        queued = [
+            {
+                "job_id": jobs.enqueue("root", root=str(path.resolve()), host=socket.gethostname()),
+                "state": "queued",
+                "root": str(path.resolve()),
+            }
+            for path in paths
+        ]
+    except TechkbError as e:
+        fail(str(e), 2 if isinstance(e, ConfigError) else EXIT_ERROR)
+        return
+    if as_json:
+        extra = {"jobs": queued} if len(queued) > 1 else {}
+        typer.echo(json.dumps({**queued[0], **extra}, ensure_ascii=False))
+        return
+    for job in queued:
+        typer.echo(f"{job['job_id']}\tqueued\t{job['root']}")
 
 
 @app.command()

@@ -20,6 +20,7 @@ from typing import Any
 
 from assistant.access import can_see, may_oversee
 from assistant.errors import AccessError, NotFoundError, ValidationError
+from assistant.jobs import UPLOADS_ROOT_KEY
 from assistant.types import Identity
 from ui.services import Services
 
@@ -36,7 +37,8 @@ def _contributor_org(identity: Identity) -> str | None:
 
 def _document_rows(services: Services) -> list[dict[str, Any]]:
     """Every complete document with the metadata of its first chunk (store thread)."""
-    uploads = str(services.uploads.root.resolve())
+    # Uploads are keyed `uploads:` (the same on every worker); by their path before that.
+    uploads = {UPLOADS_ROOT_KEY, str(services.uploads.root.resolve())}
     rows = []
     for doc in services.store.catalog.documents():
         if doc.status != "complete":
@@ -57,7 +59,7 @@ def _document_rows(services: Services) -> list[dict[str, Any]]:
                 "license": first.license,
                 "chunks": doc.n_chunks,
                 "contributor": doc.contributor,
-                "uploaded": doc.root == uploads,
+                "uploaded": doc.root in uploads,
             }
         )
     return sorted(rows, key=lambda r: (r["contributor"], r["source"]))
@@ -194,7 +196,13 @@ def delete_document(services: Services, identity: Identity, doc_id: str) -> None
     """
     row = _own_uploaded(services, identity, doc_id)
     services.uploads.remove(row["source"])
-    services.call(services.store.remove_document, doc_id)
+    # Removed at once unless a sync of the uploads root is running (here or on another
+    # worker): it could write the document back. The sync queued after it removes it then.
+    with services.uploads.jobs.root_lock(UPLOADS_ROOT_KEY, timeout=10) as held:
+        if held:
+            services.call(services.store.remove_document, doc_id)
+    org = row["source"].split("/", 1)[0]
+    services.uploads.submit(org, identity.user, row["source"])
     logger.info("deleted %s by %s", row["source"], identity.user)
 
 

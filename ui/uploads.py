@@ -1,41 +1,37 @@
-"""Contributor uploads: checked, stored under `<home>/uploads/<org>/`, ingested in the background.
+"""Contributor uploads: checked, kept in the jobs database, ingested by a job.
 
 All uploads form ONE ingest root, `<home>/uploads`, with a folder per org (the folder name is
 the contributor, as everywhere) and a `contributors.yaml` that declares every org that has
-uploaded. A sync of that root only removes files that are gone from it, so deleting or
-replacing one org's file never touches another org's. Jobs run one at a time in a worker
-thread through the `ingest` callable the composition root passes in (ui/ does not import
-ingestion/).
+uploaded. The files themselves live in the jobs database (`assistant.upload_files`), so that
+every worker, whatever its home, brings its own uploads folder up to date from there before it
+syncs it (under the catalog key `uploads:`, the same on every host). A sync of that root only
+removes files that are gone from it, so deleting or replacing one org's file never touches
+another org's. An upload queues a job (`assistant.jobs`); this process's claimer thread, or any
+other worker's, runs it through the `ingest` callable the composition root passes in (ui/ does
+not import ingestion/).
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import queue
 import re
-import tempfile
 import threading
-import time
 import unicodedata
-import uuid
 import zipfile
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
 from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 import yaml
 
-from assistant.errors import NotFoundError, PayloadTooLargeError, TechkbError, ValidationError
+from assistant.errors import NotFoundError, PayloadTooLargeError, ValidationError
+from assistant.jobs import IngestFn, Job, JobQueue, JobWorker, Outcome, Progress, run_ingest_job
 from assistant.types import KINDS, ROLES, VISIBILITIES
+from assistant.upload_files import CONTRIBUTORS_FILE, SIDECAR_SUFFIX, UPLOADS_DIR
 
 logger = logging.getLogger(__name__)
 
-UPLOADS_DIR = "uploads"
-SIDECAR_SUFFIX = ".meta.yaml"
-CONTRIBUTORS_FILE = "contributors.yaml"
 # What the OOXML formats must contain besides being a zip.
 _OOXML_PART = {".docx": "word/", ".pptx": "ppt/", ".xlsx": "xl/"}
 # The signatures an image must start with (read by OCR, docs/ocr.md).
@@ -48,7 +44,7 @@ _IMAGE_MAGIC = {
 }
 _SAFE_NAME = re.compile(r"^[\w][\w .()+-]{0,150}$")
 
-IngestFn = Callable[[Path], dict[str, Any]]
+__all__ = ["IngestFn", "UploadManager", "safe_filename", "sniff"]
 
 
 def safe_filename(filename: str) -> str:
@@ -107,46 +103,9 @@ def sniff(name: str, data: bytes, supported: Iterable[str]) -> None:
         raise ValidationError(f"{name}: binary content under a text name")
 
 
-@dataclass
-class UploadJob:
-    """One upload's way through the queue (states: queued, running, done, failed)."""
-
-    job_id: str
-    org: str
-    user: str | None
-    source: str
-    state: str = "queued"
-    progress: float = 0.0
-    message: str = "waiting for earlier uploads"
-    errors: list[dict[str, str]] = field(default_factory=list)
-    created: float = field(default_factory=time.time)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {
-            "job_id": self.job_id,
-            "state": self.state,
-            "progress": self.progress,
-            "message": self.message,
-            "errors": list(self.errors),
-            "source": self.source,
-            "org": self.org,
-        }
-
-
-def _atomic_write(path: Path, data: bytes) -> None:
-    """Write through a hidden temp file (ingestion skips hidden files) and rename."""
-    fd, tmp = tempfile.mkstemp(prefix=".upload-", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 class UploadManager:
-    """Stores uploaded documents and ingests them one job at a time in a worker thread."""
+    """Stores uploaded documents (in the jobs database, and in this home's uploads folder) and
+    queues their ingestion as jobs that this or any other worker runs (`assistant.jobs`)."""
 
     def __init__(
         self,
@@ -156,24 +115,34 @@ class UploadManager:
         max_bytes: int,
         supported: Iterable[str],
         describe_org: Callable[[str], dict[str, str]] | None = None,
+        jobs: JobQueue | None = None,
+        poll_s: float = 1.0,
     ) -> None:
         """Args:
         home: the store home; files go under `<home>/uploads/<org>/`.
-        ingest: syncs one root into the store and returns the ingest report dict
-            (None: uploads are refused, e.g. a read-only deployment).
+        ingest: syncs one root into the store and returns the ingest report dict, called as
+            `ingest(root, key=..., progress=...)` (`assistant.jobs.IngestFn`; None: uploads
+            are refused and no job is run here, e.g. a read-only deployment).
         max_bytes: largest accepted file.
         supported: file suffixes ingestion reads.
         describe_org: org id -> {"name", "type", "license"} (its default licence, "" for none).
+        jobs: the job queue (None: the SQLite one in `home`).
+        poll_s: how often the job claimer looks for jobs queued elsewhere.
+
+        Raises:
+            StoreError: the jobs database cannot be opened.
         """
+        self.home = home
         self.root = home / UPLOADS_DIR
         self.ingest = ingest
         self.max_bytes = max_bytes
         self.supported = frozenset(supported)
         self.describe_org = describe_org or (lambda org: {"name": org, "type": "unknown"})
-        self._jobs: dict[str, UploadJob] = {}
+        self.jobs = jobs if jobs is not None else JobQueue.open(home, None)
+        self.jobs.files.adopt(self.root)
+        self._poll_s = poll_s
+        self._worker: JobWorker | None = None
         self._lock = threading.Lock()
-        self._queue: queue.Queue[UploadJob | None] = queue.Queue()
-        self._worker: threading.Thread | None = None
 
     # -- files ----------------------------------------------------------------------------------
     def path_of(self, source: str) -> Path:
@@ -190,26 +159,16 @@ class UploadManager:
             raise NotFoundError(f"no uploaded document {source!r}")
         return path
 
-    def _declare(self, org: str) -> None:
-        """Make sure `contributors.yaml` of the uploads root declares `org`."""
-        path = self.root / CONTRIBUTORS_FILE
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) if path.is_file() else None
-        entries = list((data or {}).get("contributors") or [])
-        if any(e.get("id") == org for e in entries):
-            return
+    def _org_entry(self, org: str) -> dict[str, Any]:
+        """The `contributors.yaml` entry an org gets with its first upload."""
         info = self.describe_org(org)
-        entries.append(
-            {
-                "id": org,
-                "name": info.get("name") or org,
-                "type": info.get("type") or "unknown",
-                # Fail closed: a document without its own visibility stays inside the org.
-                "visibility": "org",
-            }
-        )
-        text = "# Orgs that uploaded documents through techkb serve.\n"
-        text += yaml.safe_dump({"contributors": entries}, sort_keys=False, allow_unicode=True)
-        _atomic_write(path, text.encode("utf-8"))
+        return {
+            "id": org,
+            "name": info.get("name") or org,
+            "type": info.get("type") or "unknown",
+            # Fail closed: a document without its own visibility stays inside the org.
+            "visibility": "org",
+        }
 
     def store(
         self,
@@ -223,11 +182,12 @@ class UploadManager:
         edition: str | None = None,
         license: str | None = None,
     ) -> str:
-        """Check and write one document and its sidecar; returns its source (`org/name`).
+        """Check and keep one document and its sidecar; returns its source (`org/name`).
 
         Raises:
             PayloadTooLargeError: over the size limit.
             ValidationError: bad name, type, content or metadata.
+            StoreError: the jobs database cannot be written.
         """
         if len(data) > self.max_bytes:
             raise PayloadTooLargeError(
@@ -257,92 +217,59 @@ class UploadManager:
                 if len(str(value)) > 200 or "\n" in str(value):
                     raise ValidationError(f"{key}: one line, at most 200 characters")
                 meta[key] = str(value).strip()
-        folder = self.root / org
+        source = f"{org}/{name}"
+        sidecar = yaml.safe_dump(meta, sort_keys=True, allow_unicode=True)
         with self._lock:
-            folder.mkdir(parents=True, exist_ok=True)
-            self._declare(org)
-            sidecar = yaml.safe_dump(meta, sort_keys=True, allow_unicode=True).encode("utf-8")
-            _atomic_write(folder / (name + SIDECAR_SUFFIX), sidecar)
-            _atomic_write(folder / name, data)
-        return f"{org}/{name}"
+            self.jobs.files.put_file(source, data, sidecar, self._org_entry(org))
+            self.jobs.files.materialise(self.root)
+        return source
 
     def remove(self, source: str) -> None:
-        """Delete an uploaded file and its sidecar.
+        """Delete an uploaded file and its sidecar (from the database and this home).
 
         Raises:
             NotFoundError: no such uploaded file.
+            StoreError: the jobs database cannot be written.
         """
         path = self.path_of(source)
-        if not path.is_file():
-            raise NotFoundError(f"no uploaded document {source!r}")
         with self._lock:
-            path.unlink()
-            path.with_name(path.name + SIDECAR_SUFFIX).unlink(missing_ok=True)
+            if not self.jobs.files.remove_file(source) and not path.is_file():
+                raise NotFoundError(f"no uploaded document {source!r}")
+            self.jobs.files.materialise(self.root)
 
     # -- jobs -----------------------------------------------------------------------------------
+    def start(self) -> None:
+        """Start claiming and running jobs in a thread (nothing when uploads are off)."""
+        if self.ingest is None:
+            return
+        with self._lock:
+            if self._worker is None:
+                self._worker = JobWorker(self.jobs, self._run, poll_s=self._poll_s)
+            self._worker.start()
+
+    def _run(self, job: Job, progress: Progress) -> Outcome:
+        assert self.ingest is not None
+        return run_ingest_job(self.jobs, self.home, self.ingest, job, progress)
+
     def submit(self, org: str, user: str | None, source: str) -> str:
         """Queue a sync of the uploads root for this source; returns the job id."""
-        job = UploadJob(uuid.uuid4().hex, org, user, source)
-        with self._lock:
-            self._jobs[job.job_id] = job
-            if self._worker is None or not self._worker.is_alive():
-                self._worker = threading.Thread(
-                    target=self._run, name="techkb-uploads", daemon=True
-                )
-                self._worker.start()
-        self._queue.put(job)
-        return job.job_id
+        job_id = self.jobs.enqueue(
+            "uploads", org=org, user=user, source=source, message="waiting for earlier uploads"
+        )
+        self.start()
+        if self._worker is not None:
+            self._worker.wake()
+        return job_id
 
-    def job(self, job_id: str) -> UploadJob:
+    def job(self, job_id: str) -> Job:
         """Raises NotFoundError for an unknown job."""
-        with self._lock:
-            job = self._jobs.get(job_id)
-        if job is None:
-            raise NotFoundError(f"no upload job {job_id!r}")
-        return job
+        return self.jobs.get(job_id)
 
-    def wait(self, job_id: str, timeout: float = 600.0) -> UploadJob:
+    def wait(self, job_id: str, timeout: float = 600.0) -> Job:
         """Block until the job is done or failed (or the timeout passes)."""
-        deadline = time.monotonic() + timeout
-        job = self.job(job_id)
-        while job.state in ("queued", "running") and time.monotonic() < deadline:
-            time.sleep(0.1)
-        return job
-
-    def _run(self) -> None:
-        while True:
-            job = self._queue.get()
-            if job is None:
-                return
-            self._execute(job)
-
-    def _execute(self, job: UploadJob) -> None:
-        job.state, job.progress, job.message = "running", 0.1, "parsing and embedding"
-        assert self.ingest is not None
-        try:
-            report = self.ingest(self.root)
-        except TechkbError as e:
-            job.state, job.message = "failed", str(e)
-            job.errors = [{"source": job.source, "error": str(e)}]
-        except Exception as e:  # a worker thread must survive any one job
-            logger.exception("upload job %s failed", job.job_id)
-            job.state, job.message = "failed", f"internal error: {type(e).__name__}"
-            job.errors = [{"source": job.source, "error": job.message}]
-        else:
-            mine = [f for f in report.get("failed", []) if f.get("source") == job.source]
-            job.errors = mine
-            if mine:
-                job.state, job.message = "failed", mine[0].get("error", "failed")
-            else:
-                job.state = "done"
-                job.message = (
-                    f"added {report.get('added', 0)}, updated {report.get('updated', 0)}, "
-                    f"removed {report.get('removed', 0)}"
-                )
-        job.progress = 1.0
+        return self.jobs.wait(job_id, timeout)
 
     def close(self) -> None:
-        """Stop the worker after the queued jobs."""
-        if self._worker is not None and self._worker.is_alive():
-            self._queue.put(None)
-            self._worker.join(timeout=5)
+        """Stop claiming jobs (after the running one, waiting a few seconds for it)."""
+        if self._worker is not None:
+            self._worker.stop()

@@ -60,7 +60,9 @@ def test_sniff_rejects(name: str, data: bytes) -> None:
 
 
 def _manager(tmp_path: Path) -> UploadManager:
-    return UploadManager(tmp_path, lambda root: {"failed": []}, max_bytes=1000, supported=SUPPORTED)
+    return UploadManager(
+        tmp_path, lambda root, **_: {"failed": []}, max_bytes=1000, supported=SUPPORTED
+    )
 
 
 def test_store_writes_file_sidecar_and_contributors(tmp_path: Path) -> None:
@@ -104,7 +106,7 @@ def test_path_of_refuses_traversal(tmp_path: Path, source: str) -> None:
 
 
 def test_job_reports_per_file_errors(tmp_path: Path) -> None:
-    def ingest(root: Path) -> dict[str, object]:
+    def ingest(root: Path, **_: object) -> dict[str, object]:
         return {"failed": [{"source": "o/a.md", "error": "no text found"}], "added": 0}
 
     m = UploadManager(tmp_path, ingest, max_bytes=1000, supported=SUPPORTED)
@@ -120,7 +122,7 @@ def test_an_upload_without_a_licence_gets_its_orgs_default(tmp_path: Path) -> No
         return {"name": org, "type": "school", "license": "CC-BY-4.0"}
 
     m = UploadManager(
-        tmp_path, lambda root: {"failed": []}, max_bytes=1000, supported=SUPPORTED,
+        tmp_path, lambda root, **_: {"failed": []}, max_bytes=1000, supported=SUPPORTED,
         describe_org=describe,
     )  # fmt: skip
     folder = tmp_path / "uploads" / "northlake-college"

@@ -1,0 +1,523 @@
+"""Ingestion jobs any worker can run, and the uploaded files they ingest, in `assistant.db`.
+
+A job is a row: `queued` until a worker claims it, `running` while that worker holds its lease
+(renewed by a heartbeat that also records progress), then `done` or `failed` with per-file
+errors. A worker that dies stops renewing; once the lease has run out another worker claims the
+job again (`attempts` + 1), and after `max_attempts` claims the job fails, saying so. On
+PostgreSQL, workers claim with `SELECT … FOR UPDATE SKIP LOCKED`; on SQLite the write
+transaction is already exclusive. Times are the database's clock, so hosts need not agree.
+
+Uploaded documents live here too (bytes, sidecar metadata, and the uploading org's
+`contributors.yaml` entry), so that a worker on any host can `materialise` the uploads root in
+its own home before it syncs that root. The uploads root has a key independent of the home
+(`UPLOADS_ROOT_KEY`): every worker makes the same documents of one upload.
+
+Kinds: `uploads` (sync the uploads root; any worker) and `root` (sync a folder named by path;
+only workers on the host that queued it, which see that path).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlalchemy as sa
+
+from assistant.db import Component, Database, open_component, setup_lock
+from assistant.errors import NotFoundError, TechkbError
+from assistant.upload_files import _NOW, UPLOADS_DIR, UploadedFiles
+
+logger = logging.getLogger(__name__)
+
+UPLOADS_ROOT_KEY = "uploads:"
+STATES = ("queued", "running", "done", "failed")
+
+_STEPS = [
+    {
+        "sqlite": (
+            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+            "state TEXT NOT NULL, org TEXT, \"user\" TEXT, source TEXT NOT NULL DEFAULT '', "
+            "root TEXT, host TEXT, created REAL NOT NULL, updated REAL NOT NULL, "
+            "attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, lease_until REAL, "
+            "progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
+            "errors TEXT NOT NULL DEFAULT '[]', result TEXT);"
+            "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created);"
+            "CREATE TABLE IF NOT EXISTS uploaded_files (source TEXT PRIMARY KEY, "
+            "org TEXT NOT NULL, content BLOB NOT NULL, sidecar TEXT NOT NULL, "
+            "sha256 TEXT NOT NULL, updated REAL NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS upload_orgs (org TEXT PRIMARY KEY, entry TEXT NOT NULL, "
+            "declared REAL NOT NULL)"
+        ),
+        "postgresql": (
+            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+            "state TEXT NOT NULL, org TEXT, \"user\" TEXT, source TEXT NOT NULL DEFAULT '', "
+            "root TEXT, host TEXT, created DOUBLE PRECISION NOT NULL, "
+            "updated DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
+            "worker TEXT, lease_until DOUBLE PRECISION, "
+            "progress DOUBLE PRECISION NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
+            "errors TEXT NOT NULL DEFAULT '[]', result TEXT);"
+            "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created);"
+            "CREATE TABLE IF NOT EXISTS uploaded_files (source TEXT PRIMARY KEY, "
+            "org TEXT NOT NULL, content BYTEA NOT NULL, sidecar TEXT NOT NULL, "
+            "sha256 TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL);"
+            "CREATE TABLE IF NOT EXISTS upload_orgs (org TEXT PRIMARY KEY, entry TEXT NOT NULL, "
+            "declared DOUBLE PRECISION NOT NULL)"
+        ),
+    },
+]
+COMPONENT = Component("jobs", "jobs.sqlite3", "ingestion jobs", _STEPS)
+_COLUMNS = (
+    'job_id, kind, state, org, "user", source, root, host, created, updated, attempts, '
+    "worker, lease_until, progress, message, errors, result"
+)
+
+
+@dataclass(frozen=True)
+class Job:
+    """One job as the database holds it."""
+
+    job_id: str
+    kind: str
+    state: str
+    org: str | None
+    user: str | None
+    source: str
+    root: str | None
+    host: str | None
+    created: float
+    updated: float
+    attempts: int
+    worker: str | None
+    lease_until: float | None
+    progress: float
+    message: str
+    errors: list[dict[str, str]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+    @classmethod
+    def from_row(cls, row: Any) -> Job:
+        values = list(row)
+        values[15] = json.loads(values[15] or "[]")
+        values[16] = json.loads(values[16]) if values[16] else None
+        values[13] = float(values[13])
+        return cls(*values)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The job as the API shows it (`/api/uploads/{job_id}`, `techkb ingest --queue`)."""
+        return {
+            "job_id": self.job_id,
+            "state": self.state,
+            "progress": self.progress,
+            "message": self.message,
+            "errors": list(self.errors),
+            "source": self.source,
+            "org": self.org,
+            "kind": self.kind,
+            "attempts": self.attempts,
+        }
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """How a job ended: `done` or `failed`, a message, per-file errors, the ingest report."""
+
+    state: str
+    message: str
+    errors: list[dict[str, str]] = field(default_factory=list)
+    result: dict[str, Any] | None = None
+
+
+def worker_name() -> str:
+    """This process as a job's `worker`: host, pid and a random tag."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+
+
+def _lock_key(key: str) -> int:
+    """A signed 64-bit advisory-lock key for a root key."""
+    return int.from_bytes(hashlib.sha256(key.encode()).digest()[:8], "big", signed=True)
+
+
+class JobQueue:
+    """The jobs and uploaded files of one store (its SQLite file, or the shared database)."""
+
+    def __init__(
+        self, db: Database, home: Path, *, lease_s: float = 30.0, max_attempts: int = 3
+    ) -> None:
+        self.db = db
+        self.home = home
+        self.lease_s = lease_s
+        self.max_attempts = max_attempts
+        self.files = UploadedFiles(db)
+        self._now = _NOW[db.dialect]  # seconds since the epoch by the database's clock
+
+    @classmethod
+    def open(
+        cls,
+        home: Path,
+        database_url: str | None,
+        *,
+        lease_s: float = 30.0,
+        max_attempts: int = 3,
+    ) -> JobQueue:
+        """The queue in `home/jobs.sqlite3`, or in the database at `database_url`.
+
+        Raises:
+            StoreError: the database cannot be reached or set up.
+        """
+        db = open_component(home, database_url, COMPONENT)
+        return cls(db, home, lease_s=lease_s, max_attempts=max_attempts)
+
+    # -- jobs -----------------------------------------------------------------------------------
+    def enqueue(
+        self,
+        kind: str,
+        *,
+        org: str | None = None,
+        user: str | None = None,
+        source: str = "",
+        root: str | None = None,
+        host: str | None = None,
+        message: str = "waiting for a worker",
+    ) -> str:
+        """Queue a job; returns its id."""
+        job_id = uuid.uuid4().hex
+        with self.db.write() as conn:
+            conn.execute(
+                sa.text(
+                    'INSERT INTO jobs(job_id, kind, state, org, "user", source, root, host, '
+                    f"created, updated, message) VALUES (:id, :kind, 'queued', :org, :user, "
+                    f":source, :root, :host, {self._now}, {self._now}, :message)"
+                ),
+                {
+                    "id": job_id,
+                    "kind": kind,
+                    "org": org,
+                    "user": user,
+                    "source": source,
+                    "root": root,
+                    "host": host,
+                    "message": message,
+                },
+            )
+        return job_id
+
+    def claim(self, worker: str, host: str | None = None) -> Job | None:
+        """The oldest job this worker may run, now `running` under its lease; None when there
+        is none. A job whose lease ran out is claimed again, or failed once it has been
+        claimed `max_attempts` times. `root` jobs go only to workers on their host."""
+        lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
+        select = sa.text(
+            "SELECT job_id, attempts FROM jobs WHERE (state='queued' OR "
+            f"(state='running' AND lease_until < {self._now})) "
+            "AND (kind <> 'root' OR host = :host) ORDER BY created, job_id LIMIT 1" + lock
+        )
+        with self.db.write() as conn:
+            while True:
+                row = conn.execute(select, {"host": host or socket.gethostname()}).first()
+                if row is None:
+                    return None
+                job_id, attempts = row
+                if attempts >= self.max_attempts:
+                    conn.execute(
+                        sa.text(
+                            f"UPDATE jobs SET state='failed', updated={self._now}, "
+                            "lease_until=NULL, message=:m WHERE job_id=:id"
+                        ),
+                        {
+                            "id": job_id,
+                            "m": f"gave up after {attempts} attempts: each worker that ran "
+                            "it stopped before the end (killed, or lost the database)",
+                        },
+                    )
+                    continue
+                claimed = conn.execute(
+                    sa.text(
+                        f"UPDATE jobs SET state='running', worker=:w, attempts=attempts+1, "
+                        f"lease_until={self._now} + :lease, updated={self._now}, "
+                        f"message=:m WHERE job_id=:id RETURNING {_COLUMNS}"
+                    ),
+                    {
+                        "id": job_id,
+                        "w": worker,
+                        "lease": self.lease_s,
+                        "m": "started" if attempts == 0 else f"started again (try {attempts + 1})",
+                    },
+                ).one()
+                return Job.from_row(claimed)
+
+    def heartbeat(
+        self, job_id: str, worker: str, progress: float | None = None, message: str | None = None
+    ) -> bool:
+        """Renew the lease (and record progress); False when the job is no longer this
+        worker's (its lease ran out and another worker claimed it)."""
+        with self.db.write() as conn:
+            found = conn.execute(
+                sa.text(
+                    f"UPDATE jobs SET lease_until={self._now} + :lease, updated={self._now}, "
+                    "progress=COALESCE(:p, progress), message=COALESCE(:m, message) "
+                    "WHERE job_id=:id AND worker=:w AND state='running' RETURNING job_id"
+                ),
+                {"id": job_id, "w": worker, "lease": self.lease_s, "p": progress, "m": message},
+            ).first()
+        return found is not None
+
+    def finish(self, job_id: str, worker: str, outcome: Outcome) -> bool:
+        """Record how the job ended; False (nothing written) when it is no longer this
+        worker's."""
+        with self.db.write() as conn:
+            found = conn.execute(
+                sa.text(
+                    f"UPDATE jobs SET state=:s, updated={self._now}, lease_until=NULL, "
+                    "progress=1.0, message=:m, errors=:e, result=:r "
+                    "WHERE job_id=:id AND worker=:w AND state='running' RETURNING job_id"
+                ),
+                {
+                    "id": job_id,
+                    "w": worker,
+                    "s": outcome.state,
+                    "m": outcome.message,
+                    "e": json.dumps(outcome.errors, ensure_ascii=False),
+                    "r": None if outcome.result is None else json.dumps(outcome.result),
+                },
+            ).first()
+        return found is not None
+
+    def get(self, job_id: str) -> Job:
+        """Raises NotFoundError for an unknown job."""
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.text(f"SELECT {_COLUMNS} FROM jobs WHERE job_id=:id"), {"id": job_id}
+            ).first()
+        if row is None:
+            raise NotFoundError(f"no upload job {job_id!r}")
+        return Job.from_row(row)
+
+    def list(self, org: str | None = None, limit: int = 100) -> list[Job]:
+        """The latest jobs, newest first (of one org when given)."""
+        where = " WHERE org=:org" if org is not None else ""
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.text(f"SELECT {_COLUMNS} FROM jobs{where} ORDER BY created DESC LIMIT :limit"),
+                {"org": org, "limit": limit},
+            ).all()
+        return [Job.from_row(r) for r in rows]
+
+    def wait(self, job_id: str, timeout: float = 600.0, poll_s: float = 0.1) -> Job:
+        """The job once done or failed, or as it stands when the timeout passes."""
+        deadline = time.monotonic() + timeout
+        job = self.get(job_id)
+        while job.state in ("queued", "running") and time.monotonic() < deadline:
+            time.sleep(poll_s)
+            job = self.get(job_id)
+        return job
+
+    # -- one sync of a root at a time, across hosts -----------------------------------------------
+    @contextmanager
+    def root_lock(self, key: str, timeout: float | None = None) -> Iterator[bool]:
+        """Hold the lock of one ingest root across every worker (PostgreSQL: an advisory
+        lock, released when the holder's connection ends, so also when it is killed; SQLite:
+        a file lock in the home). Yields True when held; False when `timeout` passed first."""
+        if self.db.dialect == "postgresql":
+            with self.db.read() as conn:
+                held = self._pg_lock(conn, _lock_key(key), timeout)
+                try:
+                    yield held
+                finally:
+                    if held:
+                        conn.execute(
+                            sa.text("SELECT pg_advisory_unlock(:k)"), {"k": _lock_key(key)}
+                        )
+            return
+        digest = hashlib.sha256(key.encode()).hexdigest()[:16]
+        path = self.home / f"ingest-{digest}"
+        if timeout is None:
+            with setup_lock(path):
+                yield True
+            return
+        with _try_file_lock(path.with_name(path.name + ".lock"), timeout) as held:
+            yield held
+
+    @staticmethod
+    def _pg_lock(conn: Any, key: int, timeout: float | None) -> bool:
+        if timeout is None:
+            conn.execute(sa.text("SELECT pg_advisory_lock(:k)"), {"k": key})
+            return True
+        deadline = time.monotonic() + timeout
+        while True:
+            got = conn.execute(sa.text("SELECT pg_try_advisory_lock(:k)"), {"k": key}).scalar()
+            if got:
+                return True
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(0.1)
+
+
+@contextmanager
+def _try_file_lock(path: Path, timeout: float) -> Iterator[bool]:
+    import fcntl
+
+    with open(path, "a") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    yield False
+                    return
+                time.sleep(0.1)
+        try:
+            yield True
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+# -- the claimer ---------------------------------------------------------------------------
+Progress = Callable[[float, str], None]
+RunFn = Callable[[Job, Progress], Outcome]
+
+
+class JobWorker:
+    """A thread that claims jobs and runs them one at a time, renewing each job's lease while
+    it runs (a second thread), until `stop()`."""
+
+    def __init__(
+        self, queue: JobQueue, run: RunFn, *, poll_s: float = 1.0, name: str | None = None
+    ) -> None:
+        self.queue = queue
+        self.run = run
+        self.poll_s = poll_s
+        self.name = name or worker_name()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._lock = threading.Lock()
+
+    def start(self) -> None:
+        """Start claiming (idempotent)."""
+        with self._lock:
+            if self._thread is None or not self._thread.is_alive():
+                self._stop.clear()
+                self._thread = threading.Thread(target=self._loop, name="techkb-jobs", daemon=True)
+                self._thread.start()
+
+    def wake(self) -> None:
+        """Look for a job now (one was just queued here)."""
+        self._wake.set()
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Stop after the running job (waiting at most `timeout` seconds for it)."""
+        self._stop.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                job = self.queue.claim(self.name)
+            except TechkbError as e:  # the database is away: try again later
+                logger.warning("cannot claim ingestion jobs: %s", e)
+                job = None
+            if job is None:
+                self._wake.wait(self.poll_s)
+                self._wake.clear()
+                continue
+            self.execute(job)
+
+    def execute(self, job: Job) -> Outcome:
+        """Run one claimed job with its lease renewed, and record how it ended."""
+        latest: dict[str, Any] = {"progress": None, "message": None, "sent": 0.0}
+        done = threading.Event()
+
+        def beat() -> None:
+            while not done.wait(max(0.05, self.queue.lease_s / 3)):
+                try:
+                    if not self.queue.heartbeat(
+                        job.job_id, self.name, latest["progress"], latest["message"]
+                    ):
+                        logger.warning("job %s was taken over by another worker", job.job_id)
+                        return
+                except TechkbError as e:
+                    logger.warning("heartbeat of job %s: %s", job.job_id, e)
+
+        def progress(fraction: float, message: str) -> None:
+            latest["progress"], latest["message"] = fraction, message
+            now = time.monotonic()
+            if now - latest["sent"] >= 1.0:
+                latest["sent"] = now
+                try:
+                    self.queue.heartbeat(job.job_id, self.name, fraction, message)
+                except TechkbError as e:
+                    logger.warning("progress of job %s: %s", job.job_id, e)
+
+        beater = threading.Thread(target=beat, name="techkb-job-lease", daemon=True)
+        beater.start()
+        try:
+            outcome = self.run(job, progress)
+        except TechkbError as e:
+            outcome = Outcome("failed", str(e), [{"source": job.source, "error": str(e)}])
+        except Exception as e:  # the claimer must survive any one job
+            logger.exception("job %s failed", job.job_id)
+            message = f"internal error: {type(e).__name__}"
+            outcome = Outcome("failed", message, [{"source": job.source, "error": message}])
+        finally:
+            done.set()
+            beater.join(5)
+        try:
+            if not self.queue.finish(job.job_id, self.name, outcome):
+                logger.warning("job %s ended here after another worker took it", job.job_id)
+        except TechkbError as e:
+            logger.warning("cannot record the end of job %s: %s", job.job_id, e)
+        return outcome
+
+
+# -- what a job does -----------------------------------------------------------------------
+# Syncs one root into the store: (root, key or None for the root's own path, progress) -> report.
+IngestFn = Callable[..., dict[str, Any]]
+
+
+def run_ingest_job(
+    queue: JobQueue, home: Path, ingest: IngestFn, job: Job, progress: Progress
+) -> Outcome:
+    """Run an `uploads` or `root` job: hold the root's lock, bring the uploads root up to date
+    from the database (uploads), sync the root, and judge the job by its files' errors.
+
+    Raises:
+        TechkbError: the root cannot be synced (the claimer records the job as failed).
+    """
+    if job.kind == "uploads":
+        root, key = home / UPLOADS_DIR, UPLOADS_ROOT_KEY
+    elif job.kind == "root" and job.root:
+        root, key = Path(job.root), str(Path(job.root).resolve())
+    else:
+        return Outcome("failed", f"unknown job kind {job.kind!r}")
+    progress(0.0, "waiting for the other sync of this folder")
+    with queue.root_lock(key):
+        if job.kind == "uploads":
+            queue.files.materialise(root)
+        progress(0.05, "parsing and embedding")
+        report = ingest(root, key=key if job.kind == "uploads" else None, progress=progress)
+    failed = list(report.get("failed", []))
+    summary = (
+        f"added {report.get('added', 0)}, updated {report.get('updated', 0)}, "
+        f"removed {report.get('removed', 0)}"
+    )
+    if job.kind == "root":  # like `techkb ingest`: the rest is ingested, the failures listed
+        return Outcome("done", f"{summary}, failed {len(failed)}", failed, report)
+    mine = [f for f in failed if f.get("source") == job.source]
+    if mine:
+        return Outcome("failed", mine[0].get("error", "failed"), mine, report)
+    return Outcome("done", summary, [], report)
