@@ -1,12 +1,12 @@
 """Signed-in users' conversations, kept on the server beside the usage log.
 
-One SQLite file in the store home (`conversations.sqlite3`), WAL mode, a busy timeout, one
-connection per operation and one transaction per write, as `assistant.feedback`: safe with
-several threads, several uvicorn workers and the CLI at once, and a write that fails half way
-leaves nothing behind. A conversation belongs to the user name that started it and to nobody
-else: every read, write and delete names the owner, and a conversation of somebody else is
-"not found" (its existence is not revealed). Anonymous callers have no server-side
-conversations (the web app keeps theirs in the browser).
+One SQLite file in the store home (`conversations.sqlite3`), or the shared database at
+`store.database_url` (`assistant.db`), one transaction per write, as `assistant.feedback`: safe
+with several threads, several uvicorn workers, several hosts and the CLI at once, and a write
+that fails half way leaves nothing behind. A conversation belongs to the user name that started
+it and to nobody else: every read, write and delete names the owner, and a conversation of
+somebody else is "not found" (its existence is not revealed). Anonymous callers have no
+server-side conversations (the web app keeps theirs in the browser).
 
 Each turn keeps the answer with its citations and the chunk metadata the access rule needs.
 What goes out again — reopened in the web app, listed by the API, exported — passes the rule
@@ -18,17 +18,16 @@ with its answer and citations withheld, the question alone.
 from __future__ import annotations
 
 import json
-import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from assistant import sqlite_file
+import sqlalchemy as sa
+
 from assistant.access import can_see
+from assistant.db import Component, open_component
 from assistant.errors import NotFoundError, ValidationError
 from assistant.types import Identity
 
@@ -48,13 +47,13 @@ CREATE TABLE IF NOT EXISTS conversations (
     conversation_id TEXT PRIMARY KEY,
     owner TEXT NOT NULL,
     title TEXT NOT NULL,
-    created REAL NOT NULL,
-    updated REAL NOT NULL
+    created {real} NOT NULL,
+    updated {real} NOT NULL
 );
 CREATE TABLE IF NOT EXISTS turns (
     conversation_id TEXT NOT NULL REFERENCES conversations(conversation_id) ON DELETE CASCADE,
     position INTEGER NOT NULL,
-    created REAL NOT NULL,
+    created {real} NOT NULL,
     question TEXT NOT NULL,
     mode TEXT NOT NULL,
     result TEXT NOT NULL,
@@ -64,8 +63,19 @@ CREATE TABLE IF NOT EXISTS preferences (
     owner TEXT PRIMARY KEY,
     language TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated);
+CREATE INDEX IF NOT EXISTS conversations_owner ON conversations(owner, updated)
 """
+CONVERSATIONS = Component(
+    "conversations",
+    CONVERSATIONS_FILE,
+    "conversation store",
+    [
+        {
+            "sqlite": _SCHEMA.format(real="REAL"),
+            "postgresql": _SCHEMA.format(real="DOUBLE PRECISION"),
+        }
+    ],
+)
 
 
 @dataclass(frozen=True)
@@ -149,26 +159,15 @@ def _owner(identity: Identity) -> str:
 
 
 class ConversationStore:
-    """Conversations and language choices in `<home>/conversations.sqlite3`."""
+    """Conversations and language choices in `<home>/conversations.sqlite3`, or in the
+    database at `database_url`.
 
-    def __init__(self, home: Path) -> None:
-        self.path = home / CONVERSATIONS_FILE
-        sqlite_file.create(self.path, _SCHEMA, "conversation store")
+    Raises:
+        StoreError: the database cannot be opened (names it).
+    """
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.connect(self.path, "conversation store", foreign_keys=True)
-
-    @contextmanager
-    def _write(self) -> Iterator[sqlite3.Connection]:
-        """One transaction: all of it is written, or (on any error) none of it."""
-        with self._db() as db:
-            db.execute("BEGIN IMMEDIATE")
-            try:
-                yield db
-            except BaseException:
-                db.execute("ROLLBACK")
-                raise
-            db.execute("COMMIT")
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
+        self.db = open_component(home, database_url, CONVERSATIONS)
 
     def add_turn(
         self,
@@ -190,21 +189,37 @@ class ConversationStore:
         owner = _owner(identity)
         now = time.time()
         payload = json.dumps(kept_result(result), ensure_ascii=False)
-        with self._write() as db:
+        with self.db.write() as conn:
             if conversation_id is None:
                 conversation_id = uuid.uuid4().hex
-                db.execute(
-                    "INSERT INTO conversations VALUES (?, ?, ?, ?, ?)",
-                    (conversation_id, owner, title_from(question), now, now),
-                )
+                conn.execute(
+                    sa.text(
+                        "INSERT INTO conversations(conversation_id, owner, title, created, "
+                        "updated) VALUES (:cid, :owner, :title, :now, :now)"
+                    ),
+                    {"cid": conversation_id, "owner": owner, "title": title_from(question),
+                     "now": now},
+                )  # fmt: skip
                 position = 0
             else:
-                row = db.execute(
-                    "SELECT COUNT(t.position) FROM conversations c "
-                    "LEFT JOIN turns t ON t.conversation_id = c.conversation_id "
-                    "WHERE c.conversation_id=? AND c.owner=? GROUP BY c.conversation_id",
-                    (conversation_id, owner),
-                ).fetchone()
+                # The row lock (PostgreSQL) makes two writers to one conversation take turns;
+                # SQLite's write transaction already holds the whole file.
+                lock = " FOR UPDATE" if self.db.dialect == "postgresql" else ""
+                head = conn.execute(
+                    sa.text(
+                        "SELECT conversation_id FROM conversations "
+                        "WHERE conversation_id=:cid AND owner=:owner" + lock
+                    ),
+                    {"cid": conversation_id, "owner": owner},
+                ).first()
+                row = (
+                    None
+                    if head is None
+                    else conn.execute(
+                        sa.text("SELECT COUNT(*) FROM turns WHERE conversation_id=:cid"),
+                        {"cid": conversation_id},
+                    ).first()
+                )
                 if row is None:
                     raise NotFoundError(f"no conversation {conversation_id!r}")
                 position = int(row[0])
@@ -212,27 +227,36 @@ class ConversationStore:
                     raise ValidationError(
                         f"a conversation holds at most {MAX_TURNS} questions: start a new one"
                     )
-                db.execute(
-                    "UPDATE conversations SET updated=? WHERE conversation_id=?",
-                    (now, conversation_id),
+                conn.execute(
+                    sa.text("UPDATE conversations SET updated=:now WHERE conversation_id=:cid"),
+                    {"now": now, "cid": conversation_id},
                 )
-            db.execute(
-                "INSERT INTO turns VALUES (?, ?, ?, ?, ?, ?)",
-                (conversation_id, position, now, question, mode, payload),
-            )
+            conn.execute(
+                sa.text(
+                    "INSERT INTO turns(conversation_id, position, created, question, mode, "
+                    "result) VALUES (:cid, :position, :now, :question, :mode, :result)"
+                ),
+                {"cid": conversation_id, "position": position, "now": now,
+                 "question": question, "mode": mode, "result": payload},
+            )  # fmt: skip
         return conversation_id
 
     def summaries(self, identity: Identity) -> list[dict[str, Any]]:
         """The owner's conversations, most recently used first: id, title, times, turns."""
         if identity.anonymous or not identity.user:
             return []
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT c.conversation_id, c.title, c.created, c.updated, COUNT(t.position) "
-                "FROM conversations c LEFT JOIN turns t ON t.conversation_id = c.conversation_id "
-                "WHERE c.owner=? GROUP BY c.conversation_id ORDER BY c.updated DESC",
-                (identity.user,),
-            ).fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT c.conversation_id, c.title, c.created, c.updated, COUNT(t.position) "
+                    "FROM conversations c "
+                    "LEFT JOIN turns t ON t.conversation_id = c.conversation_id "
+                    "WHERE c.owner=:owner "
+                    "GROUP BY c.conversation_id, c.title, c.created, c.updated "
+                    "ORDER BY c.updated DESC"
+                ),
+                {"owner": identity.user},
+            ).all()
         return [
             {
                 "conversation_id": r[0],
@@ -252,19 +276,23 @@ class ConversationStore:
         """
         if identity.anonymous or not identity.user:
             raise NotFoundError(f"no conversation {conversation_id!r}")
-        with self._db() as db:
-            head = db.execute(
-                "SELECT owner, title, created, updated FROM conversations "
-                "WHERE conversation_id=? AND owner=?",
-                (conversation_id, identity.user),
-            ).fetchone()
+        with self.db.read() as conn:
+            head = conn.execute(
+                sa.text(
+                    "SELECT owner, title, created, updated FROM conversations "
+                    "WHERE conversation_id=:cid AND owner=:owner"
+                ),
+                {"cid": conversation_id, "owner": identity.user},
+            ).first()
             if head is None:
                 raise NotFoundError(f"no conversation {conversation_id!r}")
-            rows = db.execute(
-                "SELECT question, mode, result FROM turns WHERE conversation_id=? "
-                "ORDER BY position",
-                (conversation_id,),
-            ).fetchall()
+            rows = conn.execute(
+                sa.text(
+                    "SELECT question, mode, result FROM turns WHERE conversation_id=:cid "
+                    "ORDER BY position"
+                ),
+                {"cid": conversation_id},
+            ).all()
         turns = [readable_turn(Turn(q, m, json.loads(r)), identity) for q, m, r in rows]
         return Conversation(conversation_id, head[0], head[1], head[2], head[3], turns)
 
@@ -275,21 +303,23 @@ class ConversationStore:
             NotFoundError: unknown, or somebody else's.
         """
         owner = _owner(identity)
-        with self._write() as db:
-            gone = db.execute(
-                "DELETE FROM conversations WHERE conversation_id=? AND owner=?",
-                (conversation_id, owner),
+        with self.db.write() as conn:
+            gone = conn.execute(
+                sa.text("DELETE FROM conversations WHERE conversation_id=:cid AND owner=:owner"),
+                {"cid": conversation_id, "owner": owner},
             ).rowcount
         if not gone:
             raise NotFoundError(f"no conversation {conversation_id!r}")
 
     def delete_user(self, user: str) -> int:
         """Delete every conversation (and the language choice) of a user name; returns how
-        many conversations were deleted (the operator's command, `techkb conversations
-        delete`)."""
-        with self._write() as db:
-            n = db.execute("DELETE FROM conversations WHERE owner=?", (user,)).rowcount
-            db.execute("DELETE FROM preferences WHERE owner=?", (user,))
+        many conversations were deleted (the operator's commands `techkb conversations
+        delete` and `techkb users remove`)."""
+        with self.db.write() as conn:
+            n = conn.execute(
+                sa.text("DELETE FROM conversations WHERE owner=:owner"), {"owner": user}
+            ).rowcount
+            conn.execute(sa.text("DELETE FROM preferences WHERE owner=:owner"), {"owner": user})
         return int(n)
 
     def export(self, identity: Identity) -> list[dict[str, Any]]:
@@ -304,10 +334,11 @@ class ConversationStore:
         """The UI language the user chose ("en" | "zh"), None when never chosen."""
         if identity.anonymous or not identity.user:
             return None
-        with self._db() as db:
-            row = db.execute(
-                "SELECT language FROM preferences WHERE owner=?", (identity.user,)
-            ).fetchone()
+        with self.db.read() as conn:
+            row = conn.execute(
+                sa.text("SELECT language FROM preferences WHERE owner=:owner"),
+                {"owner": identity.user},
+            ).first()
         return str(row[0]) if row else None
 
     def set_language(self, identity: Identity, language: str) -> None:
@@ -319,9 +350,11 @@ class ConversationStore:
         owner = _owner(identity)
         if language not in LANGUAGES:
             raise ValidationError(f"language {language!r}: one of {', '.join(LANGUAGES)}")
-        with self._write() as db:
-            db.execute(
-                "INSERT INTO preferences VALUES (?, ?) "
-                "ON CONFLICT(owner) DO UPDATE SET language=excluded.language",
-                (owner, language),
+        with self.db.write() as conn:
+            conn.execute(
+                sa.text(
+                    "INSERT INTO preferences(owner, language) VALUES (:owner, :language) "
+                    "ON CONFLICT(owner) DO UPDATE SET language=excluded.language"
+                ),
+                {"owner": owner, "language": language},
             )

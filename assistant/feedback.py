@@ -1,27 +1,30 @@
 """The usage log and feedback store: every answer given, and the ratings users put on them.
 
-One SQLite file in the store home (`feedback.sqlite3`), WAL mode and a busy timeout, one
-connection per operation: safe with several threads, several uvicorn workers and the CLI at
-once. Citations are stored with the chunk metadata the access rule needs, so exports and
-dashboards can be filtered for the identity that reads them: a logged answer is readable by
-whoever may read its asker's usage data (`access.may_oversee`: staff, teachers and admins of
-the asker's org; anonymous callers' questions, admins) and may see every chunk it cites.
+One SQLite file in the store home (`feedback.sqlite3`), or the shared database at
+`store.database_url` (`assistant.db`); each write is one transaction: safe with several
+threads, several uvicorn workers, several hosts and the CLI at once. Citations are stored with
+the chunk metadata the access rule needs, so exports and dashboards can be filtered for the
+identity that reads them: a logged answer is readable by whoever may read its asker's usage data
+(`access.may_oversee`: staff, teachers and admins of the asker's org; anonymous callers'
+questions, admins) and may see every chunk it cites.
+
+The asker's column is `user`, a reserved word in PostgreSQL: every statement quotes it.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import sqlite3
 import time
 import uuid
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from assistant import sqlite_file
+import sqlalchemy as sa
+
 from assistant.access import can_see, may_oversee
+from assistant.db import Component, open_component
 from assistant.errors import AccessError, NotFoundError, ValidationError
 from assistant.types import Identity
 
@@ -30,8 +33,8 @@ FEEDBACK_FILE = "feedback.sqlite3"
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS answers (
     answer_id TEXT PRIMARY KEY,
-    created REAL NOT NULL,
-    user TEXT, org TEXT, role TEXT,
+    created {real} NOT NULL,
+    "user" TEXT, org TEXT, role TEXT,
     question TEXT NOT NULL,
     history TEXT NOT NULL DEFAULT '[]',
     mode TEXT NOT NULL,
@@ -43,14 +46,25 @@ CREATE TABLE IF NOT EXISTS answers (
 CREATE TABLE IF NOT EXISTS ratings (
     answer_id TEXT NOT NULL REFERENCES answers(answer_id),
     rater TEXT NOT NULL,
-    created REAL NOT NULL,
+    created {real} NOT NULL,
     rating INTEGER NOT NULL CHECK (rating IN (-1, 1)),
     comment TEXT NOT NULL DEFAULT '',
-    user TEXT, org TEXT, role TEXT,
+    "user" TEXT, org TEXT, role TEXT,
     PRIMARY KEY (answer_id, rater)
 );
-CREATE INDEX IF NOT EXISTS answers_created ON answers(created);
+CREATE INDEX IF NOT EXISTS answers_created ON answers(created)
 """
+FEEDBACK = Component(
+    "feedback",
+    FEEDBACK_FILE,
+    "feedback store",
+    [
+        {
+            "sqlite": _SCHEMA.format(real="REAL"),
+            "postgresql": _SCHEMA.format(real="DOUBLE PRECISION"),
+        }
+    ],
+)
 _MARKER = re.compile(r"\s*\[\d+\]")
 
 
@@ -114,14 +128,14 @@ def shown_history(
 
 
 class FeedbackStore:
-    """Answers and ratings in `<home>/feedback.sqlite3`."""
+    """Answers and ratings in `<home>/feedback.sqlite3`, or in the database at `database_url`.
 
-    def __init__(self, home: Path) -> None:
-        self.path = home / FEEDBACK_FILE
-        sqlite_file.create(self.path, _SCHEMA, "feedback store")
+    Raises:
+        StoreError: the database cannot be opened (names it).
+    """
 
-    def _db(self) -> AbstractContextManager[sqlite3.Connection]:
-        return sqlite_file.connect(self.path, "feedback store")
+    def __init__(self, home: Path, database_url: str | None = None) -> None:
+        self.db = open_component(home, database_url, FEEDBACK)
 
     def log_answer(
         self,
@@ -144,23 +158,28 @@ class FeedbackStore:
         answer_id = uuid.uuid4().hex
         keep = ("n", "chunk_id", "doc_id", "source", "contributor", "visibility", "allowed_roles")
         citations = [{k: c.get(k) for k in keep} for c in result.get("citations", [])]
-        with self._db() as db:
-            db.execute(
-                "INSERT INTO answers VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    time.time(),
-                    identity.user,
-                    identity.org,
-                    identity.role,
-                    question,
-                    json.dumps(history, ensure_ascii=False),
-                    result.get("mode", "ask"),
-                    result.get("answer", ""),
-                    int(bool(result.get("refused"))),
-                    json.dumps(citations, ensure_ascii=False),
-                    json.dumps(retrieved, ensure_ascii=False),
+        with self.db.write() as conn:
+            conn.execute(
+                sa.text(
+                    'INSERT INTO answers(answer_id, created, "user", org, role, question, '
+                    "history, mode, answer, refused, citations, retrieved) VALUES (:answer_id, "
+                    ":created, :user, :org, :role, :question, :history, :mode, :answer, "
+                    ":refused, :citations, :retrieved)"
                 ),
+                {
+                    "answer_id": answer_id,
+                    "created": time.time(),
+                    "user": identity.user,
+                    "org": identity.org,
+                    "role": identity.role,
+                    "question": question,
+                    "history": json.dumps(history, ensure_ascii=False),
+                    "mode": result.get("mode", "ask"),
+                    "answer": result.get("answer", ""),
+                    "refused": int(bool(result.get("refused"))),
+                    "citations": json.dumps(citations, ensure_ascii=False),
+                    "retrieved": json.dumps(retrieved, ensure_ascii=False),
+                },
             )
         return answer_id
 
@@ -175,40 +194,56 @@ class FeedbackStore:
             raise ValidationError("rating must be +1 or -1")
         if len(comment) > 4000:
             raise ValidationError("comment: at most 4000 characters")
-        with self._db() as db:
-            row = db.execute(
-                "SELECT user, org, role FROM answers WHERE answer_id=?", (answer_id,)
-            ).fetchone()
+        with self.db.write() as conn:
+            row = conn.execute(
+                sa.text('SELECT "user", org, role FROM answers WHERE answer_id=:a'),
+                {"a": answer_id},
+            ).first()
             # Only the person who got the answer may rate it (anonymous: anonymous answers).
             if row is None or (row[0] or None) != (identity.user or None):
                 raise NotFoundError(f"no answer {answer_id!r}")
             if identity.user is None and (row[1], row[2]) != (identity.org, identity.role):
                 raise NotFoundError(f"no answer {answer_id!r}")
             rater = identity.user or f"anonymous:{identity.key()}"
-            db.execute(
-                "INSERT OR REPLACE INTO ratings VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    answer_id,
-                    rater,
-                    time.time(),
-                    rating,
-                    comment,
-                    identity.user,
-                    identity.org,
-                    identity.role,
+            conn.execute(
+                sa.text(
+                    'INSERT INTO ratings(answer_id, rater, created, rating, comment, "user", '
+                    "org, role) VALUES (:a, :rater, :created, :rating, :comment, :user, :org, "
+                    ":role) ON CONFLICT(answer_id, rater) DO UPDATE SET created=excluded.created, "
+                    'rating=excluded.rating, comment=excluded.comment, "user"=excluded."user", '
+                    "org=excluded.org, role=excluded.role"
                 ),
+                {
+                    "a": answer_id,
+                    "rater": rater,
+                    "created": time.time(),
+                    "rating": rating,
+                    "comment": comment,
+                    "user": identity.user,
+                    "org": identity.org,
+                    "role": identity.role,
+                },
             )
 
     def answers(self, *, rated_only: bool = False) -> list[LoggedAnswer]:
         """Every logged answer, oldest first, with net rating and comments."""
-        sql = (
-            "SELECT a.*, COALESCE(SUM(r.rating), 0), COUNT(r.rating), "
-            "GROUP_CONCAT(NULLIF(r.comment, ''), char(10)) "
-            "FROM answers a LEFT JOIN ratings r ON r.answer_id = a.answer_id "
-            "GROUP BY a.answer_id " + ("HAVING COUNT(r.rating) > 0 " if rated_only else "")
-        )
-        with self._db() as db:
-            rows = db.execute(sql + "ORDER BY a.created").fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.text(
+                    'SELECT answer_id, created, "user", org, role, question, history, mode, '
+                    "answer, refused, citations, retrieved FROM answers "
+                    "ORDER BY created, answer_id"
+                )
+            ).all()
+            ratings = conn.execute(
+                sa.text("SELECT answer_id, rating, comment FROM ratings ORDER BY created, rater")
+            ).all()
+        net: dict[str, list[int]] = {}
+        comments: dict[str, list[str]] = {}
+        for answer_id, rating, comment in ratings:
+            net.setdefault(answer_id, []).append(int(rating))
+            if comment:
+                comments.setdefault(answer_id, []).extend(c for c in comment.split("\n") if c)
         return [
             LoggedAnswer(
                 answer_id=r[0],
@@ -221,19 +256,22 @@ class FeedbackStore:
                 refused=bool(r[9]),
                 citations=json.loads(r[10]),
                 retrieved=json.loads(r[11]),
-                rating=int(r[12]),
-                ratings=int(r[13]),
-                comments=[c for c in (r[14] or "").split("\n") if c],
+                rating=sum(net.get(r[0], [])),
+                ratings=len(net.get(r[0], [])),
+                comments=comments.get(r[0], []),
             )
             for r in rows
+            if not rated_only or r[0] in net
         ]
 
     def ratings_for(self, answer_ids: set[str]) -> list[dict[str, Any]]:
         """The individual ratings of these answers, newest first."""
-        with self._db() as db:
-            rows = db.execute(
-                "SELECT answer_id, rating, comment, created FROM ratings ORDER BY created DESC"
-            ).fetchall()
+        with self.db.read() as conn:
+            rows = conn.execute(
+                sa.text(
+                    "SELECT answer_id, rating, comment, created FROM ratings ORDER BY created DESC"
+                )
+            ).all()
         return [
             {"answer_id": a, "rating": r, "comment": c, "created": t}
             for a, r, c, t in rows

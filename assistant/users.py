@@ -1,10 +1,14 @@
-"""The users file: who may sign in, their org and role, password hashes and API tokens.
+"""Who may sign in, their org and role, password hashes and API tokens.
 
-A YAML file (`users: {NAME: {org, role, password, tokens: [...]}}`), written atomically with
-0600 permissions. Passwords are stored only as scrypt hashes with a per-user salt and the
-parameters in the string (`scrypt$N$r$p$salt$hash`, N=2**14, r=8, p=1, 32-byte key); API
-tokens are random 32-byte secrets, printed once and stored only as their SHA-256 (a fast hash
-is enough for a high-entropy secret). Comparisons are constant-time.
+Two stores with one interface (`Users`): the users file here (`UserStore`), for one host, and
+the database (`assistant.users_db.DatabaseUserStore`), when `store.database_url` is set, which
+every worker and host reads at once (`open_users` picks one).
+
+The users file is YAML (`users: {NAME: {org, role, password, tokens: [...]}}`), written
+atomically with 0600 permissions. Passwords are stored only as scrypt hashes with a per-user
+salt and the parameters in the string (`scrypt$N$r$p$salt$hash`, N=2**14, r=8, p=1, 32-byte
+key); API tokens are random 32-byte secrets, printed once and stored only as their SHA-256 (a
+fast hash is enough for a high-entropy secret). Comparisons are constant-time.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import yaml
 
@@ -81,7 +85,8 @@ def _dummy_hash() -> str:
     return hash_password(secrets.token_urlsafe(16))
 
 
-def _token_hash(token: str) -> str:
+def token_hash(token: str) -> str:
+    """What is stored of a token (SHA-256: enough for a high-entropy secret)."""
     return hashlib.sha256(token.encode("utf-8")).hexdigest()
 
 
@@ -120,15 +125,117 @@ def validate_user_fields(name: str, org: str, role: str) -> None:
         raise ValidationError(f"role {role!r}: must be one of {', '.join(ROLES)}")
 
 
+class Users(Protocol):
+    """Where users live: the users file or the database. Unknown names cost a password check
+    as known ones do; tokens are stored as hashes; a change is seen by the next call."""
+
+    location: str  # the file, or the database URL without its password (for messages)
+
+    def list(self) -> list[User]:
+        """Every user, by name."""
+        ...
+
+    def get(self, name: str) -> User | None: ...
+
+    def verify_password(self, name: str, password: str) -> Identity:
+        """Raises AuthError: unknown user or wrong password (one message for both)."""
+        ...
+
+    def verify_token(self, token: str) -> Identity:
+        """Raises AuthError: no user holds this token, or it was revoked."""
+        ...
+
+    def add(self, name: str, org: str, role: str, password: str, *, replace: bool = False) -> User:
+        """Raises ValidationError: bad field, short password, or the user exists."""
+        ...
+
+    def remove(self, name: str) -> None:
+        """Raises NotFoundError: no such user."""
+        ...
+
+    def issue_token(self, name: str, label: str = "") -> tuple[str, str]:
+        """(token id, token); raises NotFoundError: no such user."""
+        ...
+
+    def revoke_token(self, name: str, token_id: str | None = None) -> int:
+        """How many were revoked; raises NotFoundError: no such user or token id."""
+        ...
+
+
+class PasswordCheck:
+    """The password check both stores share: a KDF run for unknown names too, and successful
+    checks remembered for `VERIFY_CACHE_S` under the stored hash (a changed password or a
+    removed user is never served from the cache, since the caller reads the user first)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._verified: dict[tuple[str, str, str], float] = {}
+
+    def verify(self, user: User | None, name: str, password: str) -> Identity:
+        """The identity of `user` when `password` is its password.
+
+        Raises:
+            AuthError: no such user or wrong password (one message for both).
+        """
+        if user is None or not user.password:
+            # One scrypt run, as for a known user: the time taken must not tell which names exist.
+            check_password(password, _dummy_hash())
+            raise AuthError("wrong user name or password")
+        key = (name, user.password, hashlib.sha256(password.encode("utf-8")).hexdigest())
+        now = time.monotonic()
+        with self._lock:
+            until = self._verified.get(key)
+        if until is not None and until > now:
+            return user.identity
+        if not check_password(password, user.password):
+            raise AuthError("wrong user name or password")
+        with self._lock:
+            self._verified = {k: t for k, t in self._verified.items() if t > now}
+            self._verified[key] = now + VERIFY_CACHE_S
+        return user.identity
+
+
+def new_token() -> tuple[str, str, str]:
+    """A fresh API token: (token id, token, the hash that is stored)."""
+    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    return secrets.token_hex(4), token, token_hash(token)
+
+
+def utc_now() -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def open_users(users_file: Path | None, home: Path, database_url: str | None) -> Users | None:
+    """The users of this installation: in the database when `database_url` is set, else in
+    `users_file`; None when neither (everyone is anonymous).
+
+    Raises:
+        ConfigError: both a users file and a database URL are given (one place holds users).
+        StoreError: the database cannot be opened.
+    """
+    if database_url:
+        if users_file is not None:
+            raise ConfigError(
+                f"{users_file}: a users file and store.database_url are both set; with a "
+                "database, users live in it (`techkb users add` writes there): drop --users "
+                "and TECHKB_USERS_FILE"
+            )
+        from assistant.users_db import DatabaseUserStore
+
+        return DatabaseUserStore(home, database_url)
+    return UserStore(users_file) if users_file is not None else None
+
+
 class UserStore:
     """Reads and writes one users file; re-reads it when it changes on disk."""
 
     def __init__(self, path: Path) -> None:
         self.path = path
+        self.location = str(path)
         self._lock = threading.Lock()
         self._mtime: float | None = None
         self._users: dict[str, User] = {}
-        self._verified: dict[tuple[str, str, str], float] = {}
+        self._check = PasswordCheck()
 
     # -- reading ------------------------------------------------------------------------------
     def _load(self) -> dict[str, User]:
@@ -178,23 +285,7 @@ class UserStore:
         Raises:
             AuthError: unknown user or wrong password (one message for both).
         """
-        user = self.get(name)
-        if user is None or not user.password:
-            # One scrypt run, as for a known user: the time taken must not tell which names exist.
-            check_password(password, _dummy_hash())
-            raise AuthError("wrong user name or password")
-        key = (name, user.password, hashlib.sha256(password.encode("utf-8")).hexdigest())
-        now = time.monotonic()
-        with self._lock:
-            until = self._verified.get(key)
-        if until is not None and until > now:
-            return user.identity
-        if not check_password(password, user.password):
-            raise AuthError("wrong user name or password")
-        with self._lock:
-            self._verified = {k: t for k, t in self._verified.items() if t > now}
-            self._verified[key] = now + VERIFY_CACHE_S
-        return user.identity
+        return self._check.verify(self.get(name), name, password)
 
     def verify_token(self, token: str) -> Identity:
         """The identity holding this (unrevoked) API token.
@@ -202,7 +293,7 @@ class UserStore:
         Raises:
             AuthError: no user holds it, or it was revoked.
         """
-        digest = _token_hash(token)
+        digest = token_hash(token)
         for user in self.list():
             for t in user.tokens:
                 if hmac.compare_digest(str(t.get("hash", "")), digest) and not t.get("revoked"):
@@ -277,8 +368,7 @@ class UserStore:
         Raises:
             NotFoundError: no such user.
         """
-        token = TOKEN_PREFIX + secrets.token_urlsafe(32)
-        token_id = secrets.token_hex(4)
+        token_id, token, digest = new_token()
         with self._lock:
             users = self._raw()
             if name not in users:
@@ -286,9 +376,9 @@ class UserStore:
             users[name]["tokens"].append(
                 {
                     "id": token_id,
-                    "hash": _token_hash(token),
+                    "hash": digest,
                     "label": label,
-                    "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+                    "created": utc_now(),
                 }
             )
             self._write(users)

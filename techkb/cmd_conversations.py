@@ -15,7 +15,9 @@ conversations_app = typer.Typer(
     no_args_is_help=True, help="The conversations signed-in users keep in the web app."
 )
 app.add_typer(conversations_app, name="conversations")
-UserArg = Annotated[str, typer.Option("--user", help="The user name (as in the users file).")]
+UserArg = Annotated[
+    str, typer.Option("--user", help="The user name (as in the users file or the database).")
+]
 
 
 @conversations_app.command("delete")
@@ -24,7 +26,10 @@ def conversations_delete(user: UserArg, store: StoreOpt = None, as_json: JsonOpt
     from assistant.conversations import ConversationStore
 
     try:
-        deleted = ConversationStore(settings_for(store).paths.home).delete_user(user)
+        settings = settings_for(store)
+        deleted = ConversationStore(settings.paths.home, settings.store.database_url).delete_user(
+            user
+        )
     except TechkbError as e:
         fail(str(e))
         return
@@ -49,7 +54,7 @@ def conversations_export(
     try:
         settings = settings_for(store, paths={"home": store, "users_file": users})
         identity = resolve_identity(user, None, None, settings)
-        items = ConversationStore(settings.paths.home).export(identity)
+        items = ConversationStore(settings.paths.home, settings.store.database_url).export(identity)
     except TechkbError as e:
         fail(str(e))
         return

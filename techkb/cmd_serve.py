@@ -27,7 +27,11 @@ UsersOpt = Annotated[
     Path | None,
     typer.Option("--users", help="Users file (default $TECHKB_USERS_FILE)."),
 ]
-users_app = typer.Typer(no_args_is_help=True, help="Manage the users file (sign-in, API tokens).")
+users_app = typer.Typer(
+    no_args_is_help=True,
+    help="Manage who may sign in and their API tokens: in the users file, or in the database "
+    "when store.database_url is set.",
+)
 feedback_app = typer.Typer(no_args_is_help=True, help="The answer ratings users gave.")
 app.add_typer(users_app, name="users")
 app.add_typer(feedback_app, name="feedback")
@@ -43,7 +47,7 @@ def _ingest_factory(settings: Any) -> Any:
         local = threading.local()
         retriever = services.assistant.retriever
 
-        def ingest(root: Path, key: str | None = None, progress: Any = None) -> dict[str, Any]:
+        def ingest(root: Path) -> dict[str, Any]:
             if not hasattr(local, "ingester"):
                 local.ingester = Ingester(
                     build_store(settings),  # SQLite handles belong to the thread that opens them
@@ -52,8 +56,7 @@ def _ingest_factory(settings: Any) -> Any:
                     progress=False,
                     multilingual=retriever.multilingual,
                 )
-            report = local.ingester.ingest([root], [key], progress=progress)
-            return report.to_dict()  # type: ignore[no-any-return]
+            return local.ingester.ingest([root]).to_dict()  # type: ignore[no-any-return]
 
         return ingest
 
@@ -95,7 +98,7 @@ def serve(
         return
     try:
         web = create_app(services, ui=True)
-        who = "users file " + str(settings.paths.users_file) if services.users else "anonymous"
+        who = f"users in {services.users.location}" if services.users else "anonymous"
         typer.echo(
             f"techkb: serving {settings.paths.home} at http://{settings.ui.host}:"
             f"{settings.ui.port}/ ({who})",
@@ -107,13 +110,17 @@ def serve(
 
 
 # -- users ----------------------------------------------------------------------------------------
-def _user_store(users: Path | None) -> Any:
-    from assistant.users import UserStore
+def _user_store(users: Path | None, store: Path | None = None) -> Any:
+    """The users file, or the database when `store.database_url` is set (not both)."""
+    from techkb.common import user_store
 
-    settings = settings_for(None, paths={"users_file": users})
-    if settings.paths.users_file is None:
-        raise ConfigError("no users file: give --users FILE or set TECHKB_USERS_FILE")
-    return UserStore(settings.paths.users_file)
+    found = user_store(settings_for(store, paths={"home": store, "users_file": users}))
+    if found is None:
+        raise ConfigError(
+            "no users file: give --users FILE or set TECHKB_USERS_FILE (or keep users in the "
+            "database: set store.database_url / TECHKB_STORE__DATABASE_URL)"
+        )
+    return found
 
 
 def _read_password(from_stdin: bool) -> str:
@@ -143,7 +150,7 @@ def users_add(
     except TechkbError as e:
         fail(str(e), 2)
         return
-    typer.echo(f"added {name} ({org}, {role}) to {store.path}")
+    typer.echo(f"added {name} ({org}, {role}) to {store.location}")
 
 
 @users_app.command("list")
@@ -170,14 +177,23 @@ def users_list(users: UsersOpt = None, as_json: JsonOpt = False) -> None:
 
 
 @users_app.command("remove")
-def users_remove(name: Annotated[str, typer.Argument()], users: UsersOpt = None) -> None:
-    """Remove a user and their tokens."""
+def users_remove(
+    name: Annotated[str, typer.Argument()], users: UsersOpt = None, store: StoreOpt = None
+) -> None:
+    """Remove a user, their tokens, and the conversations they kept in the web app."""
+    from assistant.conversations import CONVERSATIONS_FILE, ConversationStore
+
     try:
-        _user_store(users).remove(name)
+        settings = settings_for(store, paths={"home": store, "users_file": users})
+        _user_store(users, store).remove(name)
+        database_url, home = settings.store.database_url, settings.paths.home
+        deleted = 0
+        if database_url or (home / CONVERSATIONS_FILE).is_file():
+            deleted = ConversationStore(home, database_url).delete_user(name)
     except TechkbError as e:
         fail(str(e))
         return
-    typer.echo(f"removed {name}")
+    typer.echo(f"removed {name} and {deleted} conversation(s)")
 
 
 @users_app.command("token")
@@ -224,7 +240,9 @@ def feedback_export(
     try:
         settings = settings_for(store, paths={"home": store, "users_file": users})
         identity = resolve_identity(user, org, role, settings)
-        items = FeedbackStore(settings.paths.home).export_items(identity)
+        items = FeedbackStore(settings.paths.home, settings.store.database_url).export_items(
+            identity
+        )
     except TechkbError as e:
         fail(str(e), 2 if isinstance(e, ConfigError) else 1)
         return
@@ -245,7 +263,7 @@ def ledger(
 
     try:
         settings = settings_for(store)
-        rows = FeedbackStore(settings.paths.home).ledger()
+        rows = FeedbackStore(settings.paths.home, settings.store.database_url).ledger()
     except TechkbError as e:
         fail(str(e))
         return

@@ -59,26 +59,44 @@ def _main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> 
 def resolve_identity(
     user: str | None, org: str | None, role: str | None, settings: Settings
 ) -> Any:
-    """The identity from --user (users file) or --org/--role; anonymous when none is given."""
+    """The identity from --user (the users file, or the database when `store.database_url` is
+    set) or --org/--role; anonymous when none is given."""
     from assistant.access import validate_identity
     from assistant.types import Identity
 
     if user is not None:
         from assistant.errors import AccessError
-        from assistant.users import UserStore
 
-        users_file = settings.paths.users_file
-        if users_file is None or not users_file.is_file():
+        users = user_store(settings, must_exist=True)
+        if users is None:
             raise AccessError(
-                f"--user {user!r} needs a users file (--users FILE or TECHKB_USERS_FILE)"
+                f"--user {user!r} needs a users file (--users FILE or TECHKB_USERS_FILE) or "
+                "store.database_url"
             )
-        record = UserStore(users_file).get(user)
+        record = users.get(user)
         if record is None:
-            raise AccessError(f"{users_file}: no user {user!r}")
+            raise AccessError(f"{users.location}: no user {user!r}")
         return validate_identity(record.identity)
     if (org is None) != (role is None):
         raise ConfigError("give both --org and --role, or neither (anonymous)")
     return validate_identity(Identity(None, org, role))
+
+
+def user_store(settings: Settings, *, must_exist: bool = False) -> Any:
+    """The users of these settings (`assistant.users.open_users`): the database when
+    `store.database_url` is set, else the users file; None when neither is set, or when
+    `must_exist` and the users file does not exist.
+
+    Raises:
+        ConfigError: both a users file and a database URL are set.
+    """
+    from assistant.users import open_users
+
+    database_url = settings.store.database_url
+    users_file = settings.paths.users_file
+    if must_exist and not database_url and users_file is not None and not users_file.is_file():
+        return None
+    return open_users(users_file, settings.paths.home, database_url)
 
 
 def read_history(path: Path | None) -> list[Any]:

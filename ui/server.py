@@ -18,9 +18,8 @@ from starlette.middleware.cors import CORSMiddleware
 from assistant.conversations import ConversationStore
 from assistant.errors import ConfigError, TechkbError
 from assistant.feedback import FeedbackStore
-from assistant.jobs import JobQueue
 from assistant.settings import Settings
-from assistant.users import UserStore
+from assistant.users import open_users
 from ui.answer_pool import AnswerPool, reader_opener
 from ui.auth import error_body, techkb_error_response
 from ui.handlers import contributor_licences, contributor_names
@@ -47,12 +46,13 @@ def build_services(
     ingest_factory: Callable[[Services], IngestFn] | None = None,
     supported: Iterable[str] = (),
 ) -> Services:
-    """Open the store, the assistant, the users file, the usage log and the upload manager.
+    """Open the store, the assistant, the users, the usage log and the upload manager.
 
     Args:
         settings: the settings (store home, upload limit...).
         users_file: the users file; None means `settings.paths.users_file`; when that is
-            None too, everyone is anonymous.
+            None too, everyone is anonymous — unless `settings.store.database_url` is set:
+            users then live in that database (and a users file is refused).
         ingest_factory: builds the callable that syncs an uploads root into the store
             (None: uploads are turned off).
         supported: file suffixes ingestion reads (uploads must have one of them).
@@ -61,10 +61,12 @@ def build_services(
         ConfigError: bad users file or settings.
         StoreError: the store cannot be opened.
     """
+    database_url = settings.store.database_url
     users_path = users_file or settings.paths.users_file
-    if users_path is not None and not users_path.is_file():
+    if users_path is not None and not database_url and not users_path.is_file():
         raise ConfigError(f"{users_path}: users file not found (create it with `techkb users add`)")
-    users = UserStore(users_path) if users_path is not None else None
+    # With a database URL, users live in the database (a users file as well is refused).
+    users = open_users(users_path, settings.paths.home, database_url)
     if users is not None:
         users.list()  # a malformed users file fails now, not at the first sign-in
     executor = ThreadPoolExecutor(1, thread_name_prefix="techkb-store")
@@ -78,29 +80,20 @@ def build_services(
         licences = services.call(contributor_licences, services)
         return {"name": names.get(org, org), "type": types, "license": licences.get(org, "")}
 
-    # Upload jobs: in the shared database when there is one, so that any worker runs them.
-    jobs = JobQueue.open(
-        settings.paths.home,
-        settings.store.database_url,
-        lease_s=settings.ingestion.job_lease_s,
-        max_attempts=settings.ingestion.job_attempts,
-    )
     uploads = UploadManager(
         settings.paths.home,
         None,
         max_bytes=int(settings.ui.max_upload_mb * 1024 * 1024),
         supported=supported,
         describe_org=describe_org,
-        jobs=jobs,
-        poll_s=settings.ingestion.job_poll_s,
     )
     services = Services(
         settings=settings,
         store=store,
         assistant=assistant,
         users=users,
-        feedback=FeedbackStore(settings.paths.home),
-        conversations=ConversationStore(settings.paths.home),
+        feedback=FeedbackStore(settings.paths.home, database_url),
+        conversations=ConversationStore(settings.paths.home, database_url),
         uploads=uploads,
         answers=AnswerPool(
             reader_opener(settings, assistant),
@@ -113,7 +106,6 @@ def build_services(
     holder.append(services)
     if ingest_factory is not None:
         uploads.ingest = ingest_factory(services)
-        uploads.start()  # claims this worker's jobs and any other worker's
     return services
 
 

@@ -17,7 +17,7 @@ from assistant.conversations import ConversationStore
 from assistant.feedback import FeedbackStore
 from assistant.settings import Settings
 from assistant.store import KnowledgeStore
-from assistant.users import UserStore
+from assistant.users import Users
 from ui.answer_pool import AnswerPool
 from ui.uploads import UploadManager
 
@@ -34,7 +34,7 @@ class Services:
     settings: Settings
     store: KnowledgeStore
     assistant: Assistant
-    users: UserStore | None
+    users: Users | None
     feedback: FeedbackStore
     conversations: ConversationStore
     uploads: UploadManager

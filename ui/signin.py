@@ -6,12 +6,13 @@ bearer tokens share one throttle: after `ui.signin_user_failures` failures for o
 for that name or from that address are refused (429) before any password is checked, until the
 oldest counted failure is that old. A correct password does not get through a lockout (that is
 the point), and it clears the name's count. The cost of a check is the same for unknown and
-known names (`assistant.users.UserStore.verify_password`).
+known names (`assistant.users.PasswordCheck`).
 
 Browser sessions are random tokens kept in memory (only their SHA-256), each bound to the
 user's record as it was at sign-in (org, role, password hash): a session ends when it is
 `ui.session_hours` old, when the user signs out, or at the first request after the user is
-removed, re-scoped or changes password (the users file is re-read when it changes on disk).
+removed, re-scoped or changes password (the users file is re-read when it changes on disk;
+the database is read at every request).
 A server restart ends every session.
 """
 
@@ -29,7 +30,7 @@ from dataclasses import dataclass
 from assistant.errors import AuthError, ThrottledError
 from assistant.settings import UISettings
 from assistant.types import Identity
-from assistant.users import UserStore
+from assistant.users import Users
 
 logger = logging.getLogger(__name__)
 SESSION_COOKIE = "techkb_session"
@@ -102,7 +103,7 @@ class SignIn:
     """Throttled password and token checks, and the browser sessions they open."""
 
     def __init__(
-        self, users: UserStore, settings: UISettings, clock: Callable[[], float] = time.time
+        self, users: Users, settings: UISettings, clock: Callable[[], float] = time.time
     ) -> None:
         self.users = users
         self.session_s = settings.session_hours * 3600

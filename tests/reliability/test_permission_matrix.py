@@ -4,6 +4,14 @@ The corpus (`tests.reliability.canary`) has one document per visibility case, ea
 canary token. Every persona asks every document's question through every route below; the whole
 output of each route (answer, citations, quotes, retrieved list, JSON) is searched for the chunk
 ids and canaries of every document that persona may not see.
+
+With `store.database_url` set (PostgreSQL: the `canary_world_postgres` corpus, opened through
+the composition root and by `techkb ask` with TECHKB_STORE__DATABASE_URL) the retrieval and
+source-lookup routes, the `ask` answer and the CLI's `ask` run for `DATABASE_PERSONAS` (the staff
+owning the most sensitive document, refused every other org's private documents: each route's
+refusals and findings) — a subset, since each persona costs a minute; the procedure and exercise
+modes and the follow-up read the same retrieved chunks and run on SQLite, and the web matrix
+runs more personas over PostgreSQL.
 """
 
 from __future__ import annotations
@@ -37,6 +45,7 @@ API_ROUTES = (
 CLI_ROUTES = ("cli-ask", "cli-procedure", "cli-exercise")
 LLM_ROUTES = ("llm-prompt-and-answer",)
 SUBPROCESS_PERSONAS = ("student-donghai", "staff-huaxin")
+DATABASE_PERSONAS = ("staff-huaxin",)
 
 
 def _forbidden(world: dict[str, Any], identity: Identity) -> tuple[list[str], list[str]]:
@@ -60,9 +69,14 @@ def _world_assistant(world: dict[str, Any], backend: dict[str, Any] | None = Non
 
 
 def _api_outputs(
-    assistant: Any, store: KnowledgeStore, doc: CanaryDoc, identity: Identity
+    assistant: Any,
+    store: KnowledgeStore,
+    doc: CanaryDoc,
+    identity: Identity,
+    modes: tuple[str, ...] = ("ask", "procedure", "exercise"),
 ) -> dict[str, str]:
-    """Every Python-API route's output for one question, as text to search."""
+    """Every Python-API route's output for one question, as text to search (the answers in
+    `modes` only, and the follow-up when all three are asked)."""
     retriever: HybridRetriever = assistant.retriever
     q = doc.question
     out: dict[str, str] = {}
@@ -89,9 +103,11 @@ def _api_outputs(
     doc_ids = {d.doc_id for d in store.catalog.documents()}
     whole = [c.to_json() for d in sorted(doc_ids) for c in store.document_chunks(d, identity)]
     out["source-lookup"] = json.dumps([c.to_json() for c in preview.values()] + whole)
-    for mode in ("ask", "procedure", "exercise"):
+    for mode in modes:
         answer = assistant.ask(q, identity=identity, mode=mode)
         out[f"api-{mode}"] = json.dumps(answer.to_dict(), ensure_ascii=False)
+    if len(modes) < 3:
+        return out
     history = [Turn("user", q), Turn("assistant", "See the steps in the sources.")]
     follow = assistant.ask("And what are the steps for that?", identity=identity, history=history)
     out["api-follow-up"] = json.dumps(follow.to_dict(), ensure_ascii=False)
@@ -211,6 +227,49 @@ def test_cli_subprocess_json_contract_and_identity(canary_world: dict[str, Any])
         _assert_clean(proc.stdout + proc.stderr, ids, canaries, (persona, "cli-subprocess"))
         owner = doc_allowed(identity, secret)
         assert (secret.source in {c["source"] for c in out["citations"]}) == owner, persona
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("persona", DATABASE_PERSONAS)
+def test_with_a_database_url_no_route_returns_a_forbidden_chunk(
+    request: pytest.FixtureRequest,
+    session_models: None,
+    persona: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from typer.testing import CliRunner
+
+    from assistant.registry import build_assistant, build_store
+    from techkb.cli import app
+    from tests.reliability.database_world import database_world
+
+    world = database_world(request)
+    for name in [n for n in os.environ if n.startswith("TECHKB_")]:
+        monkeypatch.delenv(name)
+    identity = PERSONAS[persona]
+    ids, canaries = _forbidden(world, identity)  # its own chunk ids
+    settings = load_settings(
+        {"paths": {"home": world["home"]}, "store": {"database_url": world["url"]}}, environ={}
+    )
+    store = build_store(settings)
+    try:
+        assistant = build_assistant(settings, store)
+        for doc in world["docs"]:
+            outputs = _api_outputs(assistant, store, doc, identity, modes=("ask",))
+            for route, text in outputs.items():
+                _assert_clean(text, ids, canaries, (persona, "database", route, doc.name))
+            if doc_allowed(identity, doc):
+                assert doc.source in outputs["api-ask"], (persona, "database", doc.name)
+    finally:
+        store.close()
+    runner = CliRunner()
+    for doc in world["docs"]:
+        args = _cli_args(world, identity, doc.question, "ask")
+        result = runner.invoke(app, args, env=world["env"])
+        assert result.exit_code == 0, (persona, "database", result.output[-2000:])
+        _assert_clean(result.output, ids, canaries, (persona, "database-cli", doc.name))
+        found = {r["source"] for r in json.loads(result.stdout)["retrieved"]}
+        assert (doc.source in found) or not doc_allowed(identity, doc), (persona, doc.name)
 
 
 ROUTES_PER_QUESTION: dict[str, Callable[[], int]] = {

@@ -1,7 +1,9 @@
-"""The usage log on its own: concurrent writers, ratings rules, ledger and export filtering."""
+"""The usage log on its own: concurrent writers, ratings rules, ledger and export filtering, on
+each back end (the SQLite file in the store home, then PostgreSQL)."""
 
 from __future__ import annotations
 
+import json
 import multiprocessing
 from pathlib import Path
 
@@ -33,28 +35,28 @@ def _result(*citations: dict[str, object], refused: bool = False) -> dict[str, o
     return {"answer": "Text [1].", "refused": refused, "mode": "ask", "citations": list(citations)}
 
 
-def _log_many(home: str, n: int) -> None:
-    store = FeedbackStore(Path(home))
+def _log_many(home: str, n: int, url: str | None = None) -> None:
+    store = FeedbackStore(Path(home), url)
     for i in range(n):
         aid = store.log_answer(STUDENT, f"q{i}", [], _result(_citation(1, "a")), [])
         store.rate(aid, STUDENT, 1)
 
 
-def test_several_processes_write_at_once(tmp_path: Path) -> None:
-    FeedbackStore(tmp_path)
+def test_several_processes_write_at_once(tmp_path: Path, backend_url: str | None) -> None:
+    FeedbackStore(tmp_path, backend_url)
     ctx = multiprocessing.get_context("spawn")
-    procs = [ctx.Process(target=_log_many, args=(str(tmp_path), 15)) for _ in range(4)]
+    procs = [ctx.Process(target=_log_many, args=(str(tmp_path), 15, backend_url)) for _ in range(4)]
     for p in procs:
         p.start()
     for p in procs:
         p.join(120)
         assert p.exitcode == 0
-    answers = FeedbackStore(tmp_path).answers()
+    answers = FeedbackStore(tmp_path, backend_url).answers()
     assert len(answers) == 60 and all(a.rating == 1 for a in answers)
 
 
-def test_rating_rules(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path)
+def test_rating_rules(tmp_path: Path, backend_url: str | None) -> None:
+    store = FeedbackStore(tmp_path, backend_url)
     aid = store.log_answer(STUDENT, "q", [], _result(_citation(1, "a")), [])
     with pytest.raises(NotFoundError):
         store.rate(aid, Identity("s2", "northlake-college", "student"), 1)
@@ -66,10 +68,15 @@ def test_rating_rules(tmp_path: Path) -> None:
     store.rate(aid, STUDENT, -1, "changed my mind")  # replaces, not adds
     (answer,) = store.answers()
     assert (answer.rating, answer.ratings, answer.comments) == (-1, 1, ["changed my mind"])
+    assert answer.identity == STUDENT  # the "user" column (a reserved word in PostgreSQL)
+    anonymous = store.log_answer(ANONYMOUS, "q", [], _result(), [])
+    store.rate(anonymous, ANONYMOUS, 1)
+    assert [a.answer_id for a in store.answers(rated_only=True)] == [aid, anonymous]
+    assert [r["rating"] for r in store.ratings_for({aid})] == [-1]
 
 
-def test_ledger_and_export_filtering(tmp_path: Path) -> None:
-    store = FeedbackStore(tmp_path)
+def test_ledger_and_export_filtering(tmp_path: Path, backend_url: str | None) -> None:
+    store = FeedbackStore(tmp_path, backend_url)
     up = store.log_answer(
         STUDENT, "q up", [], _result(_citation(1, "a"), _citation(2, "a"), _citation(3, "b")), []
     )
@@ -107,3 +114,23 @@ def test_serve_refuses_a_missing_users_file(tmp_path: Path) -> None:
         app, ["serve", "--store", str(tmp_path), "--users", str(tmp_path / "none.yaml")]
     )
     assert result.exit_code == 2 and "users file not found" in result.output
+
+
+def test_ledger_and_export_commands_read_the_database(
+    tmp_path: Path, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store = FeedbackStore(tmp_path, database_url)
+    nl_admin = Identity("boss", "northlake-college", "admin")
+    aid = store.log_answer(STUDENT, "q up", [], _result(_citation(1, "a")), [])
+    store.rate(aid, STUDENT, 1)
+    monkeypatch.setenv("TECHKB_STORE__DATABASE_URL", database_url)
+    home = ["--store", str(tmp_path / "elsewhere")]  # nothing of it is in the store home
+    ledger = CliRunner().invoke(app, ["ledger", "--json", *home])
+    assert ledger.exit_code == 0, ledger.output
+    assert [r["contributor"] for r in json.loads(ledger.stdout)["ledger"]] == ["a"]
+    export = CliRunner().invoke(
+        app, ["feedback", "export", *home, "--org", str(nl_admin.org), "--role", "admin"]
+    )
+    assert export.exit_code == 0, export.output
+    assert [json.loads(line)["question"] for line in export.stdout.splitlines()] == ["q up"]
+    assert not (tmp_path / "elsewhere" / "feedback.sqlite3").exists()
