@@ -47,7 +47,7 @@ def _ingest_factory(settings: Any) -> Any:
         local = threading.local()
         retriever = services.assistant.retriever
 
-        def ingest(root: Path) -> dict[str, Any]:
+        def ingest(root: Path, key: str | None = None, progress: Any = None) -> dict[str, Any]:
             if not hasattr(local, "ingester"):
                 local.ingester = Ingester(
                     build_store(settings),  # SQLite handles belong to the thread that opens them
@@ -56,7 +56,8 @@ def _ingest_factory(settings: Any) -> Any:
                     progress=False,
                     multilingual=retriever.multilingual,
                 )
-            return local.ingester.ingest([root]).to_dict()  # type: ignore[no-any-return]
+            report = local.ingester.ingest([root], [key], progress=progress)
+            return report.to_dict()  # type: ignore[no-any-return]
 
         return ingest
 

@@ -18,6 +18,7 @@ from starlette.middleware.cors import CORSMiddleware
 from assistant.conversations import ConversationStore
 from assistant.errors import ConfigError, TechkbError
 from assistant.feedback import FeedbackStore
+from assistant.jobs import JobQueue
 from assistant.settings import Settings
 from assistant.users import open_users
 from ui.answer_pool import AnswerPool, reader_opener
@@ -80,12 +81,21 @@ def build_services(
         licences = services.call(contributor_licences, services)
         return {"name": names.get(org, org), "type": types, "license": licences.get(org, "")}
 
+    # Upload jobs: in the shared database when there is one, so that any worker runs them.
+    jobs = JobQueue.open(
+        settings.paths.home,
+        settings.store.database_url,
+        lease_s=settings.ingestion.job_lease_s,
+        max_attempts=settings.ingestion.job_attempts,
+    )
     uploads = UploadManager(
         settings.paths.home,
         None,
         max_bytes=int(settings.ui.max_upload_mb * 1024 * 1024),
         supported=supported,
         describe_org=describe_org,
+        jobs=jobs,
+        poll_s=settings.ingestion.job_poll_s,
     )
     services = Services(
         settings=settings,
@@ -106,6 +116,7 @@ def build_services(
     holder.append(services)
     if ingest_factory is not None:
         uploads.ingest = ingest_factory(services)
+        uploads.start()  # claims this worker's jobs and any other worker's
     return services
 
 
