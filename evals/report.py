@@ -8,13 +8,11 @@ import json
 import logging
 import statistics
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from evals import plots
-
-if TYPE_CHECKING:
-    from evals.pipeline import EvalReport
 
 logger = logging.getLogger(__name__)
 
@@ -59,6 +57,27 @@ HEADLINE = (
     "latency_p50_ms",
     "latency_p95_ms",
 )
+
+
+@dataclass
+class EvalReport:
+    """What a run produced; `files` are the paths written."""
+
+    summary: dict[str, Any]
+    items: list[dict[str, Any]]
+    attribution: dict[str, Any] | None
+    settings: dict[str, Any]
+    comparison: list[dict[str, Any]] | None = None
+    files: list[Path] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        """report.json (DESIGN.md): summary, items, attribution, settings."""
+        return {
+            "summary": self.summary,
+            "items": self.items,
+            "attribution": self.attribution,
+            "settings": self.settings,
+        }
 
 
 def breakdown(

@@ -1,14 +1,13 @@
-"""Run an eval dataset through the assistant and score it (the engine of `techkb eval`).
+"""Ask eval items through the assistant and score each answer (the engine of `techkb eval`).
 
-python -m evals.run evals/datasets/demo.jsonl --store .techkb --out eval-out
+The one entry point is `techkb eval` (`evals.pipeline.run_eval`), which reads the dataset,
+calls this module, and writes the reports.
 """
 
 from __future__ import annotations
 
-import argparse
 import logging
 import statistics
-import sys
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -360,50 +359,3 @@ def top_chunk_answer(answer: Answer) -> Answer:
         refused=False,
         citations=(build_citation(1, hit, hit.chunk.text[:200]),),
     )
-
-
-def main(argv: list[str] | None = None) -> int:
-    """`python -m evals.run`: the same run as `techkb eval` (see evals/pipeline.py)."""
-    from pathlib import Path
-
-    from evals.pipeline import EvalOptions, run_eval
-
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("dataset", type=Path)
-    parser.add_argument("--store", type=Path, default=None)
-    parser.add_argument("--out", type=Path, default=Path("eval-out"))
-    parser.add_argument("--judge", action="store_true")
-    parser.add_argument("--baseline", type=Path, default=None, help="earlier report.json")
-    parser.add_argument("--only", default=None, help="only items with this tag or mode")
-    parser.add_argument("--limit", type=int, default=None)
-    parser.add_argument("--where", action="append", default=[], help="FIELD=VALUE filter")
-    parser.add_argument("--half", choices=("tune", "report"), default=None)
-    parser.add_argument("--no-attribution", action="store_true")
-    parser.add_argument("--attribution-metric", default="gold_cited")
-    parser.add_argument(
-        "--top-chunk", action="store_true", help="score the top-chunk baseline answerer"
-    )
-    args = parser.parse_args(argv)
-    from assistant.settings import load_settings
-
-    settings = load_settings({"paths": {"home": args.store}})
-    options = EvalOptions(
-        judge=args.judge,
-        baseline=args.baseline,
-        only=args.only,
-        limit=args.limit,
-        where=tuple(args.where),
-        half=args.half,
-        attribution=not args.no_attribution,
-        attribution_metric=args.attribution_metric,
-        top_chunk=args.top_chunk,
-    )
-    report = run_eval(settings, args.dataset, args.out, options)
-    import json
-
-    sys.stdout.write(json.dumps(report.summary, indent=1, ensure_ascii=False) + "\n")
-    return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

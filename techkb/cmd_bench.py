@@ -31,9 +31,21 @@ def bench(
         typer.Option("--store", help="Existing store for the query part (default: temporary)."),
     ] = None,
     no_http: Annotated[bool, typer.Option("--no-http", help="Skip the HTTP timings.")] = False,
+    corpus: Annotated[
+        list[Path] | None,
+        typer.Option(
+            "--corpus",
+            exists=True,
+            file_okay=False,
+            help="Folder for the ingest part (repeatable). Default: the demo and open corpora.",
+        ),
+    ] = None,
     as_json: JsonOpt = False,
 ) -> None:
-    """Benchmark techkb against a plain llama-index pipeline; ratios from the same run."""
+    """Benchmark techkb against a plain llama-index pipeline; ratios from the same run.
+
+    The plain pipeline needs the bench extra: pip install -e '.[bench]'.
+    """
     from evals.bench import PARTS
     from evals.bench.run import run_bench, to_markdown
     from evals.bench.timing import stderr_progress
@@ -51,6 +63,7 @@ def bench(
             sizes=sorted(size) if size else None,
             store=store,
             http=not no_http,
+            corpora=corpus,
             progress=stderr_progress,
         )
     except TechkbError as e:

@@ -20,7 +20,7 @@ from evals.bench.timing import REPO, Progress, median, ratio
 QUESTION = "How much grease goes into the J2 reducer of the HX-R20, and which grease?"
 _ASK_IMPORTS = (
     "import techkb.cli; from assistant.registry import build_assistant, build_store; "
-    "import assistant.retrieve, assistant.answer.extractive, chromadb, bm25s"
+    "import assistant.retrieve, assistant.answer.extractive, chromadb"
 )
 
 

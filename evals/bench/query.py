@@ -21,6 +21,7 @@ from typing import Any
 from assistant.embed import bundled_model_path
 from assistant.settings import Settings
 from assistant.types import Identity
+from evals.bench import import_bench
 from evals.bench.timing import Progress, latency_summary, questions, ratio, timed
 
 STAFF = Identity(user="bench", org="huaxin-robotics", role="staff")
@@ -30,9 +31,9 @@ def plain_retriever(store: Any, scope: str = "public.en") -> tuple[Any, Any]:
     """llama-index retriever over one of techkb's Chroma collections, and that collection."""
     from llama_index.core import Settings as LISettings
     from llama_index.core import VectorStoreIndex
-    from llama_index.embeddings.huggingface import HuggingFaceEmbedding
-    from llama_index.vector_stores.chroma import ChromaVectorStore
 
+    HuggingFaceEmbedding = import_bench("llama_index.embeddings.huggingface").HuggingFaceEmbedding
+    ChromaVectorStore = import_bench("llama_index.vector_stores.chroma").ChromaVectorStore
     with contextlib.redirect_stdout(io.StringIO()):  # llama-index prints about its MockLLM
         LISettings.llm = None  # type: ignore[assignment]
     collection = store.vectors._collection(scope, create=False)

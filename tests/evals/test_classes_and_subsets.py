@@ -14,8 +14,8 @@ from assistant.errors import ConfigError
 from assistant.types import Answer
 from evals.datasets import EvalItem, half_of, load_dataset
 from evals.metrics.refusal import class_figures
-from evals.pipeline import EvalReport, select_items
-from evals.report import class_rows, fact_rows, to_markdown
+from evals.pipeline import select_items
+from evals.report import EvalReport, class_rows, fact_rows, to_markdown
 from evals.run import ItemResult, ItemScorer, summarize
 from techkb.cli import app
 

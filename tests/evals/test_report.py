@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from evals.pipeline import EvalReport, publish_latest
-from evals.report import breakdown, write_reports
+from evals.pipeline import publish_latest
+from evals.report import EvalReport, breakdown, write_reports
 from evals.run import compare
 
 
