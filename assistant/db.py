@@ -90,7 +90,11 @@ def _make_engine(url: str) -> Engine:
     except sa.exc.ArgumentError as e:
         raise StoreError(f"store.database_url: not a database URL: {redact(url)}") from e
     if parsed.get_backend_name() == "sqlite":
-        engine = sa.create_engine(target, connect_args={"timeout": 60}, pool_pre_ping=False)
+        # Connections go back to the pool without a reset: this layer ends every transaction
+        # it begins (`write`), and reads run outside one.
+        engine = sa.create_engine(
+            target, connect_args={"timeout": 60}, pool_pre_ping=False, pool_reset_on_return=None
+        )
 
         @event.listens_for(engine, "connect")
         def _sqlite_connect(dbapi: Any, _record: Any) -> None:
@@ -113,6 +117,14 @@ def _make_engine(url: str) -> Engine:
     raise StoreError(
         f"store.database_url: {redact(url)}: only sqlite and postgresql databases are supported"
     )
+
+
+def _roll_back(conn: Connection) -> None:
+    """End a SQLite transaction that did not commit; a connection that cannot is discarded."""
+    try:
+        conn.exec_driver_sql("ROLLBACK")
+    except sa.exc.SQLAlchemyError:
+        conn.invalidate()
 
 
 class Database:
@@ -148,12 +160,14 @@ class Database:
             if self.dialect == "sqlite":
                 with self.engine.connect() as conn:
                     conn.exec_driver_sql("BEGIN IMMEDIATE")
+                    committed = False
                     try:
                         yield conn
-                    except BaseException:
-                        conn.exec_driver_sql("ROLLBACK")
-                        raise
-                    conn.exec_driver_sql("COMMIT")
+                        conn.exec_driver_sql("COMMIT")
+                        committed = True
+                    finally:
+                        if not committed:
+                            _roll_back(conn)
             else:
                 with self.engine.begin() as conn:
                     yield conn
