@@ -8,6 +8,7 @@ server skip, saying why.
 
 from __future__ import annotations
 
+import contextlib
 import glob
 import os
 import pwd
@@ -62,12 +63,7 @@ class LocalPostgres:
             os.chmod(self.root, 0o755)
             shutil.chown(self.root, "postgres", "postgres")
         self._run("initdb", "-D", str(self.data), "-A", "trust", "-U", self.user, "-E", "UTF8")
-        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
-        options += f"-c unix_socket_directories={self.root} -c max_connections=200"
-        self._run(
-            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
-            "start",
-        )  # fmt: skip
+        self.resume()
         deadline = time.monotonic() + 30
         while True:
             try:
@@ -76,6 +72,19 @@ class LocalPostgres:
             except psycopg.OperationalError:
                 if time.monotonic() > deadline:
                     raise
+
+    def halt(self) -> None:
+        """Stop the server, keeping its data (an outage; `resume` ends it)."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop", timeout=60)
+
+    def resume(self) -> None:
+        """Start the halted server again on the same port and data."""
+        options = f"-c listen_addresses=127.0.0.1 -c port={self.port} -c fsync=off "
+        options += f"-c unix_socket_directories={self.root} -c max_connections=200"
+        self._run(
+            "pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "log"), "-w",
+            "start",
+        )  # fmt: skip
 
     def admin_dsn(self, database: str = "postgres") -> str:
         return f"postgresql://{self.user}@127.0.0.1:{self.port}/{database}"
@@ -88,8 +97,6 @@ class LocalPostgres:
         return self.admin_dsn(name)
 
     def stop(self) -> None:
-        try:
+        with contextlib.suppress(subprocess.SubprocessError, OSError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop", timeout=60)
-        except (subprocess.SubprocessError, OSError):
-            pass
         shutil.rmtree(self.root, ignore_errors=True)

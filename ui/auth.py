@@ -25,6 +25,7 @@ from assistant.errors import (
     ConfigError,
     NotFoundError,
     PayloadTooLargeError,
+    StoreError,
     TechkbError,
     ThrottledError,
     ValidationError,
@@ -42,7 +43,12 @@ STATUS: tuple[tuple[type[TechkbError], int, str], ...] = (
     (ValidationError, 422, "invalid_request_error"),
     (ConfigError, 422, "invalid_request_error"),
     (BusyError, 503, "server_busy"),
+    (StoreError, 503, "store_unavailable"),
 )
+# What a client is told when the catalog database or the Chroma server fails: the details
+# (which server, why) are in the worker's log, not for callers to read.
+STORE_UNAVAILABLE = "the knowledge store is unavailable right now; try again shortly"
+STORE_RETRY_AFTER_S = 5
 
 
 def identity_from_request(request: Request) -> Identity:
@@ -91,6 +97,10 @@ def techkb_error_response(request: Request, exc: Exception) -> JSONResponse:
             headers = {"WWW-Authenticate": 'Basic realm="techkb"'} if status == 401 else None
             if isinstance(exc, ThrottledError):
                 headers = {"Retry-After": str(max(1, math.ceil(exc.retry_after_s)))}
-            return JSONResponse(error_body(status, kind, str(exc)), status, headers=headers)
+            message = str(exc)
+            if isinstance(exc, StoreError):
+                logger.error("store unavailable on %s: %s", request.url.path, exc)
+                headers, message = {"Retry-After": str(STORE_RETRY_AFTER_S)}, STORE_UNAVAILABLE
+            return JSONResponse(error_body(status, kind, message), status, headers=headers)
     logger.error("unhandled %s on %s: %s", type(exc).__name__, request.url.path, exc)
     return JSONResponse(error_body(500, "server_error", "internal error"), 500)
