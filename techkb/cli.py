@@ -173,7 +173,7 @@ def ask(
 
 
 # Subcommands kept in their own modules register themselves on `app` when imported here.
-from techkb import cmd_bench, cmd_conversations, cmd_eval, cmd_serve  # noqa: E402,F401
+from techkb import cmd_bench, cmd_conversations, cmd_eval, cmd_serve, cmd_worker  # noqa: E402,F401
 
 
 def main() -> None:

@@ -26,7 +26,8 @@ from typing import Any
 import yaml
 
 from assistant.errors import NotFoundError, PayloadTooLargeError, ValidationError
-from assistant.jobs import IngestFn, Job, JobQueue, JobWorker, Outcome, Progress, run_ingest_job
+from assistant.job_worker import IngestFn, JobWorker, Progress, run_ingest_job
+from assistant.jobs import Job, JobQueue, Outcome
 from assistant.types import KINDS, ROLES, VISIBILITIES
 from assistant.upload_files import CONTRIBUTORS_FILE, SIDECAR_SUFFIX, UPLOADS_DIR
 

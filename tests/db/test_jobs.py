@@ -12,7 +12,8 @@ from typing import Any
 import pytest
 
 from assistant.errors import NotFoundError
-from assistant.jobs import UPLOADS_ROOT_KEY, Job, JobQueue, JobWorker, Outcome, run_ingest_job
+from assistant.job_worker import JobWorker, run_ingest_job
+from assistant.jobs import UPLOADS_ROOT_KEY, Job, JobQueue, Outcome
 
 
 def _queue(home: Path, url: str | None, **kwargs: Any) -> JobQueue:
@@ -248,3 +249,27 @@ def test_the_uploads_root_makes_the_same_documents_in_any_home(
     assert set(by_path.values()) == {str((tmp_path / "c" / "uploads").resolve())}
     # A home whose uploads were keyed by their path before: moved to the key, no duplicates.
     assert ingest(tmp_path / "c", [UPLOADS_ROOT_KEY]) == first
+
+
+def test_a_sync_repairs_only_its_own_roots_half_documents(tmp_path: Path, embedder: Any) -> None:
+    from assistant.settings import load_settings
+    from assistant.store import KnowledgeStore
+    from ingestion.pipeline import Ingester
+
+    root = tmp_path / "uploads"
+    (root / "acme").mkdir(parents=True)
+    (root / "acme" / "a.md").write_text("# Torque\n\nTighten the flange bolts to 40 Nm.\n")
+    settings = load_settings({"paths": {"home": tmp_path}}, environ={})
+    store = KnowledgeStore(tmp_path)
+    try:
+        # Another worker's document in flight under another root; a dead one's under this one.
+        store.catalog.mark_pending("in-flight", "/elsewhere/kb", "x/b.md", "sha")
+        store.catalog.mark_pending("left-by-dead", UPLOADS_ROOT_KEY, "acme/gone.md", "sha")
+        Ingester(store, embedder, settings.ingestion, progress=False).ingest(
+            [root], [UPLOADS_ROOT_KEY]
+        )
+        assert [d.doc_id for d in store.catalog.pending()] == ["in-flight"]
+        kept = {d.source for d in store.catalog.documents(UPLOADS_ROOT_KEY)}
+        assert kept == {"acme/a.md"}
+    finally:
+        store.close()

@@ -292,3 +292,41 @@ def test_a_worker_killed_mid_ingest_leaves_its_job_to_the_other(
     assert _chroma_ids(chroma_url, _prefix(request_name)) == chunk_ids
     if half_written:  # what the dead worker left pending was dropped and ingested again
         assert "repairing" in survivor.log_text()
+
+
+def test_a_headless_worker_runs_a_queued_folder(tmp_path: Path) -> None:
+    import json
+
+    from assistant.store.catalog import Catalog
+
+    kb, home = tmp_path / "kb", tmp_path / "home"
+    (kb / "acme").mkdir(parents=True)
+    (kb / "acme" / "torque.md").write_text("# Torque\n\nTighten the flange bolts to 40 Nm.\n")
+    env = {**os.environ, "TECHKB_HOME": str(home), "TECHKB_INGESTION__JOB_POLL_S": "0.3"}
+    for name in ("TECHKB_STORE__DATABASE_URL", "TECHKB_DATABASE_URL", "TECHKB_STORE__CHROMA_URL"):
+        env.pop(name, None)
+    command = [sys.executable, "-m", "techkb"]
+    queued = subprocess.run(
+        [*command, "ingest", "--queue", str(kb), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert queued.returncode == 0, queued.stderr
+    job_id = json.loads(queued.stdout)["job_id"]
+    log = tmp_path / "worker.log"
+    with log.open("wb") as out:
+        proc = subprocess.Popen([*command, "worker"], env=env, stdout=out, stderr=subprocess.STDOUT)
+    try:
+        job = JobQueue.open(home, None).wait(job_id, 150)
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(60)
+    assert job.state == "done" and job.result is not None, log.read_text()
+    assert job.result["added"] == 1 and proc.returncode == 0
+    catalog = Catalog.open(home, None)
+    try:
+        assert [d.source for d in catalog.documents(str(kb.resolve()))] == ["acme/torque.md"]
+    finally:
+        catalog.close()
