@@ -13,7 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from assistant.errors import TechkbError
+from assistant.errors import StoreError, TechkbError
 from assistant.jobs import UPLOADS_ROOT_KEY, Job, JobQueue, Outcome
 from assistant.upload_files import UPLOADS_DIR
 
@@ -78,7 +78,8 @@ class JobWorker:
             self.execute(job)
 
     def execute(self, job: Job) -> Outcome:
-        """Run one claimed job with its lease renewed, and record how it ended."""
+        """Run one claimed job with its lease renewed, and record how it ended. A job stopped
+        by the store (database or Chroma away) is claimed again when its lease runs out."""
         latest: dict[str, Any] = {"progress": None, "message": None, "sent": 0.0}
         done = threading.Event()
 
@@ -105,8 +106,12 @@ class JobWorker:
 
         beater = threading.Thread(target=beat, name="techkb-job-lease", daemon=True)
         beater.start()
+        retry: StoreError | None = None
         try:
             outcome = self.run(job, progress)
+        except StoreError as e:  # the database or Chroma is away: try again later
+            retry = e
+            outcome = Outcome("running", f"attempt {job.attempts} stopped: {e}")
         except TechkbError as e:
             outcome = Outcome("failed", str(e), [{"source": job.source, "error": str(e)}])
         except Exception as e:  # the claimer must survive any one job
@@ -116,6 +121,13 @@ class JobWorker:
         finally:
             done.set()
             beater.join(5)
+        if retry is not None:
+            logger.warning("job %s will be tried again: %s", job.job_id, retry)
+            try:
+                self.queue.retry_later(job.job_id, self.name, outcome.message)
+            except TechkbError as e:  # its lease runs out all the same
+                logger.warning("cannot record the retry of job %s: %s", job.job_id, e)
+            return outcome
         try:
             if not self.queue.finish(job.job_id, self.name, outcome):
                 logger.warning("job %s ended here after another worker took it", job.job_id)

@@ -212,7 +212,7 @@ class JobQueue:
         claimed `max_attempts` times. `root` jobs go only to workers on their host."""
         lock = " FOR UPDATE SKIP LOCKED" if self.db.dialect == "postgresql" else ""
         select = sa.text(
-            "SELECT job_id, attempts FROM jobs WHERE (state='queued' OR "
+            "SELECT job_id, attempts, message FROM jobs WHERE (state='queued' OR "
             f"(state='running' AND lease_until < {self._now})) "
             "AND (kind <> 'root' OR host = :host) ORDER BY created, job_id LIMIT 1" + lock
         )
@@ -221,8 +221,9 @@ class JobQueue:
                 row = conn.execute(select, {"host": host or socket.gethostname()}).first()
                 if row is None:
                     return None
-                job_id, attempts = row
+                job_id, attempts, last = row
                 if attempts >= self.max_attempts:
+                    said = f" (last: {last})" if last.startswith("attempt ") else ""
                     conn.execute(
                         sa.text(
                             f"UPDATE jobs SET state='failed', updated={self._now}, "
@@ -230,8 +231,8 @@ class JobQueue:
                         ),
                         {
                             "id": job_id,
-                            "m": f"gave up after {attempts} attempts: each worker that ran "
-                            "it stopped before the end (killed, or lost the database)",
+                            "m": f"gave up after {attempts} attempts: each stopped before the "
+                            f"end (a worker killed, or the database or Chroma away){said}",
                         },
                     )
                     continue
@@ -263,6 +264,21 @@ class JobQueue:
                     "WHERE job_id=:id AND worker=:w AND state='running' RETURNING job_id"
                 ),
                 {"id": job_id, "w": worker, "lease": self.lease_s, "p": progress, "m": message},
+            ).first()
+        return found is not None
+
+    def retry_later(self, job_id: str, worker: str, message: str) -> bool:
+        """End this attempt without an end to the job: another claim (any worker's) takes it
+        once a lease's time has passed, as after a dead worker. False when it is no longer
+        this worker's."""
+        with self.db.write() as conn:
+            found = conn.execute(
+                sa.text(
+                    f"UPDATE jobs SET lease_until={self._now} + :lease, updated={self._now}, "
+                    "message=:m WHERE job_id=:id AND worker=:w AND state='running' "
+                    "RETURNING job_id"
+                ),
+                {"id": job_id, "w": worker, "lease": self.lease_s, "m": message},
             ).first()
         return found is not None
 

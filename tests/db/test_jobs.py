@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from assistant.errors import NotFoundError
+from assistant.errors import NotFoundError, StoreError
 from assistant.job_worker import JobWorker, run_ingest_job
 from assistant.jobs import UPLOADS_ROOT_KEY, Job, JobQueue, Outcome
 
@@ -197,6 +197,39 @@ def test_a_worker_runs_jobs_with_progress(tmp_path: Path, backend_url: str | Non
     assert queue.get(ok).message == "added 1, updated 0, removed 0"
     assert failed.state == "failed"
     assert failed.errors == [{"source": "o/b.md", "error": "no text found"}]
+
+
+def test_a_job_stopped_by_the_store_is_tried_again(tmp_path: Path, backend_url: str | None) -> None:
+    queue = _queue(tmp_path, backend_url, lease_s=0.3, max_attempts=2)
+    tries: list[int] = []
+
+    def flaky(job: Job, progress: Any) -> Outcome:
+        tries.append(job.attempts)
+        if len(tries) == 1:
+            raise StoreError("Chroma add to public-en: connection refused")
+        return Outcome("done", "added 1")
+
+    job_id = queue.enqueue("uploads", org="o", source="o/a.md")
+    worker = JobWorker(queue, flaky, poll_s=0.1)
+    worker.start()
+    try:
+        job = queue.wait(job_id, 30)
+    finally:
+        worker.stop()
+    assert (job.state, job.attempts, tries) == ("done", 2, [1, 2])
+
+    def away(job: Job, progress: Any) -> Outcome:
+        raise StoreError("database away")
+
+    never = queue.enqueue("uploads", org="o", source="o/b.md")
+    down = JobWorker(queue, away, poll_s=0.1)
+    down.start()
+    try:
+        gone = queue.wait(never, 30)
+    finally:
+        down.stop()
+    assert gone.state == "failed" and "gave up after 2 attempts" in gone.message
+    assert "database away" in gone.message
 
 
 def test_ingest_queue_prints_the_job(tmp_path: Path) -> None:
