@@ -43,3 +43,15 @@ def ingest_into(home: Path, root: Path, embedder: Any, **ingestion: Any) -> Any:
         return Ingester(store, embedder, settings.ingestion, progress=False).ingest([root])
     finally:
         store.close()
+
+
+def import_cycles(graph: dict[str, set[str]]) -> list[str]:
+    """The modules of an import graph (module -> modules it imports) that reach themselves."""
+
+    def reaches(start: str, goal: str, seen: set[str]) -> bool:
+        for dep in graph.get(start, set()):
+            if dep == goal or (dep not in seen and reaches(dep, goal, seen | {dep})):
+                return True
+        return False
+
+    return sorted(m for m in graph if reaches(m, m, set()))

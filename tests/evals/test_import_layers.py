@@ -5,6 +5,8 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
+from tests.factories import import_cycles
+
 EVALS = Path(__file__).resolve().parents[2] / "evals"
 
 
@@ -36,14 +38,7 @@ def _exists(module: str) -> bool:
 
 def test_no_evals_module_imports_one_that_imports_it_back() -> None:
     graph = _evals_imports()
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for dep in graph.get(start, set()):
-            if dep == goal or (dep not in seen and reaches(dep, goal, seen | {dep})):
-                return True
-        return False
-
-    cycles = sorted(m for m in graph if reaches(m, m, set()))
+    cycles = import_cycles(graph)
     assert cycles == [], f"modules on an import cycle: {cycles}"
     # The eval layers: run (score items) < report (render) < pipeline (the one entry point).
     assert {"evals.run", "evals.report"} <= graph["evals.pipeline"]

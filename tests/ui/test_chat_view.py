@@ -9,6 +9,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from tests.factories import import_cycles
 from ui.chat_view import documents_of, history_of, renumber, sort_notes
 from ui.i18n import text
 from ui.render import anchor_id, answer_markdown, chunk_html, document_card_html
@@ -140,14 +141,7 @@ def _ui_imports() -> dict[str, set[str]]:
 
 def test_no_ui_module_imports_one_that_imports_it_back() -> None:
     graph = _ui_imports()
-
-    def reaches(start: str, goal: str, seen: set[str]) -> bool:
-        for dep in graph.get(start, set()):
-            if dep == goal or (dep not in seen and reaches(dep, goal, seen | {dep})):
-                return True
-        return False
-
-    cycles = sorted(m for m in graph if reaches(m, m, set()))
+    cycles = import_cycles(graph)
     assert cycles == [], f"modules on an import cycle: {cycles}"
     assert "ui.documents" in graph["ui.handlers"] and "ui.handlers" not in graph["ui.documents"]
 
