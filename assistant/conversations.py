@@ -27,7 +27,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assistant.access import can_see
-from assistant.db import Component, open_component
+from assistant.db import Component, open_component, portable
 from assistant.errors import NotFoundError, ValidationError
 from assistant.types import Identity
 
@@ -69,12 +69,7 @@ CONVERSATIONS = Component(
     "conversations",
     CONVERSATIONS_FILE,
     "conversation store",
-    [
-        {
-            "sqlite": _SCHEMA.format(real="REAL"),
-            "postgresql": _SCHEMA.format(real="DOUBLE PRECISION"),
-        }
-    ],
+    [portable(_SCHEMA)],
 )
 
 

@@ -24,7 +24,7 @@ from typing import Any
 import sqlalchemy as sa
 
 from assistant.access import can_see, may_oversee
-from assistant.db import Component, open_component
+from assistant.db import Component, open_component, portable
 from assistant.errors import AccessError, NotFoundError, ValidationError
 from assistant.types import Identity
 
@@ -58,12 +58,7 @@ FEEDBACK = Component(
     "feedback",
     FEEDBACK_FILE,
     "feedback store",
-    [
-        {
-            "sqlite": _SCHEMA.format(real="REAL"),
-            "postgresql": _SCHEMA.format(real="DOUBLE PRECISION"),
-        }
-    ],
+    [portable(_SCHEMA)],
 )
 _MARKER = re.compile(r"\s*\[\d+\]")
 

@@ -33,7 +33,7 @@ from typing import Any
 
 import sqlalchemy as sa
 
-from assistant.db import Component, Database, open_component, setup_lock
+from assistant.db import Component, Database, open_component, portable, setup_lock
 from assistant.errors import NotFoundError
 from assistant.upload_files import _NOW, UploadedFiles
 
@@ -43,37 +43,20 @@ UPLOADS_ROOT_KEY = "uploads:"
 STATES = ("queued", "running", "done", "failed")
 
 _STEPS = [
-    {
-        "sqlite": (
-            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-            "state TEXT NOT NULL, org TEXT, \"user\" TEXT, source TEXT NOT NULL DEFAULT '', "
-            "root TEXT, host TEXT, created REAL NOT NULL, updated REAL NOT NULL, "
-            "attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, lease_until REAL, "
-            "progress REAL NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
-            "errors TEXT NOT NULL DEFAULT '[]', result TEXT);"
-            "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created);"
-            "CREATE TABLE IF NOT EXISTS uploaded_files (source TEXT PRIMARY KEY, "
-            "org TEXT NOT NULL, content BLOB NOT NULL, sidecar TEXT NOT NULL, "
-            "sha256 TEXT NOT NULL, updated REAL NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS upload_orgs (org TEXT PRIMARY KEY, entry TEXT NOT NULL, "
-            "declared REAL NOT NULL)"
-        ),
-        "postgresql": (
-            "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
-            "state TEXT NOT NULL, org TEXT, \"user\" TEXT, source TEXT NOT NULL DEFAULT '', "
-            "root TEXT, host TEXT, created DOUBLE PRECISION NOT NULL, "
-            "updated DOUBLE PRECISION NOT NULL, attempts INTEGER NOT NULL DEFAULT 0, "
-            "worker TEXT, lease_until DOUBLE PRECISION, "
-            "progress DOUBLE PRECISION NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
-            "errors TEXT NOT NULL DEFAULT '[]', result TEXT);"
-            "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created);"
-            "CREATE TABLE IF NOT EXISTS uploaded_files (source TEXT PRIMARY KEY, "
-            "org TEXT NOT NULL, content BYTEA NOT NULL, sidecar TEXT NOT NULL, "
-            "sha256 TEXT NOT NULL, updated DOUBLE PRECISION NOT NULL);"
-            "CREATE TABLE IF NOT EXISTS upload_orgs (org TEXT PRIMARY KEY, entry TEXT NOT NULL, "
-            "declared DOUBLE PRECISION NOT NULL)"
-        ),
-    },
+    portable(
+        "CREATE TABLE IF NOT EXISTS jobs (job_id TEXT PRIMARY KEY, kind TEXT NOT NULL, "
+        "state TEXT NOT NULL, org TEXT, \"user\" TEXT, source TEXT NOT NULL DEFAULT '', "
+        "root TEXT, host TEXT, created {real} NOT NULL, updated {real} NOT NULL, "
+        "attempts INTEGER NOT NULL DEFAULT 0, worker TEXT, lease_until {real}, "
+        "progress {real} NOT NULL DEFAULT 0, message TEXT NOT NULL DEFAULT '', "
+        "errors TEXT NOT NULL DEFAULT '[]', result TEXT);"
+        "CREATE INDEX IF NOT EXISTS jobs_state ON jobs(state, created);"
+        "CREATE TABLE IF NOT EXISTS uploaded_files (source TEXT PRIMARY KEY, "
+        "org TEXT NOT NULL, content {bytes} NOT NULL, sidecar TEXT NOT NULL, "
+        "sha256 TEXT NOT NULL, updated {real} NOT NULL);"
+        "CREATE TABLE IF NOT EXISTS upload_orgs (org TEXT PRIMARY KEY, entry TEXT NOT NULL, "
+        "declared {real} NOT NULL)"
+    ),
 ]
 COMPONENT = Component("jobs", "jobs.sqlite3", "ingestion jobs", _STEPS)
 _COLUMNS = (
@@ -271,16 +254,7 @@ class JobQueue:
         """End this attempt without an end to the job: another claim (any worker's) takes it
         once a lease's time has passed, as after a dead worker. False when it is no longer
         this worker's."""
-        with self.db.write() as conn:
-            found = conn.execute(
-                sa.text(
-                    f"UPDATE jobs SET lease_until={self._now} + :lease, updated={self._now}, "
-                    "message=:m WHERE job_id=:id AND worker=:w AND state='running' "
-                    "RETURNING job_id"
-                ),
-                {"id": job_id, "w": worker, "lease": self.lease_s, "m": message},
-            ).first()
-        return found is not None
+        return self.heartbeat(job_id, worker, message=message)
 
     def finish(self, job_id: str, worker: str, outcome: Outcome) -> bool:
         """Record how the job ended; False (nothing written) when it is no longer this

@@ -125,6 +125,18 @@ def validate_user_fields(name: str, org: str, role: str) -> None:
         raise ValidationError(f"role {role!r}: must be one of {', '.join(ROLES)}")
 
 
+def new_user_hash(name: str, org: str, role: str, password: str) -> str:
+    """The password hash of a user about to be added, once its fields are checked.
+
+    Raises:
+        ValidationError: a malformed field, or a password under 8 characters.
+    """
+    validate_user_fields(name, org, role)
+    if len(password) < 8:
+        raise ValidationError("password: at least 8 characters")
+    return hash_password(password)
+
+
 class Users(Protocol):
     """Where users live: the users file or the database. Unknown names cost a password check
     as known ones do; tokens are stored as hashes; a change is seen by the next call."""
@@ -336,10 +348,7 @@ class UserStore:
         Raises:
             ValidationError: bad name, org, role, empty password, or the user exists.
         """
-        validate_user_fields(name, org, role)
-        if len(password) < 8:
-            raise ValidationError("password: at least 8 characters")
-        pw_hash = hash_password(password)
+        pw_hash = new_user_hash(name, org, role, password)
         with self._lock:
             users = self._raw()
             if name in users and not replace:

@@ -22,11 +22,10 @@ from assistant.types import Identity
 from assistant.users import (
     PasswordCheck,
     User,
-    hash_password,
     new_token,
+    new_user_hash,
     token_hash,
     utc_now,
-    validate_user_fields,
 )
 
 logger = logging.getLogger(__name__)
@@ -137,10 +136,7 @@ class DatabaseUserStore:
         Raises:
             ValidationError: bad name, org, role, short password, or the user exists.
         """
-        validate_user_fields(name, org, role)
-        if len(password) < 8:
-            raise ValidationError("password: at least 8 characters")
-        pw_hash = hash_password(password)
+        pw_hash = new_user_hash(name, org, role, password)
         now = utc_now()
         with self.db.write() as conn:
             if replace:

@@ -98,15 +98,10 @@ def llm_server() -> Iterator[Any]:
 def postgres_server() -> Iterator[Any]:
     """A PostgreSQL server on 127.0.0.1 with its own data directory (tests/postgres.py);
     the test skips, saying why, where Debian's `postgresql` is not installed."""
-    from tests.postgres import LocalPostgres, find_bin_dir
+    from tests.postgres import running_server
 
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
-    server = LocalPostgres(bin_dir)
-    server.start()
-    yield server
-    server.stop()
+    with running_server() as server:
+        yield server
 
 
 @pytest.fixture

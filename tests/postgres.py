@@ -18,6 +18,8 @@ import subprocess
 import tempfile
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -100,3 +102,20 @@ class LocalPostgres:
         with contextlib.suppress(subprocess.SubprocessError, OSError):
             self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "stop", timeout=60)
         shutil.rmtree(self.root, ignore_errors=True)
+
+
+@contextmanager
+def running_server() -> Iterator[LocalPostgres]:
+    """A started server, stopped and removed on exit; the test skips, saying why, where
+    Debian's `postgresql` is not installed."""
+    import pytest
+
+    bin_dir = find_bin_dir()
+    if bin_dir is None:
+        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
+    server = LocalPostgres(bin_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

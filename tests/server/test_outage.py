@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.postgres import LocalPostgres, find_bin_dir
+from tests.postgres import LocalPostgres, running_server
 from tests.processes import Served, free_port, stop, wait_for_http
 
 pytestmark = [pytest.mark.server, pytest.mark.slow]
@@ -29,13 +29,8 @@ QUESTION = "What coolant concentration does the Vortex-9 training lathe need?"
 @pytest.fixture
 def own_postgres() -> Iterator[LocalPostgres]:
     """A server of this test's own, as the test stops and starts it."""
-    bin_dir = find_bin_dir()
-    if bin_dir is None:
-        pytest.skip("PostgreSQL is not installed (apt-get install postgresql); .ci/run installs it")
-    server = LocalPostgres(bin_dir)
-    server.start()
-    yield server
-    server.stop()
+    with running_server() as server:
+        yield server
 
 
 def _ask(url: str) -> httpx.Response:
