@@ -306,8 +306,9 @@ def score_sentences(
     whose evidence is below `TRANSLATE_BELOW`, scored again with a Chinese term that an English
     sentence has only in translation counting `translated_weight` (0 turns translation off
     both ways), kept if its evidence is higher;
-    lexical = 0.65 × own + 0.35 × coverage by the whole chunk;
-    match and support = own and lexical blended 70/30 with embedding similarity, if any;
+    lexical = 0.65 × own + 0.35 × coverage by the whole chunk, for a sentence in the other
+    language than the question at least `CROSS_LANGUAGE_FACTOR` × its embedding similarity;
+    match = own and support = lexical;
     a sentence naming a sibling of a code the question names (the DH-R20 for the HX-R20) keeps
     `SIBLING_FACTOR` of its lexical, match and support (whole documents titled for a sibling
     are left out before: `about_what_was_asked`);
@@ -315,8 +316,8 @@ def score_sentences(
     evidence = 0.8 × best lexical + 0.2 × best retrieval signal,
     where a question asking for a quantity (of the unit family it names, if any: a length for
     "what repeatability") or a model designation takes its best lexical from sentences that
-    state one (else `UNTYPED_EVIDENCE` of the best). Embeddings rank sentences
-    but do not decide refusals: similar topic is not an answer.
+    state one (else `UNTYPED_EVIDENCE` of the best). Within one language embeddings neither
+    rank sentences nor decide refusals: similar topic is not an answer.
     """
     signals = retrieval_signal(hits)
     terms = query_terms(question, history)
@@ -328,9 +329,20 @@ def score_sentences(
         set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.contributor}")) for h in hits
     ]
     texts = [heads[i] | set(tokenize(h.chunk.text)) for i, h in enumerate(hits)]
-    similarity = embedding_similarity(
-        embed, question, [s.text for s in sentences], chinese=embed_chinese
-    )
+    # The embedder reads only sentences in the other language than the question, where no term
+    # can match. Within one language its cosine ranked sentences worse than their terms (and,
+    # for English, the cross-encoder) do (README, "Rules left beside the model").
+    zh_question = is_chinese(question)
+    across = [k for k, s in enumerate(sentences) if is_chinese(s.text) != zh_question]
+    similarity: list[float | None] = [None] * len(sentences)
+    for k, sim in zip(
+        across,
+        embedding_similarity(
+            embed, question, [sentences[k].text for k in across], chinese=embed_chinese
+        ),
+        strict=True,
+    ):
+        similarity[k] = sim
     intents = intent_cues(question)
     names = named_codes(question)
     wants = answer_type(question, names)
@@ -368,10 +380,10 @@ def score_sentences(
             if row_key and set(tokenize(row_key.group(1))) & set(terms):
                 prefer += RANK_BOOST
             lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
-            if sim is not None and is_chinese(s.text) != is_chinese(question):
+            if sim is not None:
                 # Across languages no term can match: the multilingual similarity is evidence.
                 lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
-            support, match = blend(lexical, sim), blend(own, sim)
+            support, match = lexical, own
             sibling = bool(sibling_conflicts(names, s.text))
             if sibling:
                 # About the DH-R20 when the question asks about the HX-R20: not evidence.

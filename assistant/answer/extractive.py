@@ -96,8 +96,9 @@ class ExtractiveAnswerer:
     """Answers with the retrieved sentences that best cover the question, each cited `[n]`.
 
     Args:
-        embed: optional `texts -> unit vectors`; adds cosine similarity to the ranking (not to
-            the evidence score that decides refusals).
+        embed: optional `texts -> unit vectors`, read only for sentences in the other language
+            than the question, whose cosine similarity then counts as their evidence (no term
+            can match across languages); it also picks the procedure to quote.
         embed_chinese: use `embed` on Chinese text too; leave False for an English-only model
             (the default MiniLM), whose cosines on Chinese are noise.
         min_evidence: below this evidence score (0..1) the answer is a refusal.

@@ -192,7 +192,8 @@ def coverage(
 # Where a question asks a second thing: "How is BPFO calculated, and what value did ...?",
 # "When does the alarm come up? How long do I have?", "实验要转多久？J2 轴在什么范围内动？".
 _SECOND_QUESTION = re.compile(
-    r"[?？；;]\s*(?=\S)|,?\s+and\s+(?=(?:how|what|when|where|which|who|why|is|are|was|were|"
+    r"[?？；;]\s*(?=\S)|,?\s+and\s+(?=(?:(?:at|in|for|to|with|by|on|from|under)\s+)?"
+    r"(?:how|what|when|where|which|who|why|is|are|was|were|"
     r"does|do|did|can|could|should|may|must|will|would)\b)",
     re.IGNORECASE,
 )

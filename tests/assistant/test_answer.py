@@ -359,18 +359,24 @@ def _bag_of_words(texts: list[str]) -> np.ndarray:
     return vectors / np.where(norms == 0, 1.0, norms)
 
 
-def test_embedder_ranks_but_does_not_decide_refusal() -> None:
-    calls: list[int] = []
+def test_embedder_reads_only_across_languages_and_decides_no_refusal() -> None:
+    embedded: list[str] = []
 
     def embed(texts: list[str]) -> np.ndarray:
-        calls.append(len(texts))
+        embedded.extend(texts)
         return _bag_of_words(texts)
 
-    a = ExtractiveAnswerer(embed=embed)
+    a = ExtractiveAnswerer(embed=embed, embed_chinese=True)
     hs = hits(*ALL)
+    # Within one language the sentences are ranked by their terms: nothing is embedded.
     answer = ask(a, "What torque for the grease plugs?", hs)
-    assert calls and "Tighten the plugs to 8 N·m. [2]" in answer.answer
+    assert "Tighten the plugs to 8 N·m. [2]" in answer.answer
     assert ask(a, "What is the capital of France?", hs).refused
+    assert embedded == []
+    # A Chinese question over English sentences: only there is similarity the evidence.
+    ask(a, "润滑脂螺塞的拧紧力矩是多少？", hs)
+    english = {s.text for s in collect_sentences(hs)}
+    assert embedded and set(embedded) - {"润滑脂螺塞的拧紧力矩是多少？"} <= english
 
 
 def test_unknown_mode_is_a_config_error(answerer: ExtractiveAnswerer) -> None:

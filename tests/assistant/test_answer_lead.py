@@ -42,6 +42,9 @@ def test_a_question_is_split_where_it_asks_a_second_thing() -> None:
         "实验里排压运转要转多久",
         "J2 轴在什么角度范围内来回动？",
     ]
+    assert question_parts(
+        "How much grease goes into the HX-R20 J1 reducer and at what pressure?"
+    ) == ["How much grease goes into the HX-R20 J1 reducer", "at what pressure?"]
     # one question: "and" between nouns, or a part too short to stand alone
     assert question_parts("What is the torque for M8 and M10 screws?") == [
         "What is the torque for M8 and M10 screws?"
