@@ -97,16 +97,27 @@ def retrieval_signal(hits: Sequence[Hit]) -> list[float]:
 
 
 def embedding_similarity(
-    embed: Embed | None, question: str, texts: Sequence[str], *, chinese: bool = False
+    embed: Embed | None,
+    question: str,
+    texts: Sequence[str],
+    *,
+    chinese: bool = False,
+    across_only: bool = False,
 ) -> list[float | None]:
     """Cosine of the question with each text mapped to [0, 1] (0.3 or less → 0, 0.8 → 1).
 
     None for every text when there is no embedder, and for Chinese texts (or all, for a
-    Chinese question) unless `chinese`: an English embedder's cosines there are noise.
+    Chinese question) unless `chinese`: an English embedder's cosines there are noise. With
+    `across_only`, None for texts in the question's language too (only those are embedded).
     """
-    if embed is None or not texts or (is_chinese(question) and not chinese):
+    zh_question = is_chinese(question)
+    if embed is None or not texts or (zh_question and not chinese):
         return [None] * len(texts)
-    usable = [k for k, t in enumerate(texts) if chinese or not is_chinese(t)]
+    usable = [
+        k
+        for k, t in enumerate(texts)
+        if (chinese or not is_chinese(t)) and not (across_only and is_chinese(t) == zh_question)
+    ]
     out: list[float | None] = [None] * len(texts)
     if not usable:
         return out
@@ -332,17 +343,9 @@ def score_sentences(
     # The embedder reads only sentences in the other language than the question, where no term
     # can match. Within one language its cosine ranked sentences worse than their terms (and,
     # for English, the cross-encoder) do (README, "Rules left beside the model").
-    zh_question = is_chinese(question)
-    across = [k for k, s in enumerate(sentences) if is_chinese(s.text) != zh_question]
-    similarity: list[float | None] = [None] * len(sentences)
-    for k, sim in zip(
-        across,
-        embedding_similarity(
-            embed, question, [sentences[k].text for k in across], chinese=embed_chinese
-        ),
-        strict=True,
-    ):
-        similarity[k] = sim
+    similarity = embedding_similarity(
+        embed, question, [s.text for s in sentences], chinese=embed_chinese, across_only=True
+    )
     intents = intent_cues(question)
     names = named_codes(question)
     wants = answer_type(question, names)
