@@ -172,7 +172,6 @@ def _is_heading(text: str) -> bool:
     return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
 
 
-_ROW_KEY = re.compile(r"^[^:;]{1,40}: ([^;]{1,60});[^;]*;")
 _ROW_MARK = "\x00row:"
 _RULE = re.compile(r"^[\s|:\-]+$")
 
@@ -374,13 +373,9 @@ def score_sentences(
             if any(cue.search(s.text) for cue in intents):
                 own = min(1.0, own + INTENT_BOOST)
             # Ranking only, never evidence: the kind of answer asked for (a quantity for a "how
-            # much" question), and the table row the question names (its first cell) rather
-            # than one that mentions it.
+            # much" question).
             prefer = 0.0
             if kind or (quantity_asked and QUANTITY_CUE.search(s.text)):
-                prefer += RANK_BOOST
-            row_key = _ROW_KEY.match(s.text)
-            if row_key and set(tokenize(row_key.group(1))) & set(terms):
                 prefer += RANK_BOOST
             lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
             if sim is not None:

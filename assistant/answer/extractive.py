@@ -47,6 +47,11 @@ RELEVANCE_POOL = 40
 LEXICAL_SHARE = 0.25
 SUPPORT_MIN_LOGIT = 0.0
 SUPPORT_LOGITS = 3.0
+# A sentence is also read together with the one before it in its paragraph ("Measure the
+# insulation resistance with 500 V DC. The value shall be at least 10 MΩ."); where the two
+# answer better than either alone by this many logits, the pair's logit is the sentence's and
+# the sentence before is quoted with it.
+PAIR_LOGITS = 1.0
 
 
 def _sigmoid(x: float) -> float:
@@ -313,10 +318,11 @@ class ExtractiveAnswerer:
         texts = [_in_context(x.sentence, hits) for x in pool]
         logits = self.relevance.score(query, texts)
         logit = {id(x): float(v) for x, v in zip(pool, logits, strict=True)}
+        following = {(s.hit_index, s.position): s for s in sentences}
+        leans = self._read_with_before(query, pool, following, hits, logit)
         value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
         ranked = sorted(pool, key=lambda x: -value[id(x)])
         floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
-        following = {(s.hit_index, s.position): s for s in sentences}
         chosen: list[_Pick] = []
 
         def take(x: Scored) -> bool:
@@ -327,7 +333,7 @@ class ExtractiveAnswerer:
             nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
             if x.sentence.lead_in and nxt is None:
                 return False  # "You will be able to:" before what cannot be quoted
-            before = _referred_to(x.sentence, following)
+            before = leans.get(id(x.sentence)) or _referred_to(x.sentence, following)
             if before is not None and all(p.s is not before for p in chosen):
                 chosen.append(_Pick(replace(x, sentence=before), context=True))
             chosen.append(_Pick(x))
@@ -349,6 +355,44 @@ class ExtractiveAnswerer:
                 continue
             take(x)
         return chosen
+
+    def _read_with_before(
+        self,
+        query: str,
+        pool: list[Scored],
+        following: dict[tuple[int, int], Sentence],
+        hits: list[Hit],
+        logit: dict[int, float],
+    ) -> dict[int, Sentence]:
+        """Raise to the pair's logit each pooled sentence that answers `query` better together
+        with the sentence before it in its paragraph than either does alone (by `PAIR_LOGITS`),
+        and return those sentences' ids with the sentence to quote before them. A sentence that
+        itself leans on an earlier one cannot be that context: its own antecedent is missing.
+        """
+        assert self.relevance is not None
+        pairs: list[tuple[Scored, Sentence]] = []
+        for x in pool:
+            before = following.get((x.sentence.hit_index, x.sentence.position - 1))
+            stands_alone = before is not None and not refers_back(before.text)
+            if before is not None and stands_alone and before.line == x.sentence.line:
+                pairs.append((x, before))
+        if not pairs:
+            return {}
+        # The sentence before, alone, is read once (most are in the pool already).
+        read = {id(x.sentence): logit[id(x)] for x in pool}
+        unread = list({id(b): b for _, b in pairs if id(b) not in read}.values())
+        together = [f"{_in_context(b, hits)} {x.sentence.text}" for x, b in pairs]
+        scores = [
+            float(v)
+            for v in self.relevance.score(query, together + [_in_context(b, hits) for b in unread])
+        ]
+        read.update((id(b), v) for b, v in zip(unread, scores[len(pairs) :], strict=True))
+        leans: dict[int, Sentence] = {}
+        for (x, before), pair in zip(pairs, scores[: len(pairs)], strict=True):
+            if pair >= max(logit[id(x)], read[id(before)]) + PAIR_LOGITS:
+                logit[id(x)] = pair
+                leans[id(x.sentence)] = before
+        return leans
 
     @staticmethod
     def _parts(question: str, query: str) -> list[str]:

@@ -98,6 +98,44 @@ def test_a_sentence_that_leans_on_the_one_before_is_quoted_with_it() -> None:
     assert not refers_back("This is the maintenance manual of the HX-R20.")
 
 
+def test_a_sentence_that_answers_only_with_the_one_before_is_read_and_quoted_with_it() -> None:
+    text = (
+        "11. Measure the insulation resistance between each phase and earth with 500 V DC. "
+        "The value shall be at least 10 MΩ.\n"
+        "The brake coil resistance of the J4 motor is 96 Ω."
+    )
+    # Alone, "The value shall be at least 10 MΩ." does not say of what; after the measuring
+    # sentence it is the answer. The brake coil, alone, reads as nearly as good as the lead.
+    scorer = QueryScorer(
+        {
+            ("insulation", "DC. The value"): 6.0,
+            ("insulation", "Measure the insulation"): 3.0,
+            ("insulation", "brake coil"): 2.5,
+            ("insulation", "10 MΩ"): -2.0,
+        }
+    )
+    answerer = ExtractiveAnswerer(relevance=scorer, ask_sentences=2)
+    got = answerer.answer(
+        "What insulation resistance is acceptable on the motor phases?", _hit(text), mode="ask"
+    )
+    assert got.answer.startswith("11. Measure the insulation resistance")
+    assert got.answer.index("500 V DC") < got.answer.index("at least 10 MΩ")
+    assert "brake coil" not in got.answer
+    # Where the pair reads no better than the sentence before it, nothing changes.
+    flat = QueryScorer(
+        {
+            ("insulation", "DC. The value"): 3.2,
+            ("insulation", "Measure the insulation"): 3.0,
+            ("insulation", "brake coil"): 2.5,
+            ("insulation", "10 MΩ"): -2.0,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=flat, ask_sentences=2).answer(
+        "What insulation resistance is acceptable on the motor phases?", _hit(text), mode="ask"
+    )
+    assert "10 MΩ" not in got.answer
+
+
 def test_learning_objectives_are_tasks_not_facts() -> None:
     section = "NLC-CNC-202 > Learning objectives"
     assert is_task_prompt("1. Describe the methods used to preload the ball nut.", section)
