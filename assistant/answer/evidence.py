@@ -156,6 +156,9 @@ class Scored:
     match: float  # the sentence's own share of support: its coverage (and similarity)
     lexical: float  # support from question terms alone: what evidence is judged on
     sibling: bool = False  # about a sibling of a code the question names: never quoted
+    # States the kind of answer the question asks for (a time for "how often"); None: no kind
+    # asked.
+    states_kind: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -387,7 +390,7 @@ def score_sentences(
                 # About the DH-R20 when the question asks about the HX-R20: not evidence.
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
-            ranked.append(Scored(s, score, support, match, lexical, sibling))
+            ranked.append(Scored(s, score, support, match, lexical, sibling, kind))
             # "How much", "what model": a sentence without a number (or a code) does not answer,
             # nor does one in a chunk that never names the alert or function asked about.
             if kind and camel_names <= texts[s.hit_index]:

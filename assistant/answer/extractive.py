@@ -79,6 +79,25 @@ def _first_answers(picks: list[_Pick], n: int) -> list[_Pick]:
     return out
 
 
+def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+    """`ranked` with the sentence that states the kind of answer asked for (a time for "how
+    often", a torque for "what torque") first, when the lead does not and one of those the
+    cross-encoder found relevant (logit at least `SUPPORT_MIN_LOGIT` and within
+    `SUPPORT_LOGITS` of the best) does: the one of them it scores highest. Among confident
+    sentences the probabilities saturate and the lexical score decides, which put "replacing
+    it at the specified interval is the most effective measure" before the interval itself.
+    """
+    if not ranked or ranked[0].states_kind is not False:
+        return ranked
+    top = max(logit[id(x)] for x in ranked)
+    bar = max(SUPPORT_MIN_LOGIT, top - SUPPORT_LOGITS)
+    stating = [x for x in ranked if x.states_kind and logit[id(x)] >= bar]
+    if not stating:
+        return ranked
+    lead = max(stating, key=lambda x: logit[id(x)])
+    return [lead, *(x for x in ranked if x is not lead)]
+
+
 def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
     """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
     if not refers_back(s.text):
@@ -321,7 +340,7 @@ class ExtractiveAnswerer:
         following = {(s.hit_index, s.position): s for s in sentences}
         leans = self._read_with_before(query, pool, following, hits, logit)
         value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
-        ranked = sorted(pool, key=lambda x: -value[id(x)])
+        ranked = _kind_first(sorted(pool, key=lambda x: -value[id(x)]), logit)
         floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
         chosen: list[_Pick] = []
 

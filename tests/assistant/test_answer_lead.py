@@ -165,3 +165,29 @@ def test_a_lead_in_is_not_quoted_without_what_it_leads_into() -> None:
     )
     assert got.answer.startswith("The reversal value of a ball screw axis is measured")
     assert "able to" not in got.answer
+
+
+def test_the_sentence_that_states_the_kind_asked_for_leads_among_relevant_ones() -> None:
+    from assistant.answer.evidence import Scored
+    from assistant.answer.extractive import _kind_first
+
+    chunk = make_chunk(
+        "d0-0000",
+        text="Replacing the grease at the specified interval is the best measure against wear. "
+        "The grease shall be replaced every 20,000 operating hours. "
+        "The J2 reducer was replaced on 2023-03-25.",
+    )
+    first, interval, dated = collect_sentences([Hit(chunk, 1.0)])
+
+    def scored(s: object, states: bool | None, lexical: float) -> Scored:
+        return Scored(s, lexical, lexical, lexical, lexical, states_kind=states)  # type: ignore[arg-type]
+
+    ranked = [scored(first, False, 0.9), scored(dated, False, 0.7), scored(interval, True, 0.7)]
+    logit = {id(ranked[0]): 4.4, id(ranked[1]): 6.2, id(ranked[2]): 6.0}
+    assert _kind_first(ranked, logit)[0].sentence is interval
+    # Not when the sentence stating it is far less relevant than the best one.
+    logit[id(ranked[2])] = 2.0
+    assert _kind_first(ranked, logit) == ranked
+    # Nor when the question asks for no kind of answer.
+    plain = [scored(first, None, 0.9), scored(interval, None, 0.7)]
+    assert _kind_first(plain, {id(plain[0]): 1.0, id(plain[1]): 6.0}) == plain
