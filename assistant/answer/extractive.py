@@ -98,12 +98,17 @@ def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
     return [lead, *(x for x in ranked if x is not lead)]
 
 
-def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
-    """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
-    if not refers_back(s.text):
-        return None
+def _before_in_paragraph(
+    s: Sentence, by_position: dict[tuple[int, int], Sentence]
+) -> Sentence | None:
+    """The sentence before `s` in its paragraph (same chunk, same line), if any."""
     before = by_position.get((s.hit_index, s.position - 1))
     return before if before is not None and before.line == s.line else None
+
+
+def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
+    """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
+    return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
 
 
 @dataclass(frozen=True)
@@ -391,9 +396,8 @@ class ExtractiveAnswerer:
         assert self.relevance is not None
         pairs: list[tuple[Scored, Sentence]] = []
         for x in pool:
-            before = following.get((x.sentence.hit_index, x.sentence.position - 1))
-            stands_alone = before is not None and not refers_back(before.text)
-            if before is not None and stands_alone and before.line == x.sentence.line:
+            before = _before_in_paragraph(x.sentence, following)
+            if before is not None and not refers_back(before.text):
                 pairs.append((x, before))
         if not pairs:
             return {}

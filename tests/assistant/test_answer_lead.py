@@ -167,6 +167,20 @@ def test_a_lead_in_is_not_quoted_without_what_it_leads_into() -> None:
     assert "able to" not in got.answer
 
 
+def test_an_answer_to_how_often_leads_with_the_interval_not_with_the_most_worded_sentence() -> None:
+    text = (
+        "Replacing the J1 reducer grease on time is the best measure against J1 reducer wear.\n"
+        "Replace it every 20,000 h."
+    )
+    # Both read as relevant (their probabilities saturate); the first shares more words with
+    # the question, the second states the interval asked for.
+    scorer = QueryScorer({("often", "20,000"): 6.0, ("often", "best measure"): 4.4})
+    got = ExtractiveAnswerer(relevance=scorer).answer(
+        "How often is the J1 reducer grease replaced?", _hit(text, section="Grease"), mode="ask"
+    )
+    assert got.answer.startswith("Replace it every 20,000 h.")
+
+
 def test_the_sentence_that_states_the_kind_asked_for_leads_among_relevant_ones() -> None:
     from assistant.answer.evidence import Scored
     from assistant.answer.extractive import _kind_first
