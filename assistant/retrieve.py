@@ -202,9 +202,44 @@ class HybridRetriever:
             hits = rerank_hits(self.reranker, query, hits, weight=s.rerank_weight, rrf_k=s.rrf_k)
             clock.lap("rerank_ms")
         hits = hits[:k]
+        if lang != "zh":  # Chinese BM25 extras cost Chinese leads on the demo tune half
+            hits += self._keyword_extra(hits, keyword, fused, best_rank, identity)
         if timings is not None:
             timings.update(clock.laps)
         return hits
+
+    def _keyword_extra(
+        self,
+        hits: list[Hit],
+        keyword: Sequence[Any],
+        fused: dict[str, float],
+        best_rank: dict[tuple[str, str], int],
+        identity: Identity,
+    ) -> list[Hit]:
+        """BM25's best chunks that fusion left out, to follow the fused hits.
+
+        A fact stated in the question's own words (a part, a code) can sit in a long chunk
+        about something else: BM25 ranks it first while no embedding of the whole chunk comes
+        near, and the dense rankings outvote it. The answerer reads it after the fused hits;
+        the answerability decision reads only the first of those, so it is unchanged.
+        """
+        have = {h.chunk.chunk_id for h in hits}
+        wanted = [m.chunk_id for m in keyword[: self.settings.keyword_extra]]
+        wanted = [cid for cid in wanted if cid not in have]
+        if not wanted:
+            return []
+        records = self.store.chunks(wanted, identity)
+        return [
+            Hit(
+                records[cid],
+                fused.get(cid, 0.0),
+                best_rank.get(("dense", cid)),
+                best_rank.get(("keyword", cid)),
+                extra=True,
+            )
+            for cid in wanted
+            if cid in records and can_see(identity, records[cid].to_metadata())
+        ]
 
     def _branch_pool(self) -> ThreadPoolExecutor:
         if self._branches is None:

@@ -97,7 +97,8 @@ class Assistant:
         else:
             decision = None
             if record.judged and self.judge is not None:
-                decision = self.judge.decide(question, query, history, hits)
+                fused = [h for h in hits if not h.extra]  # BM25's extras never decide
+                decision = self.judge.decide(question, query, history, fused)
             if decision is None or decision.outcome == "answer":
                 answer = self._answer(question, hits, mode, history)
             elif decision.outcome == "clarification":
@@ -170,6 +171,8 @@ class Assistant:
         """Add the rest of the best procedure documents: steps must come complete, in order."""
         chosen: list[str] = []
         for hit in hits:
+            if hit.extra:
+                continue
             if hit.chunk.kind == "procedure" and hit.chunk.doc_id not in chosen:
                 chosen.append(hit.chunk.doc_id)
         if not chosen and hits:

@@ -94,6 +94,12 @@ class RetrievalSettings(_Section):
     )
     dense_weight: float = Field(default=1.0, ge=0, description="Weight of the dense ranking.")
     keyword_weight: float = Field(default=1.0, ge=0, description="Weight of the BM25 ranking.")
+    keyword_extra: int = Field(
+        default=2,
+        ge=0,
+        description="BM25's best chunks handed to the answerer after the top_k fused ones "
+        "when fusion ranks them lower, for questions not in Chinese (0: off).",
+    )
     multilingual_weight: float = Field(
         default=1.0, ge=0, description="Weight of the multilingual dense ranking."
     )

@@ -139,6 +139,8 @@ class Hit:
     score: float
     dense_rank: int | None = None
     keyword_rank: int | None = None
+    # Found by BM25 alone beyond the fused top_k: it may be quoted, it never decides answering.
+    extra: bool = False
 
 
 @dataclass(frozen=True)

@@ -393,14 +393,18 @@ def score_sentences(
             ranked.append(Scored(s, score, support, match, lexical, sibling, kind))
             # "How much", "what model": a sentence without a number (or a code) does not answer,
             # nor does one in a chunk that never names the alert or function asked about.
-            if kind and camel_names <= texts[s.hit_index]:
+            if kind and camel_names <= texts[s.hit_index] and not hits[s.hit_index].extra:
                 typed.append(lexical)
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
-        best = max(x.lexical for x in ranked)
+        # BM25's extra chunks are read, never evidence for answering at all.
+        deciding = [x.lexical for x in ranked if not hits[x.sentence.hit_index].extra]
+        best = max(deciding, default=0.0)
         if wants is not None:
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
-        evidence = 0.8 * best + 0.2 * max(signals)
-        if missing_identifiers(question, hits):
+        evidence = 0.8 * best + 0.2 * max(
+            (v for v, h in zip(signals, hits, strict=True) if not h.extra), default=0.0
+        )
+        if missing_identifiers(question, [h for h in hits if not h.extra]):
             evidence *= MISSING_IDENTIFIER_PENALTY
         return Scoring(ranked, evidence, signals)
 

@@ -406,3 +406,16 @@ def test_a_firmware_version_no_visible_source_mentions_is_unknown() -> None:
     assert not check("What changed in firmware 5.3?")  # mentioned, written without the V
     assert check("HXC-5 固件 V5.2.1 有什么问题？").unknown == ("V5.2.1",)
     assert not check("What does Python 3.11 add?")  # a release number, not asked as a version
+
+
+def test_a_bm25_extra_chunk_is_read_but_never_evidence_for_answering() -> None:
+    question = "What position repeatability does the HX-R20 have according to ISO 9283?"
+    off_topic = make_chunk("other-0000", text="Coolant is changed every 6 months.", title="Coolant")
+    fused = Hit(off_topic, 1.0)
+    extra = Hit(HX_MANUAL, 0.1, keyword_rank=0, extra=True)
+    alone = score_sentences(question, [fused], collect_sentences([fused])).evidence
+    both = score_sentences(question, [fused, extra], collect_sentences([fused, extra]))
+    assert both.evidence == alone
+    # ...while its sentence is still ranked, first here, for the answerer to quote.
+    assert both.ranked[0].sentence.hit_index == 1
+

@@ -130,3 +130,25 @@ def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
     # A question that stands on its own is searched as it is.
     alone = "What grease goes into the J1 reducer of the HX-R20?"
     assert standalone_query(alone, history) == alone
+
+
+def test_a_fact_that_only_the_question_s_words_find_leads_the_answer(assistant: Assistant) -> None:
+    # The cover torque sits in step 8 of a battery procedure and in a manual's battery section:
+    # BM25 ranks both first, no embedding ranks them in its top 30, and the torque table's
+    # bracket row (15 N·m) is the nearest in meaning. A technician must read 1.2 N·m first.
+    staff = Identity("li", "huaxin-robotics", "staff")
+    answer = assistant.ask("What torque for the battery box cover screws?", identity=staff)
+    assert not answer.refused, answer.answer
+    assert "1.2 N·m" in answer.answer.split("\n")[0], answer.answer
+
+
+def test_bm25_s_best_chunks_follow_the_fused_ones_and_are_marked(assistant: Assistant) -> None:
+    staff = Identity("li", "huaxin-robotics", "staff")
+    hits = assistant.retriever.retrieve("What torque for the battery box cover screws?", staff, k=6)
+    assert not any(h.extra for h in hits[:6])
+    extras = hits[6:]
+    assert extras, "BM25 ranks the battery chunks first; fusion leaves them out of the top 6"
+    assert all(h.extra and h.keyword_rank is not None and h.keyword_rank < 2 for h in extras)
+    # A Chinese question gets none: its BM25 extras cost Chinese leads on the demo tune half.
+    chinese = assistant.retriever.retrieve("电池盒盖螺钉的拧紧力矩是多少？", staff, k=6)
+    assert not any(h.extra for h in chinese)
