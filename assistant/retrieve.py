@@ -184,17 +184,9 @@ class HybridRetriever:
                 key = (kind, cid)
                 best_rank[key] = min(best_rank.get(key, rank), rank)
         ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))[: max(k, 1) * 3]
-        records = self.store.chunks(ranked, identity)
-        hits = [
-            Hit(
-                records[cid],
-                fused[cid],
-                best_rank.get(("dense", cid)),
-                best_rank.get(("keyword", cid)),
-            )
-            for cid in ranked
-            if cid in records and can_see(identity, records[cid].to_metadata())
-        ]
+        hits = _visible_hits(
+            ranked, self.store.chunks(ranked, identity), fused, best_rank, identity
+        )
         clock.lap("fuse_ms")
         if self.reranker is not None and lang != "zh":
             from assistant.rerank import rerank_hits
@@ -229,17 +221,7 @@ class HybridRetriever:
         if not wanted:
             return []
         records = self.store.chunks(wanted, identity)
-        return [
-            Hit(
-                records[cid],
-                fused.get(cid, 0.0),
-                best_rank.get(("dense", cid)),
-                best_rank.get(("keyword", cid)),
-                extra=True,
-            )
-            for cid in wanted
-            if cid in records and can_see(identity, records[cid].to_metadata())
-        ]
+        return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
     def _branch_pool(self) -> ThreadPoolExecutor:
         if self._branches is None:
@@ -282,6 +264,30 @@ class HybridRetriever:
             rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
+
+
+def _visible_hits(
+    ids: Sequence[str],
+    records: dict[str, Any],
+    fused: dict[str, float],
+    best_rank: dict[tuple[str, str], int],
+    identity: Identity,
+    *,
+    extra: bool = False,
+) -> list[Hit]:
+    """Hits for `ids` in order, with their fused score and best ranks; only what `identity`
+    may see."""
+    return [
+        Hit(
+            records[cid],
+            fused.get(cid, 0.0),
+            best_rank.get(("dense", cid)),
+            best_rank.get(("keyword", cid)),
+            extra=extra,
+        )
+        for cid in ids
+        if cid in records and can_see(identity, records[cid].to_metadata())
+    ]
 
 
 class _Clock:

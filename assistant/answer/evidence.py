@@ -354,6 +354,7 @@ def score_sentences(
     quantity_asked = asks_quantity(question)
     camel_names = long_camel_names(question)
 
+    decides = [not h.extra for h in hits]  # BM25's extras are quoted, never evidence
     chinese_hit = [
         bool(CJK.search(f"{h.chunk.title}{h.chunk.section}{h.chunk.text}")) for h in hits
     ]
@@ -393,18 +394,17 @@ def score_sentences(
             ranked.append(Scored(s, score, support, match, lexical, sibling, kind))
             # "How much", "what model": a sentence without a number (or a code) does not answer,
             # nor does one in a chunk that never names the alert or function asked about.
-            if kind and camel_names <= texts[s.hit_index] and not hits[s.hit_index].extra:
+            if kind and camel_names <= texts[s.hit_index] and decides[s.hit_index]:
                 typed.append(lexical)
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
         # BM25's extra chunks are read, never evidence for answering at all.
-        deciding = [x.lexical for x in ranked if not hits[x.sentence.hit_index].extra]
-        best = max(deciding, default=0.0)
+        best = max((x.lexical for x in ranked if decides[x.sentence.hit_index]), default=0.0)
         if wants is not None:
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
         evidence = 0.8 * best + 0.2 * max(
-            (v for v, h in zip(signals, hits, strict=True) if not h.extra), default=0.0
+            (v for v, d in zip(signals, decides, strict=True) if d), default=0.0
         )
-        if missing_identifiers(question, [h for h in hits if not h.extra]):
+        if missing_identifiers(question, [h for h, d in zip(hits, decides, strict=True) if d]):
             evidence *= MISSING_IDENTIFIER_PENALTY
         return Scoring(ranked, evidence, signals)
 
