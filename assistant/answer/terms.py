@@ -202,8 +202,47 @@ _PART_WORDS = 3
 _PART_CJK = 4
 
 
+# A question that compares two things asks about each: "How accurate is fixture mastering
+# compared to lining up the witness marks?", "…what limit should I teach, ITSC's or Meridian's?".
+_COMPARED = re.compile(
+    r"^(?P<head>.*\b(?:is|are|was|were)\s+)(?P<a>[^,?]+?)\s+"
+    r"(?:compared (?:to|with)|versus|vs\.?)\s+(?P<b>[^,?]+?)\s*\??$",
+    re.IGNORECASE,
+)
+_EITHER = re.compile(
+    r"^(?P<head>[^?]*?),\s*(?P<a>[^,?]{1,40}?)\s+or\s+(?P<b>[^,?]{1,40}?)\s*\??$",
+    re.IGNORECASE,
+)
+
+# Each alternative of `_EITHER` names a thing (at most four words, not a clause of its own:
+# "…, is B the average of them or the biggest one?" asks which one holds, not about each).
+_NAMES_A_THING = re.compile(
+    r"^(?!(?:is|are|was|were|do|does|did|can|should|will|would|it|they|the)\b)"
+    r"\S+(?:\s+\S+){0,3}$",
+    re.IGNORECASE,
+)
+
+
+def _compared_parts(question: str) -> list[str]:
+    """The two questions a comparison asks, the second with the other thing compared."""
+    m = _COMPARED.match(question.strip())
+    if m is not None:
+        return [f"{m['head']}{m['a']}?", f"{m['head']}{m['b']}?"]
+    m = _EITHER.match(question.strip())
+    if (
+        m is not None
+        and len(re.findall(r"[A-Za-z0-9]+", m["head"])) >= _PART_WORDS
+        and all(_NAMES_A_THING.match(m[side]) for side in ("a", "b"))
+    ):
+        return [f"{m['head']}, {m['a']}?", f"{m['head']}, {m['b']}?"]
+    return []
+
+
 def question_parts(question: str) -> list[str]:
     """The separate questions a question asks, in order; `[question]` when it asks one."""
+    compared = _compared_parts(question)
+    if compared:
+        return compared
     parts = [p.strip(" ,，、") for p in _SECOND_QUESTION.split(question.strip())]
     parts = [
         p

@@ -54,6 +54,52 @@ def test_a_question_is_split_where_it_asks_a_second_thing() -> None:
     ]
 
 
+def test_a_comparison_asks_about_each_thing_compared() -> None:
+    assert question_parts(
+        "How accurate is fixture mastering compared to lining up the witness marks?"
+    ) == ["How accurate is fixture mastering?", "How accurate is lining up the witness marks?"]
+    assert question_parts("What limit should I teach, ITSC's or Meridian's?") == [
+        "What limit should I teach, ITSC's?",
+        "What limit should I teach, Meridian's?",
+    ]
+    # which of two holds is one question, not a comparison
+    assert question_parts("At three positions, is B the average of them or the biggest one?") == [
+        "At three positions, is B the average of them or the biggest one?"
+    ]
+    assert question_parts("Is it better to pay cash or finance?") == [
+        "Is it better to pay cash or finance?"
+    ]
+
+
+def test_a_comparison_leads_with_both_sides() -> None:
+    text = (
+        "Fixture mastering reaches about ± 0.01°. "
+        "The fixture is stored in the tool cabinet. "
+        "Fixture mastering needs the calibration pin of the axis. "
+        "Witness-mark mastering is accurate to about ± 0.1°."
+    )
+    # The whole question reads the fixture sentences as the best answers; only the witness-mark
+    # part finds the other side's figure.
+    scorer = QueryScorer(
+        {
+            ("fixture mastering compared", "0.01°"): 5.0,
+            ("fixture mastering compared", "calibration pin"): 4.5,
+            ("fixture mastering compared", "0.1°"): 1.0,
+            ("witness marks?", "0.1°"): 5.0,
+            ("fixture mastering?", "0.01°"): 5.0,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=2).answer(
+        "How accurate is fixture mastering compared to lining up the witness marks?",
+        _hit(text),
+        mode="ask",
+    )
+    first_two = got.answer.split("\n")[0]
+    assert got.answer.startswith("Fixture mastering reaches about ± 0.01°.")
+    assert "0.1°" in first_two
+    assert "calibration pin" not in got.answer
+
+
 def test_each_part_of_a_two_part_question_gets_its_answer_up_front() -> None:
     text = (
         "The alarm E-3065 is raised below 3.1 V. "
