@@ -125,7 +125,9 @@ def _split_longest(word: str) -> list[str]:
 
 
 def translate_word(word: str) -> list[str]:
-    """English words for one Chinese word: its glosses, or those of its longest known parts.
+    """English words for one Chinese word: its glosses, or those of its longest known parts of
+    two or more characters (a single character's glosses are too many and too loose: 排屑机,
+    "chip conveyor", is not "row, line, order, set, crumb, machine, opportunity").
 
     Args:
         word: a Chinese word, as jieba segments it (other text gives nothing).
@@ -138,7 +140,8 @@ def translate_word(word: str) -> list[str]:
         return []
     senses = _senses(word)
     if senses is None:
-        senses = [s for piece in _split_longest(word) for s in (_senses(piece) or [])]
+        pieces = [p for p in _split_longest(word) if len(p) > 1]
+        senses = [s for piece in pieces for s in (_senses(piece) or [])]
     out: list[str] = []
     for sense in senses:
         for w in _clean(sense):

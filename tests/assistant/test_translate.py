@@ -96,6 +96,8 @@ def test_glosses_drop_classifiers_pinyin_and_notes() -> None:
 
 def test_unknown_compound_falls_back_to_its_longest_known_parts() -> None:
     assert {"root", "cause"} <= set(translate_word("根本原因"))
+    # single characters' glosses are too loose to stand for a word the dictionary lacks
+    assert translate_word("排屑机") == []
 
 
 def test_question_words_and_names_are_not_translated() -> None:
