@@ -125,9 +125,10 @@ def _split_longest(word: str) -> list[str]:
 
 
 def translate_word(word: str) -> list[str]:
-    """English words for one Chinese word: its glosses, or those of its longest known parts of
-    two or more characters (a single character's glosses are too many and too loose: 排屑机,
-    "chip conveyor", is not "row, line, order, set, crumb, machine, opportunity").
+    """English words for one Chinese word: its glosses, or those of its longest known parts
+    when one of them is a word of two or more characters (拉刀力: "drawbar" and "force"); a
+    word known only character by character gets none (排屑机, "chip conveyor", is not "row,
+    line, order, set, crumb, machine, opportunity").
 
     Args:
         word: a Chinese word, as jieba segments it (other text gives nothing).
@@ -140,7 +141,9 @@ def translate_word(word: str) -> list[str]:
         return []
     senses = _senses(word)
     if senses is None:
-        pieces = [p for p in _split_longest(word) if len(p) > 1]
+        pieces = _split_longest(word)
+        if all(len(p) == 1 for p in pieces):
+            return []  # a guess from characters alone: 排屑机 is not "row, crumb, machine"
         senses = [s for piece in pieces for s in (_senses(piece) or [])]
     out: list[str] = []
     for sense in senses:

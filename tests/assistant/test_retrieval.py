@@ -29,8 +29,11 @@ def assistant(demo_store_home: Path, embedder: Any) -> Iterator[Assistant]:
 CASES = [
     ("How much grease goes into the HX-R20 J1 reducer and at what pressure?",
      "huaxin-robotics/procedures/hx-mp-201-rv-reducer-grease-replacement-j1-j3.md", "1,050"),
+    # The standard's Table 2 and the course that quotes it state the value alike; which of the
+    # two leads is a near-tie of the cross-encoder.
     ("What reversal value is acceptable for a linear axis up to 1000 mm?",
-     "itsc/standards/itsc-mt-230-2019.md", "0.008"),
+     ("itsc/standards/itsc-mt-230-2019.md",
+      "northlake-college/courses/nlc-cnc-202-ball-screws-and-backlash.md"), "0.008"),
     ("How is coolant concentration worked out from a refractometer reading?",
      "meridian-cnc/procedures/mc-mp-105-coolant-concentration-control.md", None),
     ("加工中心日常点检时主轴吹气压力的标准是多少？",
@@ -40,11 +43,12 @@ CASES = [
 
 @pytest.mark.parametrize(("question", "source", "fact"), CASES)
 def test_answer_cites_the_right_document(
-    assistant: Assistant, question: str, source: str, fact: str | None
+    assistant: Assistant, question: str, source: str | tuple[str, ...], fact: str | None
 ) -> None:
     answer = assistant.ask(question, identity=STAFF)
     assert not answer.refused, answer.answer
-    assert source in {c.source for c in answer.citations}
+    sources = {source} if isinstance(source, str) else set(source)
+    assert sources & {c.source for c in answer.citations}
     if fact:
         assert fact in answer.answer
     for c in answer.citations:
