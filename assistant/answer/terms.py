@@ -223,15 +223,22 @@ _NAMES_A_THING = re.compile(
 )
 
 
+def _stands_alone(part: str) -> bool:
+    """Whether a part is long enough to be a question of its own."""
+    return len(re.findall(r"[A-Za-z0-9]+", part)) >= _PART_WORDS or len(CJK.findall(part)) >= (
+        _PART_CJK
+    )
+
+
 def _compared_parts(question: str) -> list[str]:
     """The two questions a comparison asks, the second with the other thing compared."""
-    m = _COMPARED.match(question.strip())
+    m = _COMPARED.match(question)
     if m is not None:
         return [f"{m['head']}{m['a']}?", f"{m['head']}{m['b']}?"]
-    m = _EITHER.match(question.strip())
+    m = _EITHER.match(question)
     if (
         m is not None
-        and len(re.findall(r"[A-Za-z0-9]+", m["head"])) >= _PART_WORDS
+        and _stands_alone(m["head"])
         and all(_NAMES_A_THING.match(m[side]) for side in ("a", "b"))
     ):
         return [f"{m['head']}, {m['a']}?", f"{m['head']}, {m['b']}?"]
@@ -240,15 +247,12 @@ def _compared_parts(question: str) -> list[str]:
 
 def question_parts(question: str) -> list[str]:
     """The separate questions a question asks, in order; `[question]` when it asks one."""
-    compared = _compared_parts(question)
+    text = question.strip()
+    compared = _compared_parts(text)
     if compared:
         return compared
-    parts = [p.strip(" ,，、") for p in _SECOND_QUESTION.split(question.strip())]
-    parts = [
-        p
-        for p in parts
-        if len(re.findall(r"[A-Za-z0-9]+", p)) >= _PART_WORDS or len(CJK.findall(p)) >= _PART_CJK
-    ]
+    parts = [p.strip(" ,，、") for p in _SECOND_QUESTION.split(text)]
+    parts = [p for p in parts if _stands_alone(p)]
     return parts if len(parts) >= 2 else [question]
 
 

@@ -94,9 +94,9 @@ def test_a_comparison_leads_with_both_sides() -> None:
         _hit(text),
         mode="ask",
     )
-    first_two = got.answer.split("\n")[0]
-    assert got.answer.startswith("Fixture mastering reaches about ± 0.01°.")
-    assert "0.1°" in first_two
+    lead, second = got.answer.split(" [1] ")[:2]
+    assert lead == "Fixture mastering reaches about ± 0.01°."
+    assert second.startswith("Witness-mark mastering is accurate to about ± 0.1°.")
     assert "calibration pin" not in got.answer
 
 
