@@ -33,6 +33,9 @@ _SPLITTERS: tuple[re.Pattern[str] | None, ...] = (
 _WINDOW = 32
 _TABLE_RULE = re.compile(r"[\s|:+]*-[\s|:+-]*")
 _LEAD_IN_END = (":", "：")
+# A list item without a number of its own is marked "- " in the chunk text: without the mark,
+# where a list ends cannot be told (the paragraph after it reads like one more item).
+_ITEM_MARK = re.compile(r"(?:\(?\d{1,3}[.)．、]|[（(]\d{1,3}[)）]|[a-zA-Z][.)]\s|[-*•·▪◦]\s)")
 # Below this many tokens of room for text the heading path leaves nothing useful to chunk.
 _MIN_ROOM = 8
 
@@ -42,7 +45,8 @@ class ChunkDraft:
     """A chunk before it is embedded and stored.
 
     Attributes:
-        text: the chunk body: clean text, blocks joined by newlines, list items keep numbers.
+        text: the chunk body: clean text, blocks joined by newlines, list items keep numbers
+            (an item without one is marked "- ").
         section: the heading path joined with `` > `` ("" when none).
         heading_path: the headings above the chunk, outermost first.
         page: first page the chunk covers (None for unpaged formats).
@@ -218,6 +222,8 @@ def _section_nodes(blocks: list[Block], fits: _Fits) -> list[_Node]:
 
 def _block_node(block: Block, fits: _Fits) -> _Node:
     text = block.text.strip()
+    if block.kind == "list_item" and text and not _ITEM_MARK.match(text):
+        text = f"- {text}"
     if block.kind != "table" or fits(text):
         return _text_node(text, block.page, fits)
     rows = [row.strip() for row in text.splitlines() if row.strip()]

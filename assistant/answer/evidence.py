@@ -144,6 +144,7 @@ class Sentence:
     words: frozenset[str]  # its words only: what redundancy is judged on
     is_step: bool
     lead_in: bool  # ends with a colon: introduces what follows
+    item: bool = False  # on a list item's line (numbered, or marked "- " by the chunker)
 
 
 @dataclass(frozen=True)
@@ -233,6 +234,11 @@ _LIST_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)、]|[-*•]\s)")
 _ANSWER_SECTION = re.compile(r"answers?\b|solutions?\b|参考答案|答案|解答", re.IGNORECASE)
 
 
+def is_list_item(line: str) -> bool:
+    """A line of chunk text that is a list item: numbered, or marked "- " by the chunker."""
+    return bool(_LIST_ITEM.match(line))
+
+
 def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
     """Exercise material, never a fact: an item of a course's learning objectives, or any
     sentence under an exercise, review or question heading (the prompts and the scenarios they
@@ -269,6 +275,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
         roles = hit.chunk.allowed_roles
         instructor = bool(roles) and "student" not in roles
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
+            item = is_list_item(line)
             for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
                 text = text.removeprefix(_ROW_MARK)
                 key = re.sub(r"\W+", "", text.lower())
@@ -295,6 +302,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                         words=words,
                         is_step=parse_step(text) is not None,
                         lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
+                        item=item,
                     )
                 )
     return out

@@ -17,10 +17,12 @@ from assistant.answer.evidence import (
     Sentence,
     collect_sentences,
     is_chinese,
+    is_list_item,
     jaccard,
     refers_back,
     refusal_text,
     score_sentences,
+    table_rows_as_text,
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.modes import compose_procedure, refusal
@@ -52,6 +54,15 @@ SUPPORT_LOGITS = 3.0
 # answer better than either alone by this many logits, the pair's logit is the sentence's and
 # the sentence before is quoted with it.
 PAIR_LOGITS = 1.0
+# A list is read whole too: the sentence that introduces it ("Preload methods:") with all its
+# items. Where the whole answers better than any of its sentences alone (by `PAIR_LOGITS`), it
+# is quoted as one sentence, its items joined by semicolons ("What are the ways to preload a
+# ball nut?" is answered by the three ways, not by the first). Longer lists are quoted by item.
+LIST_MAX_ITEMS = 8
+LIST_MAX_WORDS = 90
+# The cross-encoder's preference that the lexical share cannot overrule (`_clear_winner_first`):
+# the margin at which reading two sentences together counts as better, the one value measured.
+CLEAR_LOGITS = PAIR_LOGITS
 
 
 def _sigmoid(x: float) -> float:
@@ -77,6 +88,22 @@ def _first_answers(picks: list[_Pick], n: int) -> list[_Pick]:
             taken += 1
         out.append(p)
     return out
+
+
+def _clear_winner_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+    """`ranked` with the sentence the cross-encoder scores highest first, when it scores it at
+    least `CLEAR_LOGITS` above the lead. Among confident sentences the probabilities saturate
+    and the lexical score decides, which must not overrule a clear preference of the model: a
+    list read whole (logit 7.0) led by a sentence that only says the nut is preloaded (5.1).
+    Only for a question read as it is: a follow-up's query carries the earlier question too, and
+    the model may prefer the earlier answer ("and what B for 1,500 mm of travel?" led with the
+    compensation limit the previous reply gave)."""
+    if not ranked:
+        return ranked
+    top = max(ranked, key=lambda x: logit[id(x)])
+    if logit[id(top)] < logit[id(ranked[0])] + CLEAR_LOGITS:
+        return ranked
+    return [top, *(x for x in ranked if x is not top)]
 
 
 def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
@@ -112,13 +139,75 @@ def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> S
 
 
 @dataclass(frozen=True)
+class _List:
+    """A list as quoted: the sentence that introduces it, then its items' sentences."""
+
+    lead_in: Sentence
+    items: tuple[Sentence, ...]
+
+    @property
+    def members(self) -> tuple[Sentence, ...]:
+        return (self.lead_in, *self.items)
+
+    @property
+    def text(self) -> str:
+        """One sentence: "Preload methods: double nut …; single nut …; single nut …"."""
+        lines: dict[int, list[str]] = {}
+        for s in self.items:
+            lines.setdefault(s.line, []).append(s.text)
+        chinese = is_chinese(self.lead_in.text)
+        joined = ("；" if chinese else "; ").join(
+            " ".join(texts).rstrip(".;；。 ") for texts in lines.values()
+        )
+        return f"{self.lead_in.text}{'' if chinese else ' '}{joined}{'。' if chinese else '.'}"
+
+
+def _lists(sentences: list[Sentence], hits: list[Hit]) -> list[_List]:
+    """The lists of the hits that can be quoted whole: a sentence ending in a colon, last on
+    its line, then 2 to `LIST_MAX_ITEMS` list-item lines, every one of them with sentences that
+    can be quoted (none skipped as a question, a repeat or too short), `LIST_MAX_WORDS` at most.
+    """
+    by_line: dict[tuple[int, int], list[Sentence]] = {}
+    for s in sentences:
+        by_line.setdefault((s.hit_index, s.line), []).append(s)
+    raw: dict[int, list[str]] = {}
+    out: list[_List] = []
+    for s in sentences:
+        if s.item or not s.text.rstrip().endswith((":", "：")):
+            continue
+        if by_line[(s.hit_index, s.line)][-1] is not s:
+            continue
+        if s.hit_index not in raw:
+            raw[s.hit_index] = table_rows_as_text(hits[s.hit_index].chunk.text.splitlines())
+        lines = raw[s.hit_index]
+        end = s.line + 1
+        while end < len(lines) and is_list_item(lines[end]):
+            end += 1
+        count = end - s.line - 1
+        if not 2 <= count <= LIST_MAX_ITEMS:
+            continue
+        quotable = [by_line.get((s.hit_index, n)) for n in range(s.line + 1, end)]
+        if not all(quotable):
+            continue
+        items = tuple(x for line in quotable if line for x in line)
+        if sum(len(_WORD.findall(x.text)) for x in (s, *items)) <= LIST_MAX_WORDS:
+            out.append(_List(s, items))
+    return out
+
+
+@dataclass(frozen=True)
 class _Pick:
     scored: Scored
     context: bool = False  # taken because the sentence before it leads into it
+    shown: str | None = None  # the text quoted, when not the sentence's own (a whole list)
 
     @property
     def s(self) -> Sentence:
         return self.scored.sentence
+
+    @property
+    def text(self) -> str:
+        return self.shown if self.shown is not None else self.scored.sentence.text
 
 
 class ExtractiveAnswerer:
@@ -344,25 +433,38 @@ class ExtractiveAnswerer:
         logit = {id(x): float(v) for x, v in zip(pool, logits, strict=True)}
         following = {(s.hit_index, s.position): s for s in sentences}
         leans = self._read_with_before(query, pool, following, hits, logit)
+        whole = self._read_lists(query, pool, sentences, hits, logit)
         value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
-        ranked = _kind_first(sorted(pool, key=lambda x: -value[id(x)]), logit)
+        ranked = sorted(pool, key=lambda x: -value[id(x)])
+        if query == question:  # a follow-up's query carries the earlier question too
+            ranked = _clear_winner_first(ranked, logit)
+        ranked = _kind_first(ranked, logit)
         floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
         chosen: list[_Pick] = []
+        quoted: set[int] = set()  # ids of the sentences quoted, a whole list's members too
 
         def take(x: Scored) -> bool:
-            if any(p.s is x.sentence for p in chosen) or any(
+            if id(x.sentence) in quoted or any(
                 jaccard(set(x.sentence.words), set(p.s.words)) >= self.redundancy for p in chosen
             ):
                 return False
+            listed = whole.get(id(x.sentence))
+            if listed is not None:
+                chosen.append(_Pick(x, shown=listed.text))
+                quoted.update(id(m) for m in listed.members)
+                return True
             nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
             if x.sentence.lead_in and nxt is None:
                 return False  # "You will be able to:" before what cannot be quoted
             before = leans.get(id(x.sentence)) or _referred_to(x.sentence, following)
-            if before is not None and all(p.s is not before for p in chosen):
+            if before is not None and id(before) not in quoted:
                 chosen.append(_Pick(replace(x, sentence=before), context=True))
+                quoted.add(id(before))
             chosen.append(_Pick(x))
-            if nxt is not None and x.sentence.lead_in and all(p.s is not nxt for p in chosen):
+            quoted.add(id(x.sentence))
+            if nxt is not None and x.sentence.lead_in and id(nxt) not in quoted:
                 chosen.append(_Pick(replace(x, sentence=nxt), context=True))
+                quoted.add(id(nxt))
             return True
 
         for part in self._parts(question, query):
@@ -417,6 +519,38 @@ class ExtractiveAnswerer:
                 leans[id(x.sentence)] = before
         return leans
 
+    def _read_lists(
+        self,
+        query: str,
+        pool: list[Scored],
+        sentences: list[Sentence],
+        hits: list[Hit],
+        logit: dict[int, float],
+    ) -> dict[int, _List]:
+        """Raise to the whole list's logit each pooled sentence of a list (`_lists`) that
+        answers `query` better whole than any of its pooled sentences alone (by `PAIR_LOGITS`),
+        and return those sentences' ids with their list, to be quoted whole."""
+        assert self.relevance is not None
+        pooled = {id(x.sentence): x for x in pool}
+        candidates = [
+            (lst, [pooled[id(m)] for m in lst.members if id(m) in pooled])
+            for lst in _lists(sentences, hits)
+        ]
+        candidates = [(lst, members) for lst, members in candidates if members]
+        if not candidates:
+            return {}
+        texts = [_in_context(replace(lst.lead_in, text=lst.text), hits) for lst, _ in candidates]
+        whole: dict[int, _List] = {}
+        for (lst, members), value in zip(
+            candidates, self.relevance.score(query, texts), strict=True
+        ):
+            if float(value) < max(logit[id(x)] for x in members) + PAIR_LOGITS:
+                continue
+            for x in members:
+                logit[id(x)] = max(logit[id(x)], float(value))
+                whole.setdefault(id(x.sentence), lst)
+        return whole
+
     @staticmethod
     def _parts(question: str, query: str) -> list[str]:
         """The separate questions asked, each with what the standalone query borrowed from the
@@ -445,8 +579,8 @@ class ExtractiveAnswerer:
         prev: _Pick | None = None
         for p in ordered:
             n = p.s.hit_index + 1
-            chinese_end = p.s.text.endswith(_CJK_END)
-            quoted = inert_markers(p.s.text)
+            chinese_end = p.text.endswith(_CJK_END)
+            quoted = inert_markers(p.text)
             marked = f"{quoted}[{n}]" if chinese_end else f"{quoted} [{n}]"
             if prev is not None:
                 same_doc = hits[prev.s.hit_index].chunk.doc_id == hits[p.s.hit_index].chunk.doc_id
@@ -454,7 +588,7 @@ class ExtractiveAnswerer:
                     parts.append("\n\n")
                 elif p.s.is_step or prev.s.lead_in:
                     parts.append("\n")
-                elif not (chinese_end and prev.s.text.endswith(_CJK_END)):
+                elif not (chinese_end and prev.text.endswith(_CJK_END)):
                     parts.append(" ")
             parts.append(marked)
             prev = p

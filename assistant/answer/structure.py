@@ -129,7 +129,7 @@ def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Ste
     for i in ordered:
         section = hits[i].chunk.section
         for raw in hits[i].chunk.text.splitlines():
-            line = raw.strip()
+            line = raw.strip().removeprefix("- ")  # an unnumbered list item's mark
             if not line or line in seen_lines:
                 continue
             seen_lines.add(line)

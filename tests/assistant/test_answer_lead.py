@@ -10,7 +10,7 @@ import numpy as np
 from assistant.answer.evidence import collect_sentences, is_task_prompt, refers_back
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.terms import question_parts
-from assistant.types import Hit
+from assistant.types import Hit, Turn
 from tests.factories import make_chunk
 
 
@@ -180,6 +180,92 @@ def test_a_sentence_that_answers_only_with_the_one_before_is_read_and_quoted_wit
         "What insulation resistance is acceptable on the motor phases?", _hit(text), mode="ask"
     )
     assert "10 MΩ" not in got.answer
+
+
+_PRELOAD = (
+    "A nut without preload has axial play. Ball nuts are preloaded to 2 % to 5 % of the dynamic "
+    "load rating. Preload methods:\n"
+    "- Double nut with a spacer between the two halves.\n"
+    "- Single nut with oversize balls (four-point contact).\n"
+    "- Single nut with an offset lead.\n"
+    "Loss of preload through wear is the main reason for increasing backlash."
+)
+
+
+def test_a_list_that_answers_better_whole_is_quoted_whole() -> None:
+    # Each item alone answers a little; the list with its lead-in answers the question.
+    scorer = QueryScorer(
+        {
+            ("ways", "Preload methods: Double nut"): 6.0,
+            ("ways", "preloaded to 2 %"): 3.0,
+            ("ways", "Double nut"): 2.0,
+            ("ways", "oversize balls"): 1.5,
+            ("ways", "offset lead"): 1.5,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=2).answer(
+        "What are the ways to preload a ball nut?", _hit(_PRELOAD, section="Preload"), mode="ask"
+    )
+    assert got.answer.startswith(
+        "Preload methods: Double nut with a spacer between the two halves; Single nut with "
+        "oversize balls (four-point contact); Single nut with an offset lead. [1]"
+    )
+    assert "Loss of preload" not in got.answer  # not an item: where the list ends
+    assert got.answer.count("Double nut") == 1
+    # the citation quotes a sentence of the source, not the joined list
+    assert got.citations[0].quote in _PRELOAD
+
+
+def test_a_list_item_that_answers_alone_is_quoted_alone() -> None:
+    scorer = QueryScorer(
+        {
+            ("four-point", "Preload methods: Double nut"): 2.0,
+            ("four-point", "oversize balls"): 6.0,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+        "Which preload gives four-point contact?", _hit(_PRELOAD, section="Preload"), mode="ask"
+    )
+    assert got.answer.startswith("Single nut with oversize balls (four-point contact). [1]")
+    assert "Double nut" not in got.answer
+
+
+def test_a_clear_preference_of_the_cross_encoder_is_not_overruled_by_shared_words() -> None:
+    text = (
+        "Leave the controller switched on when you change the encoder battery. "
+        "Powered by the controller, the encoders keep their revolution count, so no mastering "
+        "is needed afterwards."
+    )
+    question = "Why leave the controller switched on to change the encoder battery?"
+
+    def lead(why: float) -> str:
+        scorer = QueryScorer(
+            {("controller", "Leave the"): 5.0, ("controller", "revolution count"): why}
+        )
+        got = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+            question, _hit(text), mode="ask"
+        )
+        return got.answer
+
+    # Both confident: the question's words, all in the instruction, decide ...
+    assert lead(5.5).startswith("Leave the controller")
+    # ... unless the model prefers the reason clearly.
+    assert lead(6.5).startswith("Powered by the controller")
+    # A follow-up is read with the earlier question, whose answer the model may prefer: there
+    # the lexical order stands.
+    scorer = QueryScorer(
+        {("controller", "Leave the"): 5.0, ("controller", "revolution count"): 6.5}
+    )
+    follow_up = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+        "and why?",
+        _hit(text),
+        mode="ask",
+        history=(
+            Turn("user", "Do I leave the controller switched on to change the encoder battery?"),
+            Turn("assistant", "Yes."),
+        ),
+    )
+    assert follow_up.answer.startswith("Leave the controller")
 
 
 def test_learning_objectives_are_tasks_not_facts() -> None:

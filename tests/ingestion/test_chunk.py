@@ -129,6 +129,27 @@ def test_lead_in_paragraph_stays_with_its_steps(count_tokens: Count) -> None:
     )
 
 
+def test_an_unnumbered_list_item_is_marked_so_the_list_has_an_end(count_tokens: Count) -> None:
+    path = ("Preload",)
+    blocks = [
+        text("Preload methods:", *path),
+        Block("list_item", "Double nut with a spacer.", path),
+        Block("list_item", "Single nut with oversize balls.", path),
+        step(3, "Single nut with an offset lead.", *path),
+        Block("list_item", "- Already marked.", path),
+        text("Loss of preload is the main reason for backlash.", *path),
+    ]
+    (chunk,) = chunk_document(doc(*blocks), count_tokens=count_tokens)
+    assert chunk.text.splitlines() == [
+        "Preload methods:",
+        "- Double nut with a spacer.",
+        "- Single nut with oversize balls.",
+        "3. Single nut with an offset lead.",
+        "- Already marked.",
+        "Loss of preload is the main reason for backlash.",
+    ]
+
+
 def test_long_procedure_splits_between_steps_never_inside_one(count_tokens: Count) -> None:
     path = ("Procedures", "Overhaul")
     steps = [step(n, paragraph(n, sentences=2), *path) for n in range(1, 26)]
