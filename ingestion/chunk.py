@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TypeAlias
 
+from assistant.answer.citations import is_list_item
 from assistant.errors import ParseError
 from ingestion.document import Block, ParsedDocument
 
@@ -33,9 +34,6 @@ _SPLITTERS: tuple[re.Pattern[str] | None, ...] = (
 _WINDOW = 32
 _TABLE_RULE = re.compile(r"[\s|:+]*-[\s|:+-]*")
 _LEAD_IN_END = (":", "：")
-# A list item without a number of its own is marked "- " in the chunk text: without the mark,
-# where a list ends cannot be told (the paragraph after it reads like one more item).
-_ITEM_MARK = re.compile(r"(?:\(?\d{1,3}[.)．、]|[（(]\d{1,3}[)）]|[a-zA-Z][.)]\s|[-*•·▪◦]\s)")
 # Below this many tokens of room for text the heading path leaves nothing useful to chunk.
 _MIN_ROOM = 8
 
@@ -222,7 +220,9 @@ def _section_nodes(blocks: list[Block], fits: _Fits) -> list[_Node]:
 
 def _block_node(block: Block, fits: _Fits) -> _Node:
     text = block.text.strip()
-    if block.kind == "list_item" and text and not _ITEM_MARK.match(text):
+    if block.kind == "list_item" and text and not is_list_item(text):
+        # Marked, so that readers of the chunk can tell where the list ends (the paragraph
+        # after it reads like one more item otherwise).
         text = f"- {text}"
     if block.kind != "table" or fits(text):
         return _text_node(text, block.page, fits)

@@ -25,6 +25,9 @@ _ABBREVIATIONS = frozenset(
 _LIST_NUMBER_ONLY = re.compile(r"\s*(?:\d{1,3}|[a-zA-Z]|step\s+\d{1,3})", re.IGNORECASE)
 _NUMBERED_START = re.compile(r"\d{1,3}[.)]\s")
 _BULLET = re.compile(r"^\s*[-*•·▪◦]\s+")
+# A list item's own mark at a line's start: a number ("3.", "2)", "（1）"), a letter ("a)") or a
+# bullet ("- " is how chunk text marks an item without a number).
+_ITEM_MARK = re.compile(r"\s*(?:\(?\d{1,3}[.)．、]|[（(]\d{1,3}[)）]|[a-z][.)]\s|[-*•·▪◦]\s)")
 _RULE_LINE = re.compile(r"[\s|:+=_*#-]*")
 _QUOTE_OPEN, _QUOTE_CLOSE = "<<<", ">>>"
 
@@ -34,6 +37,11 @@ _MARKER = re.compile(
 _MAX_RANGE = 20
 # Markers right after a sentence's end belong to it: "… grease bath. [1] The next …".
 _TRAILING_MARKERS = re.compile(rf"(?:{_MARKER.pattern})+")
+
+
+def is_list_item(line: str) -> bool:
+    """Whether a line starts with a list item's mark (numbered, lettered or bulleted)."""
+    return bool(_ITEM_MARK.match(line))
 
 
 def inert_markers(text: str) -> str:

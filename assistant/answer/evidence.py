@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answer.citations import split_sentences
+from assistant.answer.citations import is_list_item, split_sentences
 from assistant.answer.kinds import (
     QUANTITY_CUE,
     answer_type,
@@ -144,7 +144,6 @@ class Sentence:
     words: frozenset[str]  # its words only: what redundancy is judged on
     is_step: bool
     lead_in: bool  # ends with a colon: introduces what follows
-    item: bool = False  # on a list item's line (numbered, or marked "- " by the chunker)
 
 
 @dataclass(frozen=True)
@@ -227,16 +226,10 @@ _TASK_PROMPT = re.compile(
 _OBJECTIVES_SECTION = re.compile(
     r"objectives\b|learning outcomes|学习目标|教学目标|能力目标", re.IGNORECASE
 )
-_LIST_ITEM = re.compile(r"^\s*(?:\(?\d{1,2}[.)、]|[-*•]\s)")
 
 
 # Headings of what answers the exercises: a marking guide's items are answers, not tasks.
 _ANSWER_SECTION = re.compile(r"answers?\b|solutions?\b|参考答案|答案|解答", re.IGNORECASE)
-
-
-def is_list_item(line: str) -> bool:
-    """A line of chunk text that is a list item: numbered, or marked "- " by the chunker."""
-    return bool(_LIST_ITEM.match(line))
 
 
 def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
@@ -245,7 +238,7 @@ def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
     set). In instructor material (`instructor`: students may not see it, e.g. an answer key,
     whose sections are named after the exercises they answer) only a numbered prompt is."""
     if _OBJECTIVES_SECTION.search(section):
-        return bool(_LIST_ITEM.match(text))
+        return is_list_item(text)
     if not _TASK_SECTION.search(section) or _ANSWER_SECTION.search(section):
         return False
     return bool(_TASK_PROMPT.match(text)) if instructor else True
@@ -275,7 +268,6 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
         roles = hit.chunk.allowed_roles
         instructor = bool(roles) and "student" not in roles
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
-            item = is_list_item(line)
             for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
                 text = text.removeprefix(_ROW_MARK)
                 key = re.sub(r"\W+", "", text.lower())
@@ -302,7 +294,6 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                         words=words,
                         is_step=parse_step(text) is not None,
                         lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
-                        item=item,
                     )
                 )
     return out

@@ -10,14 +10,18 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer, readable
-from assistant.answer.citations import build_citation, inert_markers, validate_citations
+from assistant.answer.citations import (
+    build_citation,
+    inert_markers,
+    is_list_item,
+    validate_citations,
+)
 from assistant.answer.evidence import (
     Embed,
     Scored,
     Sentence,
     collect_sentences,
     is_chinese,
-    is_list_item,
     jaccard,
     refers_back,
     refusal_text,
@@ -173,13 +177,13 @@ def _lists(sentences: list[Sentence], hits: list[Hit]) -> list[_List]:
     raw: dict[int, list[str]] = {}
     out: list[_List] = []
     for s in sentences:
-        if s.item or not s.text.rstrip().endswith((":", "：")):
-            continue
-        if by_line[(s.hit_index, s.line)][-1] is not s:
+        if not s.text.rstrip().endswith((":", "：")) or by_line[(s.hit_index, s.line)][-1] is not s:
             continue
         if s.hit_index not in raw:
             raw[s.hit_index] = table_rows_as_text(hits[s.hit_index].chunk.text.splitlines())
         lines = raw[s.hit_index]
+        if is_list_item(lines[s.line]):
+            continue  # an item that introduces sub-items: the list is its parent's
         end = s.line + 1
         while end < len(lines) and is_list_item(lines[end]):
             end += 1
