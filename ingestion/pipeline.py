@@ -35,7 +35,7 @@ from ingestion.worker import ParseWorker
 
 logger = logging.getLogger(__name__)
 # Bump when parsing or chunking changes, so that every document is re-ingested once.
-PIPELINE_VERSION = "2"  # 2: unnumbered list items marked "- " in chunk text
+PIPELINE_VERSION = "3"  # 2: unnumbered list items marked "- " in chunk text; 3: slide bullets
 
 
 @dataclass

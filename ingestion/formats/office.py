@@ -101,13 +101,35 @@ def read_docx(path: Path) -> Extracted:
     return Extracted(depth_pieces(elements), title)
 
 
+def _slide_bullets(path: Path) -> set[tuple[int, str]]:
+    """(slide number, text) of the paragraphs in slides' body placeholders that hold two or
+    more: a slide's body is a bulleted list (the template's bullets, which unstructured does
+    not see unless a paragraph sets its own)."""
+    from pptx import Presentation
+    from pptx.enum.shapes import PP_PLACEHOLDER
+
+    body = {PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT}
+    out: set[tuple[int, str]] = set()
+    for number, slide in enumerate(Presentation(str(path)).slides, 1):
+        for shape in slide.placeholders:
+            if shape.placeholder_format.type not in body or not shape.has_text_frame:
+                continue
+            texts = [normalize_space(p.text) for p in shape.text_frame.paragraphs]
+            texts = [t for t in texts if t]
+            if len(texts) >= 2:
+                out.update((number, t) for t in texts)
+    return out
+
+
 def read_pptx(path: Path) -> Extracted:
-    """Slides: the slide title is a level-1 heading over the rest of its slide; page = slide."""
+    """Slides: the slide title is a level-1 heading over the rest of its slide, the paragraphs
+    of a body placeholder are list items; page = slide."""
     title = check_office_zip(path, "PPTX", "ppt/presentation.xml")
     use_bundled_spacy_model()
     from unstructured.partition.pptx import partition_pptx
 
     elements = partition_safely("PPTX", partition_pptx, filename=str(path))
+    bullets = _slide_bullets(path)
     pieces: list[Piece] = []
     slide, slide_title = None, None
     for el in elements:
@@ -122,6 +144,8 @@ def read_pptx(path: Path) -> Extracted:
         piece = element_piece(el, page)
         if piece is not None:
             piece.path = (slide_title,) if slide_title else ()
+            if piece.kind == "text" and (page, piece.text) in bullets:
+                piece.kind = "list_item"
             pieces.append(piece)
     return Extracted(pieces, title)
 

@@ -230,6 +230,47 @@ def test_a_list_item_that_answers_alone_is_quoted_alone() -> None:
     assert "Double nut" not in got.answer
 
 
+_WHEN = (
+    "- Every failure that stopped a critical asset for more than 4 hours.\n"
+    "- Every repeat failure: the same failure mode on the same asset within 90 days.\n"
+    "- Every safety incident or near miss.\n"
+    "Target: analysis started within 24 hours."
+)
+
+
+def test_a_list_that_opens_its_section_is_read_whole_under_the_heading() -> None:
+    # No sentence introduces the items: the section heading does, and the cross-encoder reads
+    # the list after it; the whole answers better than any item.
+    scorer = QueryScorer(
+        {
+            (
+                "root-cause",
+                "analysis: Every failure that stopped a critical asset for more than 4 hours;",
+            ): 6.0,
+            ("root-cause", "4 hours"): 3.0,
+            ("root-cause", "90 days"): 2.5,
+            ("root-cause", "24 hours"): 2.0,
+        }
+    )
+    hits = _hit(_WHEN, section="Slide 3 — When to do a root-cause analysis")
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+        "When must a root-cause analysis be done?", hits, mode="ask"
+    )
+    assert got.answer.startswith(
+        "Every failure that stopped a critical asset for more than 4 hours; Every repeat failure: "
+        "the same failure mode on the same asset within 90 days; Every safety incident or near "
+        "miss. [1]"
+    )
+    assert "Target" not in got.answer  # not an item: where the list ends
+    # Where an item answers best alone, it is quoted alone.
+    alone = QueryScorer({("repeat", "within 90 days"): 6.0, ("repeat", "analysis: Every"): 4.0})
+    got = ExtractiveAnswerer(relevance=alone, ask_sentences=1).answer(
+        "What counts as a repeat failure?", hits, mode="ask"
+    )
+    assert got.answer.startswith("Every repeat failure: the same failure mode on the same asset")
+    assert "4 hours" not in got.answer
+
+
 def test_a_clear_preference_of_the_cross_encoder_is_not_overruled_by_shared_words() -> None:
     text = (
         "Leave the controller switched on when you change the encoder battery. "
@@ -315,7 +356,7 @@ def test_an_answer_to_how_often_leads_with_the_interval_not_with_the_most_worded
 
 def test_the_sentence_that_states_the_kind_asked_for_leads_among_relevant_ones() -> None:
     from assistant.answer.evidence import Scored
-    from assistant.answer.extractive import _kind_first
+    from assistant.answer.reading import _kind_first
 
     chunk = make_chunk(
         "d0-0000",

@@ -673,6 +673,8 @@ def test_pptx(tmp_path: Path) -> None:
         (1, 1): "Worn seal",
     }.items():
         grid.cell(r, c).text = value
+    note = second.shapes.add_textbox(Inches(1), Inches(4), Inches(6), Inches(1))
+    note.text_frame.text = "Source: AMMA module TM-02\nShown with permission"
     path = tmp_path / "rca.pptx"
     deck.save(str(path))
 
@@ -682,6 +684,9 @@ def test_pptx(tmp_path: Path) -> None:
     assert doc.title == "Root-cause analysis"
     why = block_with(doc, "Ask why")
     assert (why.page, why.heading_path) == (1, ("Root-cause analysis",))
+    # A body placeholder's paragraphs are the slide's bullets; a text box's are not.
+    assert why.kind == block_with(doc, "process cause").kind == "list_item"
+    assert block_with(doc, "Source: AMMA").kind == "text"
     table = blocks_of(doc, "table")[0]
     assert (table.text, table.page) == ("6M | Example\nMachine | Worn seal", 2)
     assert table.heading_path == ("Fishbone categories",)

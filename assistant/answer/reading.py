@@ -1,0 +1,341 @@
+"""How the extractive answerer reads sentences with the cross-encoder and picks an answer's
+sentences by relevance to the question: each sentence alone and after its chunk's title, together
+with the sentence before it, a list whole; the clear winner or the sentence of the kind asked for
+leads, then only what nearly as relevant supports it."""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass, replace
+
+from assistant.answer.answerability import Scorer
+from assistant.answer.citations import is_list_item
+from assistant.answer.evidence import (
+    Scored,
+    Sentence,
+    is_chinese,
+    jaccard,
+    refers_back,
+    table_rows_as_text,
+)
+from assistant.answer.terms import question_parts
+from assistant.types import Hit
+
+_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
+
+# Sentences the cross-encoder reads (the lexical ranking's best), and the weight of the
+# lexical score beside its probability. A sentence after the lead must itself answer (logit at
+# least `SUPPORT_MIN_LOGIT`) and nearly as well (within `SUPPORT_LOGITS` of the lead): a
+# neighbouring fact (the bracket's torque beside the cover's) is not support.
+RELEVANCE_POOL = 40
+LEXICAL_SHARE = 0.25
+SUPPORT_MIN_LOGIT = 0.0
+SUPPORT_LOGITS = 3.0
+# A sentence is also read together with the one before it in its paragraph ("Measure the
+# insulation resistance with 500 V DC. The value shall be at least 10 MΩ."); where the two
+# answer better than either alone by this many logits, the pair's logit is the sentence's and
+# the sentence before is quoted with it.
+PAIR_LOGITS = 1.0
+# A list is read whole too: the sentence that introduces it ("Preload methods:") with all its
+# items. Where the whole answers better than any of its sentences alone (by `PAIR_LOGITS`), it
+# is quoted as one sentence, its items joined by semicolons ("What are the ways to preload a
+# ball nut?" is answered by the three ways, not by the first). Longer lists are quoted by item.
+LIST_MAX_ITEMS = 8
+LIST_MAX_WORDS = 90
+# The cross-encoder's preference that the lexical share cannot overrule (`_clear_winner_first`):
+# the margin at which reading two sentences together counts as better, the one value measured.
+CLEAR_LOGITS = PAIR_LOGITS
+
+
+def _sigmoid(x: float) -> float:
+    return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
+
+
+def _in_context(s: Sentence, hits: list[Hit]) -> str:
+    """A sentence as the cross-encoder reads it: after its chunk's title and section, so that
+    "Replace it every 12 months." is read as about what the document is about."""
+    chunk = hits[s.hit_index].chunk
+    head = " — ".join(p for p in (chunk.title, chunk.section.split(" > ")[-1]) if p)
+    return f"{head}: {s.text}" if head else s.text
+
+
+def _clear_winner_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+    """`ranked` with the sentence the cross-encoder scores highest first, when it scores it at
+    least `CLEAR_LOGITS` above the lead. Among confident sentences the probabilities saturate
+    and the lexical score decides, which must not overrule a clear preference of the model: a
+    list read whole (logit 7.0) led by a sentence that only says the nut is preloaded (5.1).
+    Only for a question read as it is: a follow-up's query carries the earlier question too, and
+    the model may prefer the earlier answer ("and what B for 1,500 mm of travel?" led with the
+    compensation limit the previous reply gave)."""
+    if not ranked:
+        return ranked
+    top = max(ranked, key=lambda x: logit[id(x)])
+    if logit[id(top)] < logit[id(ranked[0])] + CLEAR_LOGITS:
+        return ranked
+    return [top, *(x for x in ranked if x is not top)]
+
+
+def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+    """`ranked` with the sentence that states the kind of answer asked for (a time for "how
+    often", a torque for "what torque") first, when the lead does not and one of those the
+    cross-encoder found relevant (logit at least `SUPPORT_MIN_LOGIT` and within
+    `SUPPORT_LOGITS` of the best) does: the one of them it scores highest. Among confident
+    sentences the probabilities saturate and the lexical score decides, which put "replacing
+    it at the specified interval is the most effective measure" before the interval itself.
+    """
+    if not ranked or ranked[0].states_kind is not False:
+        return ranked
+    top = max(logit[id(x)] for x in ranked)
+    bar = max(SUPPORT_MIN_LOGIT, top - SUPPORT_LOGITS)
+    stating = [x for x in ranked if x.states_kind and logit[id(x)] >= bar]
+    if not stating:
+        return ranked
+    lead = max(stating, key=lambda x: logit[id(x)])
+    return [lead, *(x for x in ranked if x is not lead)]
+
+
+def _before_in_paragraph(
+    s: Sentence, by_position: dict[tuple[int, int], Sentence]
+) -> Sentence | None:
+    """The sentence before `s` in its paragraph (same chunk, same line), if any."""
+    before = by_position.get((s.hit_index, s.position - 1))
+    return before if before is not None and before.line == s.line else None
+
+
+def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
+    """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
+    return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
+
+
+@dataclass(frozen=True)
+class _List:
+    """A list as quoted: the sentence that introduces it (None where the section's heading
+    does: the list opens its chunk), then its items' sentences."""
+
+    lead_in: Sentence | None
+    items: tuple[Sentence, ...]
+
+    @property
+    def members(self) -> tuple[Sentence, ...]:
+        return self.items if self.lead_in is None else (self.lead_in, *self.items)
+
+    @property
+    def text(self) -> str:
+        """One sentence: "Preload methods: double nut …; single nut …; single nut …"."""
+        lines: dict[int, list[str]] = {}
+        for s in self.items:
+            lines.setdefault(s.line, []).append(s.text)
+        chinese = is_chinese(self.members[0].text)
+        joined = ("；" if chinese else "; ").join(
+            " ".join(texts).rstrip(".;；。 ") for texts in lines.values()
+        )
+        end = "。" if chinese else "."
+        if self.lead_in is None:
+            return f"{joined}{end}"
+        return f"{self.lead_in.text}{'' if chinese else ' '}{joined}{end}"
+
+
+def _lists(sentences: list[Sentence], hits: list[Hit]) -> list[_List]:
+    """The lists of the hits that can be quoted whole: 2 to `LIST_MAX_ITEMS` list-item lines
+    after a sentence ending in a colon, last on its line, or opening a chunk (its section's
+    heading introduces them: "Interval", "When the robot must be re-mastered"); every line with
+    sentences that can be quoted (none skipped as a question, a repeat or too short),
+    `LIST_MAX_WORDS` at most.
+    """
+    by_line: dict[tuple[int, int], list[Sentence]] = {}
+    for s in sentences:
+        by_line.setdefault((s.hit_index, s.line), []).append(s)
+    starts: list[tuple[int, int, Sentence | None]] = []  # (hit, first item line, lead-in)
+    for s in sentences:
+        if s.text.rstrip().endswith((":", "：")) and by_line[(s.hit_index, s.line)][-1] is s:
+            starts.append((s.hit_index, s.line + 1, s))
+    starts.extend((h, 0, None) for h in sorted({s.hit_index for s in sentences}))
+    raw: dict[int, list[str]] = {}
+    out: list[_List] = []
+    for hit, first, lead_in in starts:
+        if hit not in raw:
+            raw[hit] = table_rows_as_text(hits[hit].chunk.text.splitlines())
+        lines = raw[hit]
+        if lead_in is not None and is_list_item(lines[lead_in.line]):
+            continue  # an item that introduces sub-items: the list is its parent's
+        end = first
+        while end < len(lines) and is_list_item(lines[end]):
+            end += 1
+        if not 2 <= end - first <= LIST_MAX_ITEMS:
+            continue
+        quotable = [by_line.get((hit, n)) for n in range(first, end)]
+        if not all(quotable):
+            continue
+        items = tuple(x for line in quotable if line for x in line)
+        words = sum(len(_WORD.findall(x.text)) for x in items)
+        if lead_in is not None:
+            words += len(_WORD.findall(lead_in.text))
+        if words <= LIST_MAX_WORDS:
+            out.append(_List(lead_in, items))
+    return out
+
+
+@dataclass(frozen=True)
+class Pick:
+    scored: Scored
+    context: bool = False  # taken because the sentence before it leads into it
+    shown: str | None = None  # the text quoted, when not the sentence's own (a whole list)
+
+    @property
+    def s(self) -> Sentence:
+        return self.scored.sentence
+
+    @property
+    def text(self) -> str:
+        return self.shown if self.shown is not None else self.scored.sentence.text
+
+
+def select_by_relevance(
+    relevance: Scorer,
+    question: str,
+    query: str,
+    usable: list[Scored],
+    sentences: list[Sentence],
+    hits: list[Hit],
+    *,
+    ask_sentences: int,
+    redundancy: float,
+) -> list[Pick]:
+    """The sentence that best answers `query` first, then up to `ask_sentences - 1` that
+    support or qualify it (each nearly as relevant, none redundant), each followed by the
+    line it leads into ("Use grease:" before the grease's name).
+
+    A question that asks two things ("How is BPFO calculated, and what value did the
+    example get?") leads with the best answer to each, in the order asked, so that one
+    part's answer does not crowd out the other's. A sentence whose words overlap a chosen
+    one's by `redundancy` (token Jaccard) or more is left out.
+    """
+    pool = usable[:RELEVANCE_POOL]
+    texts = [_in_context(x.sentence, hits) for x in pool]
+    logits = relevance.score(query, texts)
+    logit = {id(x): float(v) for x, v in zip(pool, logits, strict=True)}
+    following = {(s.hit_index, s.position): s for s in sentences}
+    leans = _read_with_before(relevance, query, pool, following, hits, logit)
+    whole = _read_lists(relevance, query, pool, sentences, hits, logit)
+    value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
+    ranked = sorted(pool, key=lambda x: -value[id(x)])
+    if query == question:  # a follow-up's query carries the earlier question too
+        ranked = _clear_winner_first(ranked, logit)
+    ranked = _kind_first(ranked, logit)
+    floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
+    chosen: list[Pick] = []
+    quoted: set[int] = set()  # ids of the sentences quoted, a whole list's members too
+
+    def take(x: Scored) -> bool:
+        if id(x.sentence) in quoted or any(
+            jaccard(set(x.sentence.words), set(p.s.words)) >= redundancy for p in chosen
+        ):
+            return False
+        listed = whole.get(id(x.sentence))
+        if listed is not None:
+            chosen.append(Pick(x, shown=listed.text))
+            quoted.update(id(m) for m in listed.members)
+            return True
+        nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
+        if x.sentence.lead_in and nxt is None:
+            return False  # "You will be able to:" before what cannot be quoted
+        before = leans.get(id(x.sentence)) or _referred_to(x.sentence, following)
+        if before is not None and id(before) not in quoted:
+            chosen.append(Pick(replace(x, sentence=before), context=True))
+            quoted.add(id(before))
+        chosen.append(Pick(x))
+        quoted.add(id(x.sentence))
+        if nxt is not None and x.sentence.lead_in and id(nxt) not in quoted:
+            chosen.append(Pick(replace(x, sentence=nxt), context=True))
+            quoted.add(id(nxt))
+        return True
+
+    for part in _parts(question, query):
+        part_logits = [float(v) for v in relevance.score(part, texts)]
+        best = max(range(len(pool)), key=lambda i: part_logits[i] + LEXICAL_SHARE * pool[i].score)
+        if part_logits[best] >= SUPPORT_MIN_LOGIT:
+            take(pool[best])
+    for x in ranked:
+        if len([p for p in chosen if not p.context]) >= ask_sentences:
+            break
+        if chosen and logit[id(x)] < floor:
+            continue
+        take(x)
+    return chosen
+
+
+def _read_with_before(
+    relevance: Scorer,
+    query: str,
+    pool: list[Scored],
+    following: dict[tuple[int, int], Sentence],
+    hits: list[Hit],
+    logit: dict[int, float],
+) -> dict[int, Sentence]:
+    """Raise to the pair's logit each pooled sentence that answers `query` better together
+    with the sentence before it in its paragraph than either does alone (by `PAIR_LOGITS`),
+    and return those sentences' ids with the sentence to quote before them. A sentence that
+    itself leans on an earlier one cannot be that context: its own antecedent is missing.
+    """
+    pairs: list[tuple[Scored, Sentence]] = []
+    for x in pool:
+        before = _before_in_paragraph(x.sentence, following)
+        if before is not None and not refers_back(before.text):
+            pairs.append((x, before))
+    if not pairs:
+        return {}
+    # The sentence before, alone, is read once (most are in the pool already).
+    read = {id(x.sentence): logit[id(x)] for x in pool}
+    unread = list({id(b): b for _, b in pairs if id(b) not in read}.values())
+    together = [f"{_in_context(b, hits)} {x.sentence.text}" for x, b in pairs]
+    scores = [
+        float(v) for v in relevance.score(query, together + [_in_context(b, hits) for b in unread])
+    ]
+    read.update((id(b), v) for b, v in zip(unread, scores[len(pairs) :], strict=True))
+    leans: dict[int, Sentence] = {}
+    for (x, before), pair in zip(pairs, scores[: len(pairs)], strict=True):
+        if pair >= max(logit[id(x)], read[id(before)]) + PAIR_LOGITS:
+            logit[id(x)] = pair
+            leans[id(x.sentence)] = before
+    return leans
+
+
+def _read_lists(
+    relevance: Scorer,
+    query: str,
+    pool: list[Scored],
+    sentences: list[Sentence],
+    hits: list[Hit],
+    logit: dict[int, float],
+) -> dict[int, _List]:
+    """Raise to the whole list's logit each pooled sentence of a list (`_lists`) that
+    answers `query` better whole than any of its pooled sentences alone (by `PAIR_LOGITS`),
+    and return those sentences' ids with their list, to be quoted whole."""
+    pooled = {id(x.sentence): x for x in pool}
+    candidates = [
+        (lst, [pooled[id(m)] for m in lst.members if id(m) in pooled])
+        for lst in _lists(sentences, hits)
+    ]
+    candidates = [(lst, members) for lst, members in candidates if members]
+    if not candidates:
+        return {}
+    texts = [_in_context(replace(lst.members[0], text=lst.text), hits) for lst, _ in candidates]
+    whole: dict[int, _List] = {}
+    for (lst, members), value in zip(candidates, relevance.score(query, texts), strict=True):
+        if float(value) < max(logit[id(x)] for x in members) + PAIR_LOGITS:
+            continue
+        for x in members:
+            logit[id(x)] = max(logit[id(x)], float(value))
+            whole.setdefault(id(x.sentence), lst)
+    return whole
+
+
+def _parts(question: str, query: str) -> list[str]:
+    """The separate questions asked, each with what the standalone query borrowed from the
+    conversation; none when the question asks one thing."""
+    parts = question_parts(question)
+    if len(parts) < 2:
+        return []
+    borrowed = query[: -len(question)].strip() if query.endswith(question) else ""
+    return [f"{borrowed} {p}".strip() for p in parts]
