@@ -104,20 +104,27 @@ def read_docx(path: Path) -> Extracted:
 def _slide_bullets(path: Path) -> set[tuple[int, str]]:
     """(slide number, text) of the paragraphs in slides' body placeholders that hold two or
     more: a slide's body is a bulleted list (the template's bullets, which unstructured does
-    not see unless a paragraph sets its own)."""
+    not see unless a paragraph sets its own). Empty when python-pptx cannot read the deck
+    (unstructured has read it already: its paragraphs then stay paragraphs)."""
     from pptx import Presentation
     from pptx.enum.shapes import PP_PLACEHOLDER
 
     body = {PP_PLACEHOLDER.BODY, PP_PLACEHOLDER.OBJECT}
     out: set[tuple[int, str]] = set()
-    for number, slide in enumerate(Presentation(str(path)).slides, 1):
-        for shape in slide.placeholders:
-            if shape.placeholder_format.type not in body or not shape.has_text_frame:
-                continue
-            texts = [normalize_space(p.text) for p in shape.text_frame.paragraphs]
-            texts = [t for t in texts if t]
-            if len(texts) >= 2:
-                out.update((number, t) for t in texts)
+    try:
+        for number, slide in enumerate(Presentation(str(path)).slides, 1):
+            for shape in slide.placeholders:
+                if shape.placeholder_format.type not in body or not shape.has_text_frame:
+                    continue
+                texts = [normalize_space(p.text) for p in shape.text_frame.paragraphs]
+                texts = [t for t in texts if t]
+                if len(texts) >= 2:
+                    out.update((number, t) for t in texts)
+    except MemoryError:
+        raise
+    except Exception as e:  # python-pptx raises many unrelated exception types
+        logger.warning("%s: slide bullets not read (%s)", path.name, type(e).__name__)
+        return set()
     return out
 
 

@@ -692,6 +692,28 @@ def test_pptx(tmp_path: Path) -> None:
     assert table.heading_path == ("Fishbone categories",)
 
 
+def test_pptx_bullets_unread_leave_paragraphs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Where python-pptx cannot read the placeholders, the deck is still read, as paragraphs.
+    from pptx import Presentation
+    from pptx.slide import Slide
+
+    deck = Presentation()
+    slide = deck.slides.add_slide(deck.slide_layouts[1])
+    slide.shapes.title.text = "Root-cause analysis"
+    slide.placeholders[1].text = "Ask why five times\nStop at a process cause"
+    path = tmp_path / "rca.pptx"
+    deck.save(str(path))
+
+    def unreadable(self: Slide) -> None:
+        raise KeyError("broken layout part")
+
+    monkeypatch.setattr(Slide, "placeholders", property(unreadable))
+    doc = parse_file(path)
+    assert block_with(doc, "Ask why").kind == "text"
+
+
 def test_xlsx(tmp_path: Path) -> None:
     import openpyxl
 
