@@ -22,7 +22,7 @@ from assistant.answer.evidence import (
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.modes import compose_procedure, refusal
-from assistant.answer.reading import Pick, select_by_relevance
+from assistant.answer.reading import Pick, select_by_relevance, word_count
 from assistant.answer.registry import get_mode
 from assistant.retrieve import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
@@ -30,7 +30,6 @@ from assistant.types import Answer, Citation, Hit, Turn
 logger = logging.getLogger(__name__)
 
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
 _CJK_END = tuple("。！？；：”」』）")
 # Procedure mode over sources that give the task as prose, not as numbered steps.
 NO_STEPS_EN = "No numbered procedure for this was found; what the sources say:"
@@ -233,7 +232,7 @@ class ExtractiveAnswerer:
 
         def fits(s: Sentence) -> bool:
             texts = [p.s.text for p in chosen] + [s.text]
-            words = sum(len(_WORD.findall(t)) for t in texts)
+            words = sum(word_count(t) for t in texts)
             cjk = sum(len(_CJK.findall(t)) for t in texts)
             return not chosen or (words <= self.max_words and cjk <= self.max_cjk_chars)
 

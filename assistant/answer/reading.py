@@ -24,6 +24,12 @@ from assistant.types import Hit
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
 
+
+def word_count(text: str) -> int:
+    """English words (and numbers) in `text`, as answer and list budgets count them."""
+    return len(_WORD.findall(text))
+
+
 # Sentences the cross-encoder reads (the lexical ranking's best), and the weight of the
 # lexical score beside its probability. A sentence after the lead must itself answer (logit at
 # least `SUPPORT_MIN_LOGIT`) and nearly as well (within `SUPPORT_LOGITS` of the lead): a
@@ -167,12 +173,9 @@ def _lists(sentences: list[Sentence], hits: list[Hit]) -> list[_List]:
         quotable = [by_line.get((hit, n)) for n in range(first, end)]
         if not all(quotable):
             continue
-        items = tuple(x for line in quotable if line for x in line)
-        words = sum(len(_WORD.findall(x.text)) for x in items)
-        if lead_in is not None:
-            words += len(_WORD.findall(lead_in.text))
-        if words <= LIST_MAX_WORDS:
-            out.append(_List(lead_in, items))
+        listed = _List(lead_in, tuple(x for line in quotable if line for x in line))
+        if sum(word_count(x.text) for x in listed.members) <= LIST_MAX_WORDS:
+            out.append(listed)
     return out
 
 
