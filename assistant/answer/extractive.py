@@ -10,6 +10,7 @@ from dataclasses import replace
 
 from assistant.answer.answerability import Scorer, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
+from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (
     Embed,
     Scored,
@@ -214,18 +215,27 @@ class ExtractiveAnswerer:
                 notes=(note,),
                 features=measured,
             )
-        picks = _first_answers(self._select(usable, sentences), self.ask_sentences)
+        picks = _first_answers(self._select(usable, sentences, question, hits), self.ask_sentences)
         text, citations = self._compose(picks, hits, lead_first=True)
         return Answer(
             text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
         )
 
-    def _select(self, ranked: list[Scored], sentences: list[Sentence]) -> list[Pick]:
-        """Greedy MMR over relevant sentences within the budget, pulling in lead-in context."""
+    def _select(
+        self,
+        ranked: list[Scored],
+        sentences: list[Sentence],
+        question: str,
+        hits: Sequence[Hit],
+    ) -> list[Pick]:
+        """Greedy MMR over relevant sentences within the budget, pulling in lead-in context;
+        where the question sets sources side by side (`side_by_side`), each one's best first."""
         best = max(x.match for x in ranked)
         pool = [x for x in ranked if x.match > 0 and x.match >= self.relevance_ratio * best]
         following = {(s.hit_index, s.position): s for s in sentences}
-        chosen: list[Pick] = []
+        first = side_by_side(question, ranked, hits, lambda x: x.match > 0)
+        chosen: list[Pick] = [Pick(x) for x in first]
+        pool = [x for x in pool if all(x is not y for y in first)]
 
         def redundancy(x: Scored) -> float:
             return max((jaccard(set(x.sentence.words), set(p.s.words)) for p in chosen), default=0)

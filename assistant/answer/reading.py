@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.citations import is_list_item
+from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (
     Scored,
     Sentence,
@@ -254,6 +255,8 @@ def select_by_relevance(
             quoted.add(id(nxt))
         return True
 
+    for x in side_by_side(question, ranked, hits, lambda x: logit[id(x)] >= SUPPORT_MIN_LOGIT):
+        take(x)
     for part in _parts(question, query):
         part_logits = [float(v) for v in relevance.score(part, texts)]
         best = max(range(len(pool)), key=lambda i: part_logits[i] + LEXICAL_SHARE * pool[i].score)
