@@ -233,7 +233,10 @@ class ExtractiveAnswerer:
         best = max(x.match for x in ranked)
         pool = [x for x in ranked if x.match > 0 and x.match >= self.relevance_ratio * best]
         following = {(s.hit_index, s.position): s for s in sentences}
-        first = side_by_side(question, ranked, hits, lambda x: x.match > 0)
+        # (not a lead-in: quoted first, it would end on a colon without what it introduces)
+        first = side_by_side(
+            question, ranked, hits, lambda x: x.match > 0 and not x.sentence.lead_in
+        )
         chosen: list[Pick] = [Pick(x) for x in first]
         pool = [x for x in pool if all(x is not y for y in first)]
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from assistant.answer.compared import compares, named_sources
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.types import Hit
@@ -143,3 +145,10 @@ def test_a_chinese_question_naming_sources_leads_with_each() -> None:
     )
     assert not got.refused
     assert got.answer.startswith("Item: Reducer grease; ITSC-MS 310: 20,000 h")
+    # a line that introduces a list is not quoted first, cut off from what it introduces
+    lead_in = "ITSC 标准与 AMMA 减速器润滑脂更换周期多久对照："
+    hits[1] = Hit(replace(hits[1].chunk, text=f"{lead_in}\n{hits[1].chunk.text}"), 0.8)
+    got = ExtractiveAnswerer().answer(
+        "减速器润滑脂多久换一次？ITSC 标准和 AMMA 的说法一样吗？", hits, mode="ask"
+    )
+    assert not got.answer.startswith(lead_in)
