@@ -210,8 +210,10 @@ def select_by_relevance(
     support or qualify it (each nearly as relevant, none redundant), each followed by the
     line it leads into ("Use grease:" before the grease's name).
 
-    A question that asks two things ("How is BPFO calculated, and what value did the
-    example get?") leads with the best answer to each, in the order asked, so that one
+    A question that sets sources side by side ("Huaxin and ITSC don't seem to agree?") leads
+    with each one's best answer (`assistant.answer.compared`). A question that asks two things
+    ("How is BPFO calculated, and what value did the example get?") leads with the best
+    answer to each, in the order asked, so that one
     part's answer does not crowd out the other's. A sentence whose words overlap a chosen
     one's by `redundancy` (token Jaccard) or more is left out.
     """
