@@ -9,8 +9,9 @@ coefficients `evals/fit_answerability.py` fits on labelled conversations and wri
 `answer.answer_threshold`.
 
 A question the model would refuse is asked back instead (a clarification naming the candidate
-documents) when it is short or leans on the conversation ("what about the other one?") and
-several distinct documents are about equally relevant: it is vague, not out of scope.
+documents) when it is short and names nothing, or leans on the conversation ("what about the
+other one?"), and several distinct documents are about equally relevant: it is vague, not out
+of scope.
 
 The cross-encoder reads English: Chinese questions keep the extractive answerer's lexical
 evidence check (`ExtractiveAnswerer.min_evidence`).
@@ -38,14 +39,21 @@ MODEL_FILE = Path(__file__).with_name("answerability.json")
 RERANK_TOP = 6
 # Documents within this many logits of the best one are "about equally relevant".
 CLOSE_LOGITS = 1.5
-# A question of at most this many words, or one that leans on the conversation, may be vague.
+# A question of at most this many words that names nothing, or one that leans on the
+# conversation, may be vague.
 VAGUE_WORDS = 6
 _WORD = re.compile(r"\w+")
+# Words that point at something said before ("is it safer?", "what about the other one?").
+# "Which" asks to choose, it points at nothing: "Which president appointed the most judges?"
+# is a clear question.
 _LEANS = re.compile(
     r"\b(it|its|they|them|their|those|these|that|this|the other|the same|one|ones|what about|"
-    r"how about|which)\b|那个|这个|它|哪个|哪一个",
+    r"how about)\b|那个|这个|它|哪个|哪一个",
     re.IGNORECASE,
 )
+# A name after the first word (Sweden, NASDAQ), a number or a code: a short question that
+# names its subject is specific, not vague. "I" is no name.
+_NAMES = re.compile(r"(?<=\w)[\s,]+(?:[A-Z][a-z][\w'’-]*|[A-Z]{2,}[\w-]*)|\d")
 
 
 class Scorer(Protocol):
@@ -160,9 +168,10 @@ def passage_text(hit: Hit) -> str:
 
 
 def is_vague(question: str, history: Sequence[Turn]) -> bool:
-    """A short question, or one that leans on what came before ("what about the other one")."""
-    words = len(_WORD.findall(question))
-    return words <= VAGUE_WORDS or (bool(history) and bool(_LEANS.search(question)))
+    """A short question that names nothing ("Regional differences", "Is insurance more
+    expensive?"), or one that leans on what came before ("what about the other one")."""
+    short = len(_WORD.findall(question)) <= VAGUE_WORDS and not _NAMES.search(question)
+    return short or (bool(history) and bool(_LEANS.search(question)))
 
 
 def decide(

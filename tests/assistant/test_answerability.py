@@ -120,10 +120,18 @@ def test_chinese_questions_are_left_to_the_lexical_check() -> None:
     assert decide("润滑脂多久更换？", "q", [], hits, FixedScorer({}), threshold=0.5) is None
 
 
-def test_vague_means_short_or_leaning_on_the_conversation() -> None:
+def test_vague_means_short_and_naming_nothing_or_leaning_on_the_conversation() -> None:
+    earlier = [Turn("user", "x")]
     assert is_vague("Pricing?", [])
-    assert is_vague("And what does it cost to run each month in total?", [Turn("user", "x")])
+    assert is_vague("Can I download them?", [])  # "I" is no name
+    assert is_vague("And what does it cost to run each month in total?", earlier)
     assert not is_vague("What does the HX-R20 controller cost to run each month in total?", [])
+    # short, but naming its subject: a clear question, refused rather than asked back
+    assert not is_vague("Is Sweden politically neutral?", [])
+    assert not is_vague("HX-R20 payload?", [])
+    # "which" chooses, it points at nothing said before
+    assert not is_vague("Which president appointed the most Supreme Court judges?", earlier)
+    assert is_vague("Which of those is cheaper to run?", earlier)
 
 
 def test_clarification_is_its_own_outcome_and_not_a_refusal() -> None:
