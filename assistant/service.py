@@ -9,6 +9,7 @@ from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
 from assistant.answer.answerability import Judge, clarification_text
+from assistant.answer.editions import editions_asked
 from assistant.answer.evidence import about_what_was_asked, is_chinese
 from assistant.answer.modes import refusal
 from assistant.answer.registry import get_mode
@@ -81,12 +82,7 @@ class Assistant:
         started = time.perf_counter()
         timings: dict[str, float] = {}
         query = self._standalone(question, history)
-        hits = self.retriever.retrieve(
-            query, identity, k=record.k or None, filters=filters, timings=timings
-        )
-        if record.whole_procedures:
-            hits = self._with_whole_procedures(hits, identity)
-        hits = about_what_was_asked(question, hits)
+        hits = self._sources(question, query, identity, mode, filters, timings)
         t_answer = time.perf_counter()
         scope = self._scope(question, history, identity)
         if isinstance(scope, NameCheck):
@@ -119,6 +115,35 @@ class Assistant:
         timings["answer_ms"] = (time.perf_counter() - t_answer) * 1000
         timings["total_ms"] = (time.perf_counter() - started) * 1000
         return self._checked(answer, hits, identity, timings)
+
+    def _sources(
+        self,
+        question: str,
+        query: str,
+        identity: Identity,
+        mode: str = "ask",
+        filters: Filters | None = None,
+        timings: dict[str, float] | None = None,
+    ) -> list[Hit]:
+        """The retrieved chunks an answer may use: none of a sibling model's documents
+        (`about_what_was_asked`), only the editions the question is about (`editions_asked`).
+        Where other editions were left out, retrieval reaches twice as deep so that the
+        edition asked about fills the list (its own annex, not only its front matter)."""
+        record = get_mode(mode)
+
+        def retrieve(k: int | None) -> tuple[list[Hit], list[Hit]]:
+            found = self.retriever.retrieve(query, identity, k=k, filters=filters, timings=timings)
+            if record.whole_procedures:
+                found = self._with_whole_procedures(found, identity)
+            found = about_what_was_asked(question, found)
+            return found, editions_asked(query, found)
+
+        found, hits = retrieve(record.k or None)
+        if len(hits) == len(found):
+            return hits
+        k = sum(not h.extra for h in found)
+        _, hits = retrieve(2 * k)
+        return [h for h in hits if not h.extra][:k] + [h for h in hits if h.extra]
 
     def _standalone(self, question: str, history: Sequence[Turn]) -> str:
         """The retrieval query: an LLM answerer condenses a follow-up, else the heuristic."""

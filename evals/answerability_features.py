@@ -2,11 +2,12 @@
 
     python -m evals.answerability_features DATASET.jsonl --store DIR --out features.jsonl
 
-Retrieves as `techkb eval` does (as the item's user, with its conversation, the standalone query
-of `Assistant`) and records, per item, what `assistant.answer.answerability.features` computes
-over the hits, the item's `answerability` label, its language and mode, and whether a rule of
-the scope check (`Assistant._scope`: unknown codes, editions, answer keys, unknown terms) would
-refuse it first. `evals/fit_answerability.py` fits the shipped model on these lines.
+Retrieves as `techkb eval` does (as the item's user, with its conversation, the standalone
+query and the sources of `Assistant`) and records, per item, what
+`assistant.answer.answerability.features` computes over the hits, the item's `answerability`
+label, its language and mode, and whether a rule of the scope check (`Assistant._scope`:
+unknown codes, editions, answer keys, unknown terms) would refuse it first.
+`evals/fit_answerability.py` fits the shipped model on these lines.
 """
 
 from __future__ import annotations
@@ -34,7 +35,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     from assistant.answer.answerability import cosine_top, features, is_vague
-    from assistant.answer.names import about_what_was_asked
     from assistant.registry import build_assistant, build_store
     from assistant.rerank import shared_reranker
     from assistant.settings import load_settings
@@ -55,8 +55,7 @@ def main(argv: list[str] | None = None) -> int:
             user = item.get("user")
             identity = Identity(None, user["org"], user["role"]) if user else ANONYMOUS
             query = assistant._standalone(question, history)
-            hits = assistant.retriever.retrieve(query, identity)
-            hits = about_what_was_asked(question, hits)
+            hits = assistant._sources(question, query, identity)
             cosine = cosine_top(assistant.retriever.embedder, query, hits)
             values, _ = features(query, hits, scorer, cosine=cosine)
             rule = assistant._scope(question, history, identity)

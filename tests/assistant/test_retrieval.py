@@ -156,3 +156,14 @@ def test_bm25_s_best_chunks_follow_the_fused_ones_and_are_marked(assistant: Assi
     # A Chinese question gets none: its BM25 extras cost Chinese leads on the demo tune half.
     chinese = assistant.retriever.retrieve("电池盒盖螺钉的拧紧力矩是多少？", staff, k=6)
     assert not any(h.extra for h in chinese)
+
+
+def test_an_answer_comes_from_the_edition_asked_about(assistant: Assistant) -> None:
+    # The demo holds ITSC-RS 101 in its 2016 and 2021 editions; both are retrieved for T1.
+    old, new = (f"itsc/standards/itsc-rs-101-{year}.pdf" for year in (2016, 2021))
+    current = assistant.ask("What is the maximum speed in T1?", identity=ANONYMOUS)
+    used = {c.source for c in current.citations} | {h.chunk.source for h in current.retrieved}
+    assert new in used and old not in used, current.answer
+    asked = assistant.ask("What did ITSC-RS 101:2016 say about T1 speed?", identity=ANONYMOUS)
+    cited = {c.source for c in asked.citations}
+    assert old in cited and new not in cited, asked.answer
