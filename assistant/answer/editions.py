@@ -35,9 +35,10 @@ _ASKS_CHANGES = re.compile(
     re.IGNORECASE,
 )
 # The question asks about an earlier edition: the superseded ones answer it.
+# ("the first one to check" is not about editions: "first" counts only before "edition").
 _ASKS_EARLIER = re.compile(
-    r"\b(?:previous|earlier|older|old|former|superseded|withdrawn|prior|original|first)\s+"
-    rf"(?:\w+\s+)?(?:{_EDITION_WORD}|texts?|ones?)\b"
+    r"\b(?:previous|earlier|older|old|former|superseded|withdrawn|prior|original)\s+"
+    rf"(?:\w+\s+)?(?:{_EDITION_WORD}|texts?|ones?)\b|\bfirst\s+editions?\b"
     r"|旧版|老版|上一版|上版|前一版|之前的版本|以前的版本|原来的版本|修订前",
     re.IGNORECASE,
 )
@@ -48,14 +49,14 @@ def _family(chunk: Chunk) -> str:
     return f"{chunk.contributor}\n{squash(_EDITION_MARK.sub(' ', chunk.title))}"
 
 
+def _years(chunk: Chunk) -> set[str]:
+    """The years a document's edition and title name."""
+    return set(_YEAR.findall(f"{chunk.edition or ''} {chunk.title}"))
+
+
 def _recency(chunk: Chunk) -> tuple[str, str]:
     """Later editions sort higher: effective date, then the latest year of edition or title."""
-    years = _YEAR.findall(f"{chunk.edition or ''} {chunk.title}")
-    return (chunk.effective_date or "", max(years, default=""))
-
-
-def _years(chunk: Chunk) -> set[str]:
-    return set(_YEAR.findall(f"{chunk.edition or ''} {chunk.title}"))
+    return (chunk.effective_date or "", max(_years(chunk), default=""))
 
 
 def asks_changes(query: str) -> bool:

@@ -99,4 +99,6 @@ def test_what_asks_for_an_earlier_edition() -> None:
     assert asks_earlier("and the old one?")
     assert not asks_earlier("How old is the grease?")
     assert not asks_earlier("Which one is new?") and not asks_changes("Which one is new?")
+    assert not asks_earlier("Which is the first one to check?")
+    assert asks_earlier("What did the first edition say?")
     assert asks_changes("What changed in the new version of the standard?")
