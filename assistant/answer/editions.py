@@ -16,10 +16,10 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.answer.names import years
 from assistant.language import squash
 from assistant.types import Chunk, Hit
 
-_YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 # The edition markers a title may carry besides its year: ":2021", "(2nd edition)", "Rev C".
 _EDITION_MARK = re.compile(
     r":\s*(?:19|20)\d{2}|\b(?:19|20)\d{2}\b|\b(?:rev(?:ision)?|edition|ed\.|version)\s*[\w.]+"
@@ -44,14 +44,14 @@ _ASKS_EARLIER = re.compile(
 )
 
 
-def _family(chunk: Chunk) -> str:
+def _family(chunk: Chunk) -> tuple[str, str]:
     """What editions of one document share: contributor and title without edition marks."""
-    return f"{chunk.contributor}\n{squash(_EDITION_MARK.sub(' ', chunk.title))}"
+    return chunk.contributor, squash(_EDITION_MARK.sub(" ", chunk.title))
 
 
 def _years(chunk: Chunk) -> set[str]:
     """The years a document's edition and title name."""
-    return set(_YEAR.findall(f"{chunk.edition or ''} {chunk.title}"))
+    return set(years(f"{chunk.edition or ''} {chunk.title}"))
 
 
 def _recency(chunk: Chunk) -> tuple[str, str]:
@@ -78,17 +78,17 @@ def editions_asked(query: str, hits: Sequence[Hit]) -> list[Hit]:
     edition"): those. Otherwise: the current one.
     """
     hits = list(hits)
-    chunks: dict[str, dict[str, Chunk]] = {}
+    chunks: dict[tuple[str, str], dict[str, Chunk]] = {}
     for h in hits:
         family = _family(h.chunk)
         # Only documents that declare an edition: "2014 FIFA World Cup" and "2018 FIFA World
         # Cup" are articles about two events, not two editions of one document.
-        if (h.chunk.edition or h.chunk.effective_date) and family.split("\n", 1)[1]:
+        if (h.chunk.edition or h.chunk.effective_date) and family[1]:
             chunks.setdefault(family, {}).setdefault(h.chunk.doc_id, h.chunk)
     families = {f: docs for f, docs in chunks.items() if len(docs) > 1}
     if not families or asks_changes(query):
         return hits
-    named_years = set(_YEAR.findall(query))
+    named_years = set(years(query))
     earlier = asks_earlier(query)
     left_out: set[str] = set()
     for docs in families.values():

@@ -47,7 +47,7 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     something else, however similar.
     """
     names = {m.group(0) for m in _NAMED.finditer(question) if len(m.group(0)) >= 2}
-    names |= set(_YEAR.findall(question))  # "the 2026 edition" when sources stop at 2021
+    names |= set(years(question))  # "the 2026 edition" when sources stop at 2021
     if not names:
         return []
     corpus = squash(" ".join(f"{h.chunk.title} {h.chunk.section} {h.chunk.text}" for h in hits))
@@ -57,6 +57,11 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
 def named_codes(text: str) -> list[str]:
     """The multi-part codes a text names, upper-cased, in order, without repeats."""
     return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(text)))
+
+
+def years(text: str) -> list[str]:
+    """The years (1900–2099) a text names, as written."""
+    return _YEAR.findall(text)
 
 
 def edition_years(text: str) -> list[str]:

@@ -102,3 +102,41 @@ def test_what_asks_for_an_earlier_edition() -> None:
     assert not asks_earlier("Which is the first one to check?")
     assert asks_earlier("What did the first edition say?")
     assert asks_changes("What changed in the new version of the standard?")
+
+
+class _ListRetriever:
+    """Stands in for HybridRetriever: the first `k` (default 4) of a fixed ranking."""
+
+    def __init__(self, ranking: list[Hit]) -> None:
+        self.ranking = ranking
+        self.asked: list[int | None] = []
+
+    def retrieve(
+        self, query: str, identity: object, k: int | None = None, **_: object
+    ) -> list[Hit]:
+        self.asked.append(k)
+        return self.ranking[: k or 4]
+
+
+def test_where_an_edition_is_left_out_retrieval_reaches_deeper_to_fill_the_list() -> None:
+    from assistant.answer.extractive import ExtractiveAnswerer
+    from assistant.service import Assistant
+    from assistant.types import ANONYMOUS
+
+    old, course, new = _hits()
+    annex = make_chunk(
+        "new-0001", doc_id="new", text="Annex A.", title=new.chunk.title, contributor="itsc",
+        edition="2021", effective_date="2021-07-01",
+    )  # fmt: skip
+    ranking = [old, course, new, old, Hit(annex, 0.5), course, new, course]
+    retriever = _ListRetriever(ranking)
+    assistant = Assistant(retriever, ExtractiveAnswerer())  # type: ignore[arg-type]
+    got = assistant._sources("Max speed in T1?", "Max speed in T1?", ANONYMOUS)
+    assert retriever.asked == [None, 8]
+    # as many hits as the first retrieval gave, none of the superseded edition
+    assert [h.chunk.chunk_id for h in got] == ["crs-0000", "new-0000", "new-0001", "crs-0000"]
+    # nothing left out: one retrieval
+    retriever.asked.clear()
+    changes = "What changed between the editions?"
+    assistant._sources(changes, changes, ANONYMOUS)
+    assert retriever.asked == [None]
