@@ -133,8 +133,8 @@ class Assistant:
 
         def retrieve(k: int | None) -> tuple[list[Hit], list[Hit]]:
             found = self.retriever.retrieve(query, identity, k=k, filters=filters, timings=timings)
-            if record.whole_procedures:
-                found = self._with_whole_procedures(found, identity)
+            if record.whole_kinds:
+                found = self._with_whole_documents(found, identity, record.whole_kinds)
             found = about_what_was_asked(question, found)
             return found, editions_asked(query, found)
 
@@ -190,15 +190,16 @@ class Assistant:
             note = f"The {self.answerer.name} backend failed ({e}); this is the extractive answer."
             return replace(answer, notes=(*answer.notes, note))
 
-    def _with_whole_procedures(
-        self, hits: list[Hit], identity: Identity, docs: int = 2
+    def _with_whole_documents(
+        self, hits: list[Hit], identity: Identity, kinds: tuple[str, ...], docs: int = 2
     ) -> list[Hit]:
-        """Add the rest of the best procedure documents: steps must come complete, in order."""
+        """Add the rest of the best documents of `kinds` (else of the best document): a
+        procedure's steps must come complete and in order, a case's whole story be told."""
         chosen: list[str] = []
         for hit in hits:
             if hit.extra:
                 continue
-            if hit.chunk.kind == "procedure" and hit.chunk.doc_id not in chosen:
+            if hit.chunk.kind in kinds and hit.chunk.doc_id not in chosen:
                 chosen.append(hit.chunk.doc_id)
         if not chosen and hits:
             chosen.append(hits[0].chunk.doc_id)

@@ -454,6 +454,8 @@ DEMO_REQUESTS = [
     ("编写关于减速器润滑脂更换的练习题", NORTHLAKE),
     ("用华鑫码垛机器人 J2 减速器磨损的案例，给我出一套案例分析练习题，附参考答案。", DONGHAI),
     ("请用江南精密 C304 面铣刀松脱的案例出几道练习题，附答案。", DONGHAI),
+    # Names no case: the retrieved case's chunks were its title and diagnosis only.
+    ("根据减速器润滑脂更换案例出一套练习题", DONGHAI),
 ]
 
 
@@ -518,3 +520,21 @@ def test_demo_chinese_exercise_on_the_hx_r20(demo_sets: dict[str, Any]) -> None:
     assert (
         markdown.startswith("## 练习：") and "### 题目" in markdown and "### 参考答案" in markdown
     )
+
+
+def test_demo_case_set_reads_its_whole_case(demo_sets: dict[str, Any]) -> None:
+    """Before: the case's title over a generic task, questions from an answer key and a course,
+    because only two of the case's chunks were retrieved; exercise mode reads a retrieved case
+    whole (`Mode.whole_kinds`), so the set tells the case's story and asks its cause and fix."""
+    got = demo_sets["根据减速器润滑脂更换案例出一套练习题"]
+    exercise, hs = got["exercise"], got["hits"]
+    case = anchor_doc(exercise, hs)
+    assert next(h.chunk.kind for h in hs if h.chunk.doc_id == case) == "case"
+    refs = scenario_refs(exercise)
+    assert refs and {hs[n - 1].chunk.doc_id for n in refs} == {case}
+    essays = [q for q in exercise.questions if q.kind == "essay"]
+    assert [q.prompt for q in essays] == [
+        "本案例中故障的根本原因是什么？",
+        "针对该故障采取了什么纠正措施？",
+    ]
+    assert all(q.refs and {hs[n - 1].chunk.doc_id for n in q.refs} == {case} for q in essays)

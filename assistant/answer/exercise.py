@@ -132,7 +132,10 @@ def build_exercise_set(
     for kind, cues in (
         (("cause", (CAUSE_CUE,)), ("fix", (_STRONG_FIX, FIX_CUE))) if anchor.case else ()
     ):
-        s = next((s for cue in cues if (s := b.pick(main_hits, cue)) is not None), None)
+        s = next(
+            (s for cue in cues if (s := b.pick(main_hits, cue, anchored=True)) is not None),
+            None,
+        )
         if s is not None:
             questions.append(open_question(_PROMPTS[(kind, zh)], s, b.cite(s)))
     if not questions and not anchor.case:

@@ -30,6 +30,7 @@ from assistant.answer.structure import (
     parse_step,
     quantities,
 )
+from assistant.answer.terms import is_chinese
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
 
@@ -110,8 +111,12 @@ class Builder:
         self.used.add(s.text)
         return n
 
-    def pick(self, indices: set[int], want: re.Pattern[str] | None = None) -> Sentence | None:
-        """The best unused sentence of these hits (matching `want`, by text or section).
+    def pick(
+        self, indices: set[int], want: re.Pattern[str] | None = None, anchored: bool = False
+    ) -> Sentence | None:
+        """The best unused sentence of these hits (matching `want`, by text or section);
+        unless `anchored` (the hits are the set's own case, whose cause and fix are what it
+        asks about), one that shares something with the request.
 
         A lead-in ("Recommended actions:") is not an answer; the sentence it introduces is.
         """
@@ -119,7 +124,9 @@ class Builder:
         for x in self.ranked:
             s = x.sentence
             section = self.hits[s.hit_index].chunk.section
-            if s.hit_index not in indices or s.text in self.used or x.support <= 0:
+            if s.hit_index not in indices or s.text in self.used:
+                continue
+            if x.support <= 0 and not anchored:
                 continue
             if want is None or want.search(s.text) or _heads(want, section):
                 if s.lead_in:
@@ -239,8 +246,14 @@ def compose_scenario(b: Builder, main_hits: set[int], title: str) -> str:
     if not chosen:
         return task_scenario(title, b.zh)
     chosen.sort(key=b.order)
-    parts = [f"{question_text(s.text)} [{b.cite(s)}]" for s in chosen]
-    return ("" if b.zh else " ").join(parts)
+    text = ""
+    for i, s in enumerate(chosen):
+        # Chinese sentences run on; an English one (of an English case in a Chinese set) is
+        # set apart by a space.
+        if i and not (b.zh and is_chinese(chosen[i - 1].text)):
+            text += " "
+        text += f"{question_text(s.text)} [{b.cite(s)}]"
+    return text
 
 
 def order_question(b: Builder, eligible: set[int], anchor: str) -> ExerciseQuestion | None:

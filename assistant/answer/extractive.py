@@ -216,6 +216,14 @@ class ExtractiveAnswerer:
                 features=measured,
             )
         picks = _first_answers(self._select(usable, sentences, question, hits), self.ask_sentences)
+        if not picks:  # nothing quotable: an empty answer is no answer
+            return Answer(
+                refusal_text(question, hits),
+                refused=True,
+                mode="ask",
+                notes=(note, "no sentence to quote"),
+                features=measured,
+            )
         text, citations = self._compose(picks, hits, lead_first=True)
         return Answer(
             text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
@@ -232,6 +240,12 @@ class ExtractiveAnswerer:
         where the question sets sources side by side (`side_by_side`), each one's best first."""
         best = max(x.match for x in ranked)
         pool = [x for x in ranked if x.match > 0 and x.match >= self.relevance_ratio * best]
+        if not pool:
+            # No sentence shares a term with the question (a Chinese question over English
+            # sources whose words the dictionary does not bridge): the evidence that passed was
+            # the sentences' own score (the multilingual similarity), so it ranks them.
+            top = max(x.score for x in ranked)
+            pool = [x for x in ranked if x.score > 0 and x.score >= self.relevance_ratio * top]
         following = {(s.hit_index, s.position): s for s in sentences}
         # (not a lead-in: quoted first, it would end on a colon without what it introduces)
         first = side_by_side(

@@ -143,7 +143,7 @@ _ASKED_FAMILY = (
     (
         re.compile(
             r"\b(interval|how often|how soon|life|timeout|time-out|duration|delay|deadline)\b"
-            r"|周期|寿命|超时|时限",
+            r"|周期|寿命|超时|时限|(?:多久|多长时间)[^，。？?]{0,6}一次|每隔多久",
             re.I,
         ),
         ("interval", "time"),

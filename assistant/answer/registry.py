@@ -19,7 +19,9 @@ class Mode:
     Attributes:
         name: the value of `mode` in requests and answers (the JSON contract).
         k: chunks to retrieve; None keeps the retriever's default.
-        whole_procedures: add the rest of each retrieved procedure document to the hits.
+        whole_kinds: document kinds read whole: the rest of the best two retrieved documents
+            of these kinds is added to the hits (else of the best document), so that a
+            procedure's steps come complete and an exercise's case tells its whole story.
         judged: the answerability judge decides answer, refusal or clarification first.
         compose: the `ExtractiveAnswerer` method that answers in this mode.
         refusal_en: the lead of a refusal in English; None for the generic one.
@@ -32,7 +34,7 @@ class Mode:
 
     name: str
     k: int | None
-    whole_procedures: bool
+    whole_kinds: tuple[str, ...]
     judged: bool
     compose: str
     refusal_en: str | None
@@ -51,7 +53,7 @@ _ALL = (
     Mode(
         name="ask",
         k=None,
-        whole_procedures=False,
+        whole_kinds=(),
         judged=True,
         compose="_ask",
         refusal_en=None,
@@ -65,7 +67,7 @@ _ALL = (
     Mode(
         name="procedure",
         k=12,
-        whole_procedures=True,
+        whole_kinds=("procedure",),
         judged=False,
         compose="_procedure",
         refusal_en="No procedure for this was found in the knowledge base.",
@@ -88,7 +90,7 @@ _ALL = (
     Mode(
         name="exercise",
         k=12,
-        whole_procedures=False,
+        whole_kinds=("case",),
         judged=False,
         compose="_exercise",
         refusal_en="The knowledge base has nothing reliable to build an exercise on this.",

@@ -33,7 +33,11 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("pressure", r"MPa|kPa|bar\b|psi\b"),
     ("temperature", r"°\s?C|℃"),
     ("concentration", r"ppm|mg/kg|wt\s?%|%"),
-    ("interval", r"operating\s+hours|hours?\b|h\b|小时|months?\b|个月|years?\b|weeks?\b|days?\b"),
+    (
+        "interval",
+        r"operating\s+hours|hours?\b|h\b|(?:运行)?小时|months?\b|个月|years?\b|weeks?\b|days?\b"
+        r"|年(?!\s*\d{1,2}\s*月)|周|天",
+    ),
     ("volume", r"ml\b|mL\b|litres?\b|liters?\b|L\b|毫升|升"),
     ("mass", r"kg\b|g\b|千克|克"),
     ("length", r"mm\b|µm|μm|毫米|微米"),
@@ -158,6 +162,8 @@ def quantities(sentence: str) -> list[Quantity]:
     for m in _QUANTITY.finditer(sentence):
         family = next((name for name, _ in _UNITS if m.group(name)), "")
         value = float(m.group("value").replace(",", ""))
+        if m.group("unit") == "年" and 1000 <= value < 3000:  # a date ("2023 年"), no interval
+            continue
         upper = float(m.group("upper").replace(",", "")) if m.group("upper") else None
         out.append(Quantity(m.group(0).strip(), value, upper, family, m.start(), m.end()))
     return out

@@ -379,6 +379,33 @@ def test_embedder_reads_only_across_languages_and_decides_no_refusal() -> None:
     assert embedded and set(embedded) - {"润滑脂螺塞的拧紧力矩是多少？"} <= english
 
 
+def test_an_answer_across_languages_quotes_what_the_embedder_found() -> None:
+    """A Chinese question none of whose terms an English sentence shares: the multilingual
+    similarity is the evidence, so it also ranks what is quoted. Before, the answer passed the
+    evidence bar and then quoted nothing: an "answer" with no text."""
+    battery = chunk(
+        "b-0000",
+        "b",
+        (
+            "Replacement interval: every 12 months, regardless of alarms. "
+            "The pack is a 3.6 V lithium cell with a JST connector."
+        ),
+        title="HX-MP-212 Encoder battery",
+        section="Interval",
+    )
+    question = "编码器电池多长时间换一次？"
+
+    def embed(texts: list[str]) -> np.ndarray:
+        # the question and the interval sentence point one way, everything else another
+        return np.array(
+            [[1.0, 0.0] if t == question or "interval" in t else [0.0, 1.0] for t in texts]
+        )
+
+    answer = ask(ExtractiveAnswerer(embed=embed, embed_chinese=True), question, hits(battery))
+    assert not answer.refused
+    assert answer.answer.startswith("Replacement interval: every 12 months"), answer.answer
+
+
 def test_unknown_mode_is_a_config_error(answerer: ExtractiveAnswerer) -> None:
     with pytest.raises(ConfigError, match="available: ask, procedure, exercise"):
         ask(answerer, "x", hits(CASE), mode="essay")
@@ -763,3 +790,22 @@ def test_refusal_names_an_untitled_document_by_its_opening_words() -> None:
         "Virtual servers can be created from the console.…",
         "HX-R20 maintenance manual",
     ]
+
+
+def test_a_chinese_how_often_question_asks_for_an_interval() -> None:
+    """Asking how often (多久……一次) asks for an interval; how long (要转多久), any quantity."""
+    from assistant.answer.kinds import answer_type
+
+    wants = answer_type("RV减速器润滑脂多久更换一次", [])
+    assert wants is not None
+    assert wants("正常工况下不超过 20000 运行小时或 4 年。", "")
+    assert not wants("注脂压力不超过 0.15 MPa。", "")
+    assert answer_type("编码器电池每隔多久要换？", []) is not None
+    # Chinese intervals are quantities ("20000 运行小时", "4 年", "3 天"); a date is not.
+    from assistant.answer.structure import quantities
+
+    found = [(q.text, q.family) for q in quantities("不超过 20000 运行小时或 4 年，每 3 天")]
+    assert found == [("20000 运行小时", "interval"), ("4 年", "interval"), ("3 天", "interval")]
+    assert quantities("2023 年 3 月 13 日，2019 年安装") == []
+    duration = answer_type("排压运转要转多久？", [])
+    assert duration is not None and duration("注脂压力不超过 0.15 MPa。", "")  # any quantity
