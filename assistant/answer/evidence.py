@@ -264,6 +264,10 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
     return out
 
 
+# Identifier-like words of a question: upper-case codes and numbers (ITSC-ES, 602, MVC-850).
+_CODE_WORD = re.compile(r"\b[A-Z][A-Z0-9]*(?:-[A-Z0-9]+)+\b|\b[A-Z]{2,}\d*\b|\b\d+\b")
+
+
 def score_sentences(
     question: str,
     hits: Sequence[Hit],
@@ -277,12 +281,14 @@ def score_sentences(
     """Score sentences against the question (and, weighted less, the last user turns).
 
     own = IDF-weighted coverage of the question terms by the sentence, terms found only in its
-    title, section or contributor counting half (+0.25 when it states a cause or fix the
-    question asks for); an English question's term found only among a Chinese sentence's
-    dictionary glosses (CC-CEDICT) counts `translated_weight` of itself; for a Chinese question
-    whose evidence is below `TRANSLATE_BELOW`, scored again with a Chinese term that an English
-    sentence has only in translation counting `translated_weight` (0 turns translation off
-    both ways), kept if its evidence is higher;
+    title, section or contributor counting half (so do the codes the question names that are
+    its document's own: "Document code: ITSC-ES 602." does not answer about ITSC-ES 602)
+    (+0.25 when it states a cause or fix the question asks for); an English question's term
+    found only among a Chinese sentence's dictionary glosses (CC-CEDICT) counts
+    `translated_weight` of itself; for a Chinese question whose evidence is below
+    `TRANSLATE_BELOW`, scored again with a Chinese term that an English sentence has only in
+    translation counting `translated_weight` (0 turns translation off both ways), kept if its
+    evidence is higher;
     lexical = 0.65 × own + 0.35 × coverage by the whole chunk, for a sentence in the other
     language than the question at least `CROSS_LANGUAGE_FACTOR` × its embedding similarity;
     match = own and support = lexical;
@@ -306,6 +312,12 @@ def score_sentences(
         set(tokenize(f"{h.chunk.title}\n{h.chunk.section}\n{h.chunk.contributor}")) for h in hits
     ]
     texts = [heads[i] | set(tokenize(h.chunk.text)) for i, h in enumerate(hits)]
+    # The codes a question names that are its document's own (ITSC-ES 602 in "ITSC-ES 602
+    # 对急停按钮有哪些要求"): they say which document, not what answers, so in that document's
+    # sentences ("Document code: ITSC-ES 602.") they count as its title's words do.
+    asked_codes = set(tokenize(" ".join(_CODE_WORD.findall(question))))
+    title_words = [set(tokenize(h.chunk.title)) for h in hits]
+    own_codes = [asked_codes & t for t in title_words]
     # The embedder reads only sentences in the other language than the question, where no term
     # can match. Within one language its cosine ranked sentences worse than their terms (and,
     # for English, the cross-encoder) do (README, "Rules left beside the model").
@@ -336,8 +348,9 @@ def score_sentences(
         ranked = []
         typed = []  # lexical support of the sentences that state the kind asked for
         for s, sim, kind in zip(sentences, similarity, kinds, strict=True):
-            own = cover(s.tokens, s.hit_index)
-            own += 0.5 * cover(heads[s.hit_index] - s.tokens, s.hit_index)
+            said = s.tokens - own_codes[s.hit_index]
+            own = cover(said, s.hit_index)
+            own += 0.5 * cover(heads[s.hit_index] - said, s.hit_index)
             if any(cue.search(s.text) for cue in intents):
                 own = min(1.0, own + INTENT_BOOST)
             # Ranking only, never evidence: the kind of answer asked for (a quantity for a "how

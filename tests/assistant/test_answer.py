@@ -809,3 +809,22 @@ def test_a_chinese_how_often_question_asks_for_an_interval() -> None:
     assert quantities("2023 年 3 月 13 日，2019 年安装") == []
     duration = answer_type("排压运转要转多久？", [])
     assert duration is not None and duration("注脂压力不超过 0.15 MPa。", "")  # any quantity
+
+
+def test_a_documents_own_code_says_which_document_not_what_answers() -> None:
+    """ "Document code: ITSC-ES 602." shares the question's rarest words with it, but only
+    because the question names the document; in that document's sentences the code counts as
+    a title word does, and the requirement leads (before: the code line, then the clause)."""
+    standard = chunk(
+        "s-0000",
+        "s",
+        "Document code: ITSC-ES 602. Edition: 2022.\n"
+        "5.1 Actuators of emergency stop devices shall be red on a yellow background.\n"
+        "5.2 Contacts shall open directly.",
+        title="ITSC-ES 602:2022 Electrical safety — Emergency stop",
+        contributor="itsc",
+        kind="standard",
+    )
+    answer = ask(ExtractiveAnswerer(), "ITSC-ES 602 requirements for actuators?", hits(standard))
+    assert answer.answer.startswith("5.1 Actuators of emergency stop devices shall be red")
+    assert "Document code" not in answer.answer
