@@ -532,6 +532,9 @@ def test_demo_case_set_reads_its_whole_case(demo_sets: dict[str, Any]) -> None:
     assert next(h.chunk.kind for h in hs if h.chunk.doc_id == case) == "case"
     refs = scenario_refs(exercise)
     assert refs and {hs[n - 1].chunk.doc_id for n in refs} == {case}
+    # the case is English: its sentences are set apart in the Chinese set's scenario
+    scenario = next(line for line in exercise_to_markdown(exercise).splitlines() if "情境" in line)
+    assert not re.search(r"[a-z0-9)]\.[A-Z]", scenario), scenario
     essays = [q for q in exercise.questions if q.kind == "essay"]
     assert [q.prompt for q in essays] == [
         "本案例中故障的根本原因是什么？",
