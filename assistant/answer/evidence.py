@@ -315,9 +315,10 @@ def score_sentences(
     # The codes a question names that are its document's own (ITSC-ES 602 in "ITSC-ES 602
     # 对急停按钮有哪些要求"): they say which document, not what answers, so in that document's
     # sentences ("Document code: ITSC-ES 602.") they count as its title's words do.
-    asked_codes = set(tokenize(" ".join(_CODE_WORD.findall(question))))
-    title_words = [set(tokenize(h.chunk.title)) for h in hits]
-    own_codes = [asked_codes & t for t in title_words]
+    asked_codes = frozenset(tokenize(" ".join(_CODE_WORD.findall(question))))
+    own_codes = [
+        asked_codes & set(tokenize(h.chunk.title)) if asked_codes else asked_codes for h in hits
+    ]
     # The embedder reads only sentences in the other language than the question, where no term
     # can match. Within one language its cosine ranked sentences worse than their terms (and,
     # for English, the cross-encoder) do (README, "Rules left beside the model").
