@@ -16,7 +16,8 @@ from assistant.interfaces import Embedder
 from assistant.language import detect_language, is_chinese_tag
 from assistant.settings import RetrievalSettings
 from assistant.store import Store, merge_matches
-from assistant.translate import translate_terms
+from assistant.store.keyword import tokenize
+from assistant.translate import english_question, translate_terms
 from assistant.types import Hit, Identity, Turn
 
 if TYPE_CHECKING:
@@ -171,6 +172,9 @@ class HybridRetriever:
                     (s.translated_keyword_weight, [m.chunk_id for m in found], "keyword")
                 )
             clock.lap("translate_ms")
+        if lang == "zh" and s.rendered_weight > 0:
+            rankings.extend(self._rendered(query, identity, where, filters, partitions))
+            clock.lap("rendered_ms")
         if branch is not None:
             ml_rankings, ml_laps = branch.result()
             rankings.extend(ml_rankings)
@@ -199,6 +203,45 @@ class HybridRetriever:
         if timings is not None:
             timings.update(clock.laps)
         return hits
+
+    def _rendered(
+        self,
+        query: str,
+        identity: Identity,
+        where: dict[str, Any] | None,
+        filters: Filters,
+        partitions: list[str],
+    ) -> list[tuple[float, list[str], str]]:
+        """English chunks for a Chinese question put in English words: the English embedder's
+        and BM25's rankings of `english_question(query)`, with each Chinese word in the sense
+        the sources the identity may see use most."""
+        index = self.store.keyword_index()
+
+        def frequency(word: str) -> int:
+            tokens = tokenize(word)
+            counts = index.document_frequency(tokens, identity)
+            return min(counts.values(), default=0)
+
+        english = english_question(query, frequency)
+        if not english:
+            return []
+        weight = self.settings.rendered_weight
+        dense = self.store.dense_search(
+            self.embedder.embed_query(english),
+            identity,
+            self.settings.dense_k,
+            where,
+            with_metadata=False,
+            skip_languages=is_chinese_tag,
+            partitions=partitions,
+        )
+        found = self.store.keyword_search(
+            english, identity, self.settings.keyword_k, filters.as_fields()
+        )
+        return [
+            (weight, [m.chunk_id for m in dense], "dense"),
+            (weight, [m.chunk_id for m in found], "keyword"),
+        ]
 
     def _keyword_extra(
         self,

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import re
+from collections.abc import Callable
 from functools import lru_cache
 from typing import Any
 
@@ -48,6 +49,8 @@ SUPPLEMENT: dict[str, tuple[str, ...]] = {
     "上锁": ("lock", "lockout"),
     "挂牌": ("tag", "tagout"),  # of lockout/tagout; CC-CEDICT has only "to open for business"
     "急停": ("emergency stop",),
+    "机器人": ("robot",),  # CC-CEDICT's first sense is "mechanical person"
+    "换刀": ("tool change",),
 }
 SENSES_PER_WORD = 3
 # jieba part-of-speech tags of words that carry no topic: pronouns, particles, numerals,
@@ -166,10 +169,102 @@ def translate_terms(text: str) -> list[str]:
     out: list[str] = []
     for run in _CJK_RUN.findall(text):
         for pair in _posseg().lcut(run):
-            flag = pair.flag
-            if flag.startswith(_FUNCTION_TAGS) or flag in _NAME_TAGS or pair.word in _LIGHT_VERBS:
+            if not _content_word(pair.word, pair.flag):
                 continue
             for w in translate_word(pair.word):
                 if w not in out:
                     out.append(w)
     return out
+
+
+def _content_word(word: str, flag: str) -> bool:
+    """Whether a jieba word carries the topic: the supplement's terms always do (jieba tags
+    急停, "emergency stop", as an adverb)."""
+    if word in SUPPLEMENT:
+        return True
+    return not (flag.startswith(_FUNCTION_TAGS) or flag in _NAME_TAGS or word in _LIGHT_VERBS)
+
+
+# What a Chinese question asks, in the words an English question would use; first match wins
+# ("多久更换一次" asks how often, "多久" alone how long).
+_ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
+    (re.compile(r"(多久|多长时间|每隔).*一次|每隔多久|周期|频率|间隔"), "how often"),
+    (re.compile(r"多久|多长时间"), "how long"),
+    (re.compile(r"几种|几个|几类|几项|几步"), "how many"),
+    (re.compile(r"为什么|为何|什么原因|原因"), "why"),
+    (re.compile(r"多少|多大|多高|多重|多长"), "how much"),
+    (re.compile(r"怎么|如何|怎样"), "how"),
+    (re.compile(r"哪些|哪个|哪里|哪"), "which"),
+    (re.compile(r"什么"), "what"),
+    (re.compile(r"吗[？?]?\s*$|是否|能否|可否"), "whether"),
+)
+_ASKING_WORDS_ZH = (
+    "多久 多长时间 每隔 间隔 一次 几种 几个 几类 几项 几步 为什么 为何 怎么 如何 怎样 多少 多大 "
+    "多高 多重 多长 哪些 哪个 哪里 哪 什么 吗 是否 能否 可否 呢 必须 需要 应该 应当"
+)
+_ASKING_WORDS = frozenset(_ASKING_WORDS_ZH.split())
+_LATIN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
+# Words of one sense quoted for a Chinese word, at most.
+_SENSE_WORDS = 3
+# A sense is taken when the sources use it at least this share as often as the sense they
+# use most.
+SENSE_SHARE = 0.1
+
+
+def english_question(text: str, frequency: Callable[[str], int] | None = None) -> str:
+    """A Chinese question put in English words, for readers that know only English.
+
+    What it asks comes first ("how often", "why", from `_ASKED`), then each content word in
+    order: codes and Latin words as they are, a Chinese word as one dictionary sense, the
+    first that the sources use about as often as the one they use most (`SENSE_SHARE`; a
+    sense counts as often as its rarest word): 减速器 is "reducer" in a maintenance corpus, not
+    "moderator", and 刹车 "brake", not the commoner "stop" of its second sense.
+    "RV减速器润滑脂多久更换一次" becomes "how often RV reducer grease replace".
+
+    Args:
+        text: the question; without Chinese it is returned as it is.
+        frequency: how often an English word (lower case) occurs in the sources; None takes
+            the first sense of every word.
+
+    Returns:
+        The English rendering; "" when nothing in it could be rendered.
+    """
+    if not _CJK_RUN.search(text):
+        return text
+    if _dictionary() is None:
+        return ""
+    asked = next((english for pattern, english in _ASKED if pattern.search(text)), "")
+    words: list[str] = []
+    for run in re.split(f"([{CJK_CHARS}]+)", text):
+        if not _CJK_RUN.fullmatch(run):
+            words.extend(_LATIN.findall(run))
+            continue
+        for pair in _posseg().lcut(run):
+            if pair.word in _ASKING_WORDS or not _content_word(pair.word, pair.flag):
+                continue
+            sense = _one_sense(pair.word, frequency)
+            if sense:
+                words.append(" ".join(sense[:_SENSE_WORDS]))
+    if not words:
+        return ""
+    return " ".join([asked, *words] if asked else words)
+
+
+def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:
+    """The words of one sense of `word` (see `english_question`); a word the dictionary knows
+    only in parts gets its longer parts' senses."""
+    senses = _senses(word)
+    if senses is None:
+        # Known in parts (控制柜: 控制 + 柜): the parts of two or more characters, each as one
+        # sense; single characters' first senses are too often not the one meant.
+        return [w for p in _split_longest(word) if len(p) > 1 for w in _one_sense(p, frequency)]
+    cleaned = [c for c in (_clean(s) for s in senses) if c]
+    if not cleaned:
+        return []
+    if frequency is None or len(cleaned) == 1:
+        return cleaned[0]
+    used = [min(frequency(w) for w in sense) for sense in cleaned]
+    most = max(used)
+    if most == 0:
+        return cleaned[0]
+    return next(s for s, n in zip(cleaned, used, strict=True) if n >= SENSE_SHARE * most)

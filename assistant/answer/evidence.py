@@ -277,6 +277,7 @@ def score_sentences(
     embed: Embed | None = None,
     embed_chinese: bool = False,
     translated_weight: float = TRANSLATED_TERM_WEIGHT,
+    read: Sequence[float | None] | None = None,
 ) -> Scoring:
     """Score sentences against the question (and, weighted less, the last user turns).
 
@@ -290,7 +291,9 @@ def score_sentences(
     translation counting `translated_weight` (0 turns translation off both ways), kept if its
     evidence is higher;
     lexical = 0.65 × own + 0.35 × coverage by the whole chunk, for a sentence in the other
-    language than the question at least `CROSS_LANGUAGE_FACTOR` × its embedding similarity;
+    language than the question at least `CROSS_LANGUAGE_FACTOR` × its embedding similarity,
+    or, where `read` gives one (`assistant.answer.across`), at least that probability, which
+    then counts as its own too;
     match = own and support = lexical;
     a sentence naming a sibling of a code the question names (the DH-R20 for the HX-R20) keeps
     `SIBLING_FACTOR` of its lexical, match and support (whole documents titled for a sibling
@@ -325,6 +328,7 @@ def score_sentences(
     similarity = embedding_similarity(
         embed, question, [s.text for s in sentences], chinese=embed_chinese, across_only=True
     )
+    read = read or [None] * len(sentences)
     intents = intent_cues(question)
     names = named_codes(question)
     wants = answer_type(question, names)
@@ -348,7 +352,7 @@ def score_sentences(
         chunk_cov = [cover(t, i) for i, t in enumerate(texts)]
         ranked = []
         typed = []  # lexical support of the sentences that state the kind asked for
-        for s, sim, kind in zip(sentences, similarity, kinds, strict=True):
+        for s, sim, kind, probability in zip(sentences, similarity, kinds, read, strict=True):
             said = s.tokens - own_codes[s.hit_index]
             own = cover(said, s.hit_index)
             own += 0.5 * cover(heads[s.hit_index] - said, s.hit_index)
@@ -360,7 +364,9 @@ def score_sentences(
             if kind or (quantity_asked and QUANTITY_CUE.search(s.text)):
                 prefer += RANK_BOOST
             lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
-            if sim is not None:
+            if probability is not None:  # read in the question's English words
+                own, lexical = max(own, probability), max(lexical, probability)
+            elif sim is not None:
                 # Across languages no term can match: the multilingual similarity is evidence.
                 lexical = max(lexical, CROSS_LANGUAGE_FACTOR * sim)
             support, match = lexical, own

@@ -8,6 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
+from assistant.answer.across import read_across
 from assistant.answer.answerability import Scorer, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -178,6 +179,9 @@ class ExtractiveAnswerer:
         if not hits:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
+        read = None
+        if self.relevance is not None and is_chinese(question):
+            read = read_across(self.relevance, question, sentences, hits)
         scoring = score_sentences(
             question,
             hits,
@@ -185,6 +189,7 @@ class ExtractiveAnswerer:
             history=history,
             embed=self.embed,
             embed_chinese=self.embed_chinese,
+            read=read,
         )
         note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
         logger.debug("extractive %s for %r", note, question)

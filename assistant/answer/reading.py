@@ -55,7 +55,7 @@ LIST_MAX_WORDS = 90
 CLEAR_LOGITS = PAIR_LOGITS
 
 
-def _sigmoid(x: float) -> float:
+def sigmoid(x: float) -> float:
     return 1.0 / (1.0 + math.exp(-max(-40.0, min(40.0, x))))
 
 
@@ -224,7 +224,7 @@ def select_by_relevance(
     following = {(s.hit_index, s.position): s for s in sentences}
     leans = _read_with_before(relevance, query, pool, following, hits, logit)
     whole = _read_lists(relevance, query, pool, sentences, hits, logit)
-    value = {id(x): _sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
+    value = {id(x): sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
     ranked = sorted(pool, key=lambda x: -value[id(x)])
     if query == question:  # a follow-up's query carries the earlier question too
         ranked = _clear_winner_first(ranked, logit)

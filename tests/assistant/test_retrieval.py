@@ -167,3 +167,22 @@ def test_an_answer_comes_from_the_edition_asked_about(assistant: Assistant) -> N
     asked = assistant.ask("What did ITSC-RS 101:2016 say about T1 speed?", identity=ANONYMOUS)
     cited = {c.source for c in asked.citations}
     assert old in cited and new not in cited, asked.answer
+
+
+@pytest.mark.parametrize(
+    ("question", "source", "fact"),
+    [
+        ("RV减速器润滑脂多久更换一次", "itsc/standards/itsc-ms-310-2018.md", "20,000"),
+        ("急停按钮必须是什么颜色？", "itsc/standards/itsc-es-602-2022.md", "red"),
+    ],
+)  # fmt: skip
+def test_a_chinese_question_is_answered_from_an_english_standard(
+    assistant: Assistant, question: str, source: str, fact: str
+) -> None:
+    """Put in English words, the question finds the English clause and the cross-encoder
+    reads it first (signed out: the public standards only)."""
+    answer = assistant.ask(question, identity=ANONYMOUS)
+    assert not answer.refused, answer.answer
+    lead = answer.answer.split("\n\n")[0]
+    assert fact in lead
+    assert source in {c.source for c in answer.citations if f"[{c.n}]" in lead}

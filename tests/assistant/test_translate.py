@@ -11,8 +11,9 @@ from assistant import translate
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.retrieve import translated_query
-from assistant.translate import translate_terms, translate_word
+from assistant.translate import english_question, translate_terms, translate_word
 from assistant.types import Chunk, Hit
+from tests.assistant.test_answer_lead import QueryScorer
 
 
 def chunk(cid: str, source: str, text: str, *, title: str, language: str) -> Chunk:
@@ -155,3 +156,63 @@ def test_identifier_in_chinese_question_still_required() -> None:
         "C999 切削液发臭、工件生锈那个案例，最后查出来是什么原因？", hits
     )
     assert answer.refused  # translated terms do not stand in for a machine the sources never name
+
+
+def test_a_chinese_question_is_put_in_english_with_what_it_asks_first() -> None:
+    english = english_question("RV减速器润滑脂多久更换一次")
+    assert english.startswith("how often RV ")
+    assert {"grease", "replace"} <= set(english.split())
+    assert english_question("急停按钮必须是什么颜色？").startswith("what emergency stop")
+    assert english_question("What torque for M10?") == "What torque for M10?"
+
+
+def test_each_word_takes_the_sense_its_sources_use() -> None:
+    counts = {"reducer": 40, "moderator": 0, "brake": 12, "stop": 90}
+
+    def frequency(word: str) -> int:
+        return counts.get(word, 0)
+
+    words = english_question("减速器润滑脂多久更换一次", frequency).split()
+    assert "reducer" in words and "moderator" not in words
+    # the first sense the sources use often enough, though another is commoner
+    assert "brake" in english_question("刹车检查多久做一次", frequency).split()
+
+
+@pytest.mark.usefixtures("no_dictionary")
+def test_without_the_dictionary_a_chinese_question_is_not_rendered() -> None:
+    assert english_question("刹车检查多久做一次") == ""
+
+
+BRAKE_PROCEDURE = chunk(
+    "hx-7",
+    "huaxin-robotics/procedures/hx-mp-207-brake-check.md",
+    "Repeat the brake check and the brake inspection every 6 months. The test applies 120 % "
+    "of the rated motor torque against each engaged brake for 1 s.",
+    title="HX-MP-207 Motor brake check",
+    language="en",
+)
+
+
+def test_a_chinese_question_is_answered_by_what_the_cross_encoder_reads_in_english() -> None:
+    # Its words alone lead with the sentence that names the brake check most.
+    scorer = QueryScorer({("how", "120 %"): 6.0, ("how", "every 6 months"): -3.0})
+    answerer = ExtractiveAnswerer(relevance=scorer)
+    answer = answerer.answer("刹车检查是怎么做的？", [Hit(BRAKE_PROCEDURE, 1.0)])
+    assert not answer.refused
+    assert answer.answer.startswith("The test applies 120 %")
+
+
+def test_a_chinese_source_in_the_question_s_words_still_leads() -> None:
+    english = chunk(
+        "hx-1",
+        "huaxin-robotics/procedures/hx-mp-201.md",
+        "Inject 780 ml of grease into the J2 reducer of the HX-R20.",
+        title="HX-MP-201 Grease replacement",
+        language="en",
+    )
+    scorer = QueryScorer({("grease", "780 ml"): 8.0})
+    answerer = ExtractiveAnswerer(relevance=scorer)
+    answer = answerer.answer(
+        "J2 轴减速器换脂时要注入多少润滑脂？", [Hit(REDUCER_ZH, 1.0), Hit(english, 0.9)]
+    )
+    assert answer.answer.startswith("J2 轴减速器换脂时注入润滑脂 450 克")
