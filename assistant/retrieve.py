@@ -172,8 +172,9 @@ class HybridRetriever:
                     (s.translated_keyword_weight, [m.chunk_id for m in found], "keyword")
                 )
             clock.lap("translate_ms")
-        if lang == "zh" and s.rendered_weight > 0:
-            rankings.extend(self._rendered(query, identity, where, filters, partitions))
+        rendered: list[tuple[float, list[str], str]] = []
+        if lang == "zh" and s.rendered_k > 0:
+            rendered = self._rendered(query, identity, where, filters, partitions)
             clock.lap("rendered_ms")
         if branch is not None:
             ml_rankings, ml_laps = branch.result()
@@ -200,6 +201,8 @@ class HybridRetriever:
         hits = hits[:k]
         if lang != "zh":  # Chinese BM25 extras cost Chinese leads on the demo tune half
             hits += self._keyword_extra(hits, keyword, fused, best_rank, identity)
+        elif rendered:
+            hits += self._rendered_hits(hits, rendered, identity)
         if timings is not None:
             timings.update(clock.laps)
         return hits
@@ -225,7 +228,7 @@ class HybridRetriever:
         english = english_question(query, frequency)
         if not english:
             return []
-        weight = self.settings.rendered_weight
+        weight = 1.0
         dense = self.store.dense_search(
             self.embedder.embed_query(english),
             identity,
@@ -242,6 +245,37 @@ class HybridRetriever:
             (weight, [m.chunk_id for m in dense], "dense"),
             (weight, [m.chunk_id for m in found], "keyword"),
         ]
+
+    def _rendered_hits(
+        self,
+        hits: list[Hit],
+        rankings: list[tuple[float, list[str], str]],
+        identity: Identity,
+    ) -> list[Hit]:
+        """The English chunks that the question put in English finds first (its dense and BM25
+        rankings fused), up to `rendered_k` of those not among `hits`, to follow them.
+
+        They follow rather than join the fusion: fused in, they pushed the right Chinese chunks
+        out of the top (a scanned Chinese work instruction's safety valve lost to a hydraulics
+        course's relief valve). Marked extra like BM25's: their glossed words are no evidence,
+        only what the cross-encoder reads in them against the question put in English
+        (`assistant.answer.across`, `score_sentences`).
+        """
+        s = self.settings
+        fused: dict[str, float] = {}
+        best_rank: dict[tuple[str, str], int] = {}
+        for weight, ids, kind in rankings:
+            for rank, cid in enumerate(ids):
+                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
+                key = (kind, cid)
+                best_rank[key] = min(best_rank.get(key, rank), rank)
+        have = {h.chunk.chunk_id for h in hits}
+        wanted = [cid for cid in sorted(fused, key=lambda c: (-fused[c], c)) if cid not in have]
+        wanted = wanted[: s.rendered_k]
+        if not wanted:
+            return []
+        records = self.store.chunks(wanted, identity)
+        return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
     def _keyword_extra(
         self,

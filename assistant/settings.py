@@ -120,13 +120,12 @@ class RetrievalSettings(_Section):
     translated_keyword_weight: float = Field(
         default=1.0, ge=0, description="Weight of the BM25 ranking of the translated question."
     )
-    rendered_weight: float = Field(
-        default=0.35,
+    rendered_k: int = Field(
+        default=3,
         ge=0,
-        description="Weight of the English rankings (dense and BM25) of a Chinese question put "
-        "in English words (`assistant.translate.english_question`), over English chunks; 0: off. "
-        "Chosen on the demo set's tune half (Chinese items: recall@5 0.914 -> 0.960, MRR@10 "
-        "0.763 -> 0.747, ask-mode leads 17 -> 18 of 30; 0.5 and 1.0 lost more elsewhere).",
+        description="English chunks that a Chinese question put in English words finds first "
+        "(`assistant.translate.english_question`: the English embedder's and BM25's rankings, "
+        "fused), added after the fused hits when not among them; 0: off.",
     )
     reranker: str | None = Field(
         default=None,

@@ -352,6 +352,7 @@ def score_sentences(
         chunk_cov = [cover(t, i) for i, t in enumerate(texts)]
         ranked = []
         typed = []  # lexical support of the sentences that state the kind asked for
+        best_counted = 0.0
         for s, sim, kind, probability in zip(sentences, similarity, kinds, read, strict=True):
             said = s.tokens - own_codes[s.hit_index]
             own = cover(said, s.hit_index)
@@ -376,13 +377,16 @@ def score_sentences(
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
             ranked.append(Scored(s, score, support, match, lexical, sibling, kind))
+            # Retrieval's extra chunks are read; they are evidence only by what the
+            # cross-encoder reads in them (a Chinese question's English extras), never by terms.
+            counted = lexical if decides[s.hit_index] else min(lexical, probability or 0.0)
+            best_counted = max(best_counted, counted)
             # "How much", "what model": a sentence without a number (or a code) does not answer,
             # nor does one in a chunk that never names the alert or function asked about.
-            if kind and camel_names <= texts[s.hit_index] and decides[s.hit_index]:
-                typed.append(lexical)
+            if kind and camel_names <= texts[s.hit_index] and counted > 0:
+                typed.append(counted)
         ranked.sort(key=lambda x: (-x.score, x.sentence.hit_index, x.sentence.position))
-        # BM25's extra chunks are read, never evidence for answering at all.
-        best = max((x.lexical for x in ranked if decides[x.sentence.hit_index]), default=0.0)
+        best = best_counted
         if wants is not None:
             best = max(max(typed, default=0.0), UNTYPED_EVIDENCE * best)
         evidence = 0.8 * best + 0.2 * max(

@@ -216,3 +216,16 @@ def test_a_chinese_source_in_the_question_s_words_still_leads() -> None:
         "J2 轴减速器换脂时要注入多少润滑脂？", [Hit(REDUCER_ZH, 1.0), Hit(english, 0.9)]
     )
     assert answer.answer.startswith("J2 轴减速器换脂时注入润滑脂 450 克")
+
+
+def test_an_extra_chunk_is_evidence_only_by_what_the_cross_encoder_reads() -> None:
+    """Retrieval's extra chunks (BM25's for English, the rendering's for Chinese) may be
+    quoted, but their words decide nothing: only a cross-encoder reading makes them evidence."""
+    question = "刹车检查是怎么做的？"
+    hits = [Hit(BRAKE_PROCEDURE, 1.0, extra=True)]
+    sentences = collect_sentences(hits)
+    by_words = score_sentences(question, hits, sentences)
+    assert by_words.evidence < 0.1
+    read = [0.4, None]  # its first sentence read as answering (probability 1 × 0.4)
+    by_reading = score_sentences(question, hits, sentences, read=read)
+    assert by_reading.evidence >= 0.8 * 0.4
