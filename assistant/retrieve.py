@@ -181,13 +181,7 @@ class HybridRetriever:
             rankings.extend(ml_rankings)
             clock.lap("wait_ml_ms")
             clock.laps.update(ml_laps)
-        fused: dict[str, float] = {}
-        best_rank: dict[tuple[str, str], int] = {}
-        for weight, ids, kind in rankings:
-            for rank, cid in enumerate(ids):
-                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
-                key = (kind, cid)
-                best_rank[key] = min(best_rank.get(key, rank), rank)
+        fused, best_rank = _fuse(rankings, s.rrf_k)
         ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))[: max(k, 1) * 3]
         hits = _visible_hits(
             ranked, self.store.chunks(ranked, identity), fused, best_rank, identity
@@ -261,17 +255,10 @@ class HybridRetriever:
         only what the cross-encoder reads in them against the question put in English
         (`assistant.answer.across`, `score_sentences`).
         """
-        s = self.settings
-        fused: dict[str, float] = {}
-        best_rank: dict[tuple[str, str], int] = {}
-        for weight, ids, kind in rankings:
-            for rank, cid in enumerate(ids):
-                fused[cid] = fused.get(cid, 0.0) + weight / (s.rrf_k + rank + 1)
-                key = (kind, cid)
-                best_rank[key] = min(best_rank.get(key, rank), rank)
+        fused, best_rank = _fuse(rankings, self.settings.rrf_k)
         have = {h.chunk.chunk_id for h in hits}
         wanted = [cid for cid in sorted(fused, key=lambda c: (-fused[c], c)) if cid not in have]
-        wanted = wanted[: s.rendered_k]
+        wanted = wanted[: self.settings.rendered_k]
         if not wanted:
             return []
         records = self.store.chunks(wanted, identity)
@@ -341,6 +328,21 @@ class HybridRetriever:
             rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
+
+
+def _fuse(
+    rankings: Sequence[tuple[float, list[str], str]], rrf_k: float
+) -> tuple[dict[str, float], dict[tuple[str, str], int]]:
+    """Weighted reciprocal-rank fusion: each chunk's fused score, and its best rank in each
+    kind of ranking ("dense", "keyword")."""
+    fused: dict[str, float] = {}
+    best_rank: dict[tuple[str, str], int] = {}
+    for weight, ids, kind in rankings:
+        for rank, cid in enumerate(ids):
+            fused[cid] = fused.get(cid, 0.0) + weight / (rrf_k + rank + 1)
+            key = (kind, cid)
+            best_rank[key] = min(best_rank.get(key, rank), rank)
+    return fused, best_rank
 
 
 def _visible_hits(
