@@ -222,7 +222,6 @@ class HybridRetriever:
         english = english_question(query, frequency)
         if not english:
             return []
-        weight = 1.0
         dense = self.store.dense_search(
             self.embedder.embed_query(english),
             identity,
@@ -236,8 +235,8 @@ class HybridRetriever:
             english, identity, self.settings.keyword_k, filters.as_fields()
         )
         return [
-            (weight, [m.chunk_id for m in dense], "dense"),
-            (weight, [m.chunk_id for m in found], "keyword"),
+            (1.0, [m.chunk_id for m in dense], "dense"),
+            (1.0, [m.chunk_id for m in found], "keyword"),
         ]
 
     def _rendered_hits(

@@ -179,9 +179,8 @@ class ExtractiveAnswerer:
         if not hits:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
-        read = None
-        if self.relevance is not None and is_chinese(question):
-            read = read_across(self.relevance, question, sentences, hits)
+        # A Chinese question's English sentences, read by the cross-encoder (else all None).
+        read = read_across(self.relevance, question, sentences, hits) if self.relevance else None
         scoring = score_sentences(
             question,
             hits,

@@ -163,6 +163,8 @@ def test_a_chinese_question_is_put_in_english_with_what_it_asks_first() -> None:
     assert english.startswith("how often RV ")
     assert {"grease", "replace"} <= set(english.split())
     assert english_question("急停按钮必须是什么颜色？").startswith("what emergency stop")
+    # a supplement term is translated though jieba tags it as a function word (急停: adverb)
+    assert "emergency" in translate_terms("急停按钮必须是什么颜色？")
     assert english_question("What torque for M10?") == "What torque for M10?"
 
 
