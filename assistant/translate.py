@@ -51,6 +51,7 @@ SUPPLEMENT: dict[str, tuple[str, ...]] = {
     "急停": ("emergency stop",),
     "机器人": ("robot",),  # CC-CEDICT's first sense is "mechanical person"
     "换刀": ("tool change",),
+    "拧": ("tighten", "screw"),  # CC-CEDICT's first senses are "to pinch", "wring"
 }
 SENSES_PER_WORD = 3
 # jieba part-of-speech tags of words that carry no topic: pronouns, particles, numerals,
@@ -78,11 +79,20 @@ def _dictionary() -> Any | None:
 
 @lru_cache(maxsize=1)
 def _posseg() -> Any:
+    """A jieba part-of-speech tagger of its own (the keyword index's segmentation is left
+    alone) that keeps the supplement's terms whole (jieba cuts 碟簧 into 碟 and 簧, 拉刀 into
+    拉 and 刀) and the asking phrases too (多大 would be 多 and 大, "big")."""
     import jieba
     import jieba.posseg
 
     jieba.setLogLevel(logging.WARNING)
-    return jieba.posseg
+    tokenizer = jieba.Tokenizer()
+    for word in SUPPLEMENT:
+        tokenizer.add_word(word, tag="n")
+    for word in _ASKING_WORDS:
+        if len(word) > 1:
+            tokenizer.add_word(word, tag="r")
+    return jieba.posseg.POSTokenizer(tokenizer)
 
 
 def _clean(sense: str) -> list[str]:
@@ -190,7 +200,7 @@ def _content_word(word: str, flag: str) -> bool:
 _ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"(多久|多长时间|每隔).*一次|每隔多久|周期|频率|间隔"), "how often"),
     (re.compile(r"多久|多长时间"), "how long"),
-    (re.compile(r"几种|几个|几类|几项|几步"), "how many"),
+    (re.compile(r"(?<![好这那])几(?:种|个|类|项|步)"), "how many"),  # 好几个 is "several"
     (re.compile(r"为什么|为何|什么原因|原因"), "why"),
     (re.compile(r"多少|多大|多高|多重|多长"), "how much"),
     (re.compile(r"怎么|如何|怎样"), "how"),
@@ -211,7 +221,9 @@ _SENSE_WORDS = 3
 SENSE_SHARE = 0.1
 
 
-def english_question(text: str, frequency: Callable[[str], int] | None = None) -> str:
+def english_question(
+    text: str, frequency: Callable[[str], int] | None = None, *, asked: bool = True
+) -> str:
     """A Chinese question put in English words, for readers that know only English.
 
     What it asks comes first ("how often", "why", from `_ASKED`), then each content word in
@@ -225,6 +237,7 @@ def english_question(text: str, frequency: Callable[[str], int] | None = None) -
         text: the question; without Chinese it is returned as it is.
         frequency: how often an English word (lower case) occurs in the sources; None takes
             the first sense of every word.
+        asked: whether to put what it asks first (not for an earlier question's words).
 
     Returns:
         The English rendering; "" when nothing in it could be rendered.
@@ -233,7 +246,9 @@ def english_question(text: str, frequency: Callable[[str], int] | None = None) -
         return text
     if _dictionary() is None:
         return ""
-    asked = next((english for pattern, english in _ASKED if pattern.search(text)), "")
+    asking = next((english for pattern, english in _ASKED if pattern.search(text)), "")
+    if not asked:
+        asking = ""
     words: list[str] = []
     for run in re.split(f"([{CJK_CHARS}]+)", text):
         if not _CJK_RUN.fullmatch(run):
@@ -242,12 +257,12 @@ def english_question(text: str, frequency: Callable[[str], int] | None = None) -
         for pair in _posseg().lcut(run):
             if pair.word in _ASKING_WORDS or not _content_word(pair.word, pair.flag):
                 continue
-            sense = _one_sense(pair.word, frequency)
-            if sense:
-                words.append(" ".join(sense[:_SENSE_WORDS]))
+            sense = " ".join(_one_sense(pair.word, frequency)[:_SENSE_WORDS])
+            if sense and sense not in words:
+                words.append(sense)
     if not words:
         return ""
-    return " ".join([asked, *words] if asked else words)
+    return " ".join([asking, *words] if asking else words)
 
 
 def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:
@@ -255,9 +270,14 @@ def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:
     only in parts gets its longer parts' senses."""
     senses = _senses(word)
     if senses is None:
-        # Known in parts (控制柜: 控制 + 柜): the parts of two or more characters, each as one
-        # sense; single characters' first senses are too often not the one meant.
-        return [w for p in _split_longest(word) if len(p) > 1 for w in _one_sense(p, frequency)]
+        pieces = _split_longest(word)
+        if any(len(p) > 1 for p in pieces):
+            # Known in parts (控制柜: 控制 + 柜): the parts of two or more characters, each as
+            # one sense; single characters' first senses are too often not the one meant.
+            return [w for p in pieces if len(p) > 1 for w in _one_sense(p, frequency)]
+        # Known only character by character (盒盖, box cover): each character as the sense
+        # the sources use most, where they use one at all.
+        return [w for p in pieces for w in _most_used_sense(p, frequency)]
     cleaned = [c for c in (_clean(s) for s in senses) if c]
     if not cleaned:
         return []
@@ -268,3 +288,15 @@ def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:
     if most == 0:
         return cleaned[0]
     return next(s for s, n in zip(cleaned, used, strict=True) if n >= SENSE_SHARE * most)
+
+
+def _most_used_sense(char: str, frequency: Callable[[str], int] | None) -> list[str]:
+    """The words of the sense of one character that the sources use most; none when they use
+    none of its senses, or without sources."""
+    if frequency is None:
+        return []
+    cleaned = [c for c in (_clean(s) for s in _senses(char) or []) if c]
+    used = [(min(frequency(w) for w in sense), -k) for k, sense in enumerate(cleaned)]
+    if not used or max(used)[0] == 0:
+        return []
+    return cleaned[-max(used)[1]]

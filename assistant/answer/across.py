@@ -22,13 +22,19 @@ READ_WEIGHT = 0.4
 
 
 def read_across(
-    relevance: Scorer, question: str, sentences: Sequence[Sentence], hits: Sequence[Hit]
+    relevance: Scorer,
+    question: str,
+    sentences: Sequence[Sentence],
+    hits: Sequence[Hit],
+    query: str | None = None,
 ) -> list[float | None]:
     """The cross-encoder's probability that each English sentence answers a Chinese question.
 
     The question is put in English with the senses the hits' English text uses most
-    (`english_question`); the `RELEVANCE_POOL` English sentences sharing most of its words are
-    read.
+    (`english_question`), followed by the words of what the standalone `query` borrowed from
+    the conversation (a follow-up, "那如果已经出现 E-3062 了呢？", is read with the question it
+    follows, as an English follow-up is); the `RELEVANCE_POOL` English sentences sharing most of
+    its words are read.
 
     Returns:
         One value per sentence: the probability times `READ_WEIGHT`, or None for a sentence
@@ -46,6 +52,9 @@ def read_across(
         return min((counts[t] for t in tokenize(word)), default=0)
 
     english = english_question(question, frequency)
+    if english and query and query != question and query.endswith(question):
+        borrowed = english_question(query[: -len(question)], frequency, asked=False)
+        english = f"{english} {borrowed}".strip()
     english_at = [k for k, s in enumerate(sentences) if not is_chinese(s.text)]
     if not english or not english_at:
         return out

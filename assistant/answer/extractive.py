@@ -180,7 +180,12 @@ class ExtractiveAnswerer:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
         # A Chinese question's English sentences, read by the cross-encoder (else all None).
-        read = read_across(self.relevance, question, sentences, hits) if self.relevance else None
+        query = standalone_query(question, history)
+        read = (
+            read_across(self.relevance, question, sentences, hits, query)
+            if self.relevance
+            else None
+        )
         scoring = score_sentences(
             question,
             hits,
@@ -198,7 +203,6 @@ class ExtractiveAnswerer:
         relevance = None if is_chinese(question) else self.relevance
         judged = relevance is not None and readable(hits)  # else the lexical evidence decides
         if usable and relevance is not None and (judged or scoring.evidence >= self.min_evidence):
-            query = standalone_query(question, history)
             picks = select_by_relevance(
                 relevance,
                 question,

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 
+import numpy as np
 import pytest
 
 from assistant import translate
+from assistant.answer.across import read_across
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.retrieve import translated_query
+from assistant.retrieve import standalone_query, translated_query
 from assistant.translate import english_question, translate_terms, translate_word
-from assistant.types import Chunk, Hit
+from assistant.types import Chunk, Hit, Turn
 from tests.assistant.test_answer_lead import QueryScorer
 
 
@@ -180,6 +182,34 @@ def test_each_word_takes_the_sense_its_sources_use() -> None:
     assert "brake" in english_question("刹车检查多久做一次", frequency).split()
 
 
+def test_supplement_terms_and_asking_phrases_are_segmented_whole() -> None:
+    # jieba alone cuts 碟簧 into 碟 + 簧 and 拉刀 into 拉 + 刀: the supplement never matched.
+    english = english_question("改进后的 BT40 主轴拉刀碟簧组用了多少片碟簧？")
+    assert english.startswith("how much ")
+    assert "drawbar disc spring" in english
+    assert english.count("disc spring") == 1  # a word asked twice is rendered once
+    assert {"disc", "spring", "drawbar"} <= set(translate_terms("主轴拉刀碟簧"))
+    # 多大 is what is asked ("how much"), not 多 + 大 ("big"); 拧 is to tighten, not to pinch
+    words = english_question("HX-R20 电池盒盖的螺钉要拧多大力矩？").split()
+    assert words[:2] == ["how", "much"]
+    assert "big" not in words and "pinch" not in words
+    assert {"tighten", "torque", "screw"} <= set(words)
+
+
+def test_a_word_known_only_by_its_characters_takes_their_senses_the_sources_use() -> None:
+    # 盒盖 is not in the dictionary; 盖 is "lid, top, cover", 盒 "small box, case"
+    counts = {"cover": 12, "top": 3, "box": 7}
+
+    def frequency(word: str) -> int:
+        return counts.get(word, 0)
+
+    words = english_question("电池盒盖的螺钉", frequency).split()
+    assert "cover" in words and "lid" not in words and "top" not in words
+    # without sources, or where they use none of a character's senses, no guess
+    assert "cover" not in english_question("电池盒盖的螺钉").split()
+    assert "case" not in words and "small" not in words
+
+
 @pytest.mark.usefixtures("no_dictionary")
 def test_without_the_dictionary_a_chinese_question_is_not_rendered() -> None:
     assert english_question("刹车检查多久做一次") == ""
@@ -202,6 +232,40 @@ def test_a_chinese_question_is_answered_by_what_the_cross_encoder_reads_in_engli
     answer = answerer.answer("刹车检查是怎么做的？", [Hit(BRAKE_PROCEDURE, 1.0)])
     assert not answer.refused
     assert answer.answer.startswith("The test applies 120 %")
+
+
+class RecordingScorer(QueryScorer):
+    """Records the queries the cross-encoder is asked to read."""
+
+    def __init__(self) -> None:
+        super().__init__({})
+        self.queries: list[str] = []
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        self.queries.append(query)
+        return super().score(query, passages, batch_size)
+
+
+def test_a_chinese_follow_up_is_read_with_the_question_it_follows() -> None:
+    history = [
+        Turn("user", "刹车检查多久做一次？"),
+        Turn("assistant", "Every 6 months (HX-MP-207)."),
+    ]
+    question = "那如果已经出现 E-3062 了呢？"
+    query = standalone_query(question, history)
+    hits = [Hit(BRAKE_PROCEDURE, 1.0)]
+    sentences = collect_sentences(hits)
+    scorer = RecordingScorer()
+    read_across(scorer, question, sentences, hits, query)
+    (english,) = scorer.queries
+    words = english.split()
+    assert "E-3062" in words and "brake" in words  # the earlier question's subject
+    assert "often" not in words  # what the earlier question asked is not asked again
+    scorer.queries.clear()
+    read_across(scorer, question, sentences, hits)
+    assert "brake" not in scorer.queries[0].split()
+    # "好几个人" is several people, not "how many"
+    assert not english_question("好几个人同时检修时怎么上锁？").startswith("how many")
 
 
 def test_a_chinese_source_in_the_question_s_words_still_leads() -> None:
