@@ -683,6 +683,9 @@ def test_chinese_procedure_disagreement_and_exercise(answerer: ExtractiveAnswere
         # Where work is the subject, it stays.
         ("What is a hot work permit?", set(), {"work", "hot", "permit"}),
         ("How does the team work with suppliers?", set(), {"work", "supplier"}),
+        # A hedge ("一般", usually) is how it is asked: glossed "same", it matched "the same
+        # alarm" in a sentence that names no alarm.
+        ("MVC-850 出现 SP9001 报警一般是什么原因？", {"一般"}, {"sp9001", "报警", "原因"}),
     ],
 )
 def test_asking_words_are_not_query_terms(
