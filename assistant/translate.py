@@ -247,8 +247,7 @@ def english_question(
     if _dictionary() is None:
         return ""
     asking = next((english for pattern, english in _ASKED if pattern.search(text)), "")
-    if not asked:
-        asking = ""
+    asking = asking if asked else ""
     words: list[str] = []
     for run in re.split(f"([{CJK_CHARS}]+)", text):
         if not _CJK_RUN.fullmatch(run):
@@ -296,7 +295,7 @@ def _most_used_sense(char: str, frequency: Callable[[str], int] | None) -> list[
     if frequency is None:
         return []
     cleaned = [c for c in (_clean(s) for s in _senses(char) or []) if c]
-    used = [(min(frequency(w) for w in sense), -k) for k, sense in enumerate(cleaned)]
-    if not used or max(used)[0] == 0:
+    used = [min(frequency(w) for w in sense) for sense in cleaned]
+    if not used or max(used) == 0:
         return []
-    return cleaned[-max(used)[1]]
+    return cleaned[used.index(max(used))]  # the first of the most used
