@@ -277,12 +277,12 @@ def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:
         # Known only character by character (盒盖, box cover): each character as the sense
         # the sources use most, where they use one at all.
         return [w for p in pieces for w in _most_used_sense(p, frequency)]
-    cleaned = [c for c in (_clean(s) for s in senses) if c]
+    cleaned = _cleaned(senses)
     if not cleaned:
         return []
     if frequency is None or len(cleaned) == 1:
         return cleaned[0]
-    used = [min(frequency(w) for w in sense) for sense in cleaned]
+    used = _uses(cleaned, frequency)
     most = max(used)
     if most == 0:
         return cleaned[0]
@@ -294,8 +294,18 @@ def _most_used_sense(char: str, frequency: Callable[[str], int] | None) -> list[
     none of its senses, or without sources."""
     if frequency is None:
         return []
-    cleaned = [c for c in (_clean(s) for s in _senses(char) or []) if c]
-    used = [min(frequency(w) for w in sense) for sense in cleaned]
+    cleaned = _cleaned(_senses(char) or [])
+    used = _uses(cleaned, frequency)
     if not used or max(used) == 0:
         return []
     return cleaned[used.index(max(used))]  # the first of the most used
+
+
+def _cleaned(senses: list[str]) -> list[list[str]]:
+    """Each sense as its English words; senses with none (classifiers, names) left out."""
+    return [c for c in (_clean(s) for s in senses) if c]
+
+
+def _uses(senses: list[list[str]], frequency: Callable[[str], int]) -> list[int]:
+    """How often the sources use each sense: as often as its rarest word."""
+    return [min(frequency(w) for w in sense) for sense in senses]
