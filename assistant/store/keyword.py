@@ -405,11 +405,13 @@ class BM25KeywordIndex:
         return self._labels[key]
 
     def sees_instructor_material(self, identity: Identity) -> bool:
-        """Whether the identity may see any chunk that students may not (answer keys, marking
-        guides: material whose `allowed_roles` leave students out)."""
+        """Whether the identity may see any course material that students may not (answer
+        keys, marking guides: `kind: course` whose `allowed_roles` leave students out). A
+        company's staff-only case report is kept from students too, but answers no exercise."""
         visible = self.mask_for(identity) > 0
         kept_from_students = ~self._roles[:, ROLES.index("student")]
-        return bool((visible & kept_from_students).any())
+        course = self._fields["kind"] == "course"
+        return bool((visible & kept_from_students & course).any())
 
     def filter_mask(self, field: str, allowed: Iterable[str]) -> np.ndarray:
         """A 0/1 mask of chunks whose `field` (contributor, kind, edition) is in `allowed`."""

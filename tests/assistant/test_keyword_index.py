@@ -133,3 +133,28 @@ def test_camel_case_names_are_indexed_whole_and_by_their_words() -> None:
         [make_chunk("a-0000", text="CPU throttling high: raise the limit."), make_chunk("b-0000")]
     )
     assert [m.chunk_id for m in index.search("CPUThrottlingHigh", ANONYMOUS, 2)] == ["a-0000"]
+
+
+def test_instructor_material_is_course_material_kept_from_students() -> None:
+    """An answer key (course, teachers only) is instructor material; a company's staff-only
+    case report is kept from students too, but it answers no exercise."""
+    sheet = make_chunk("sheet-0000", kind="course", text="Exercise 4: compute the lead.")
+    key = make_chunk(
+        "key-0000", kind="course", allowed_roles=("teacher",), text="Exercise 4: 30 m/min."
+    )
+    case = make_chunk(
+        "case-0000",
+        kind="case",
+        contributor="huaxin-robotics",
+        visibility="org",
+        allowed_roles=("staff", "admin"),
+        text="Warranty failure analysis of the J3 oil seals.",
+    )
+    index = BM25KeywordIndex.from_chunks([sheet, key, case])
+    teacher = Identity("t", "northlake-college", "teacher")
+    huaxin_staff = Identity("s", "huaxin-robotics", "staff")
+    student = Identity("p", "northlake-college", "student")
+    assert index.sees_instructor_material(teacher)
+    assert not index.sees_instructor_material(huaxin_staff)
+    assert not index.sees_instructor_material(student)
+    assert not index.sees_instructor_material(ANONYMOUS)
