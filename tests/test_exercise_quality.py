@@ -283,6 +283,34 @@ def test_exercise_for_the_hx_r20_stays_on_the_hx_r20() -> None:
     assert_quality(exercise, hs)
 
 
+ANSWER_KEY = make_chunk(
+    "nlc-key-0000",
+    doc_id="nlc-key",
+    title="Answer key — NLC-ROB-102 Robot mastering (teachers only)",
+    section="Exercise 4 (4 marks)",
+    kind="course",
+    allowed_roles=("teacher",),
+    text="The J2 reducer grease must be changed every 10,000 operating hours under severe duty "
+    "(2 marks). Typical student error: using the normal interval of 20,000 hours.",
+)
+
+
+@pytest.mark.parametrize(
+    "request_",
+    ["Make exercises on J2 reducer grease intervals", "Exercise from the NLC-ROB-102 answer key"],
+)
+def test_an_answer_key_is_never_the_subject_nor_the_source_of_a_set(request_: str) -> None:
+    """A set is handed to students: the teachers-only answer key among the hits (first here)
+    gives it neither its subject nor any sentence."""
+    hs = hits(ANSWER_KEY, CASE_SYMPTOM, CASE_CAUSE, CASE_FIX, CASE_INTRO)
+    exercise = build_exercise_set(request_, hs)
+    assert exercise.title != ANSWER_KEY.title
+    assert "nlc-key" not in cited_docs(exercise, hs)
+    assert "Typical student error" not in exercise_to_markdown(exercise)
+    alone = build_exercise_set(request_, hits(ANSWER_KEY))
+    assert not alone.questions
+
+
 def test_a_generic_source_may_serve_a_case_set() -> None:
     """A source that names no model (a standard) is not another model's: it may be used."""
     hs = hits(CASE_SYMPTOM, CASE_CAUSE, STANDARD, CASE_INTRO)

@@ -23,6 +23,7 @@ from assistant.answer.kinds import (
     quantity_words,
 )
 from assistant.answer.material import is_task_prompt as is_task_prompt
+from assistant.answer.material import kept_from_students
 from assistant.answer.names import long_camel_names, missing_identifiers
 from assistant.answer.structure import parse_step
 from assistant.answer.terms import (
@@ -230,8 +231,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
     out: list[Sentence] = []
     for i, hit in enumerate(hits):
         position = 0
-        roles = hit.chunk.allowed_roles
-        instructor = bool(roles) and "student" not in roles
+        instructor = kept_from_students(hit.chunk)
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
             for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
                 text = text.removeprefix(_ROW_MARK)

@@ -9,7 +9,8 @@ questions: short answer when the key is a few words (a value, a part), else an e
 the source sentence as grading guidance (root cause, fix); put the steps in order (a
 procedure's steps, shuffled deterministically by doc_id); fill in the key term; and multiple
 choice whose distractors are other values of the same kind (torques, pressures, alarm codes)
-found in the usable hits. No question text holds a citation marker.
+found in the usable hits. No question text holds a citation marker, and no sentence comes from
+material students may not see (an answer key, a teachers-only marking guide).
 
 Choosing the subject is `exercise_subject`'s, building the scenario and questions
 `exercise_questions`'s, rendering the set `exercise_format`'s; this module puts them together.
@@ -51,6 +52,7 @@ from assistant.answer.exercise_subject import (
     without_codes,
 )
 from assistant.answer.kinds import CAUSE_CUE, FIX_CUE
+from assistant.answer.material import kept_from_students
 from assistant.answer.terms import is_chinese
 from assistant.types import Citation, Hit, Turn
 
@@ -96,12 +98,14 @@ def build_exercise_set(
     )
     note = f"evidence {scoring.evidence:.2f} (threshold {min_evidence:.2f})"
     language = "zh" if zh else "en"
-    # Sentences about a sibling of what the question names (another model's values) are left out.
-    ranked = [x for x in scoring.ranked if not x.sibling]
+    # Sentences about a sibling of what the question names (another model's values) are left
+    # out, and so is material students may not see (an answer key): a set is handed to them.
+    hidden = {i for i, h in enumerate(hits) if kept_from_students(h.chunk)}
+    ranked = [x for x in scoring.ranked if not x.sibling and x.sentence.hit_index not in hidden]
     if not ranked or scoring.evidence < min_evidence:
         return ExerciseSet("", "", (), (), language, (note,))
     asked = asked_codes(question, history)
-    docs = documents(hits, ranked)
+    docs = {k: d for k, d in documents(hits, ranked).items() if not d.indices <= hidden}
     naming = [d for d in docs.values() if d.codes & asked and d.best > 0]
     if len(naming) > 1:
         # Every one of them names the model: which is about the task is told by the rest.

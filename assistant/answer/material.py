@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 from assistant.answer.citations import is_list_item
+from assistant.types import Chunk
 
 # A numbered task in an exercise or review section ("3. Name three methods of preloading a
 # ball nut."): it asks, however it ends, and states no fact.
@@ -29,6 +30,12 @@ _OBJECTIVES_SECTION = re.compile(
 
 # Headings of what answers the exercises: a marking guide's items are answers, not tasks.
 _ANSWER_SECTION = re.compile(r"answers?\b|solutions?\b|参考答案|答案|解答", re.IGNORECASE)
+
+
+def kept_from_students(chunk: Chunk) -> bool:
+    """Instructor material: a chunk whose `allowed_roles` leave students out (an answer key)."""
+    roles = chunk.allowed_roles
+    return bool(roles) and "student" not in roles
 
 
 def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
