@@ -29,6 +29,10 @@ _FOLLOW_UP = re.compile(
     r"^(and|also|what about|how about|what if|then|and the|same for|which|those|these|it|its|"
     r"they|that|this|there)\b|\b(it|its|they|them|those|these|that one|the same)\b|"
     r"\b(?:for|of|on|about|in|with|from)\s+(?:that|this)\s+\w+|"
+    # "that" or "this" standing for what was said ("turn that into an exercise set", "is
+    # this for 2024?"), not a noun's determiner ("this alarm").
+    r"\b(?:that|this)(?=\s+(?:into|to|for|as|with|is|was|does|means?)\b|\s*[.?!,;:]|\s*$)|"
+    r"\b(?:turn|make|use|put|explain|summari[sz]e|rewrite|convert|base)\s+(?:that|this)\b|"
     r"^(那|那么|还有|它|这个|那个|这些|那些|同样)|[呢吗]\s*[？?]?$",
     re.IGNORECASE,
 )

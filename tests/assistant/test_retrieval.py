@@ -136,6 +136,22 @@ def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
     assert standalone_query(alone, history) == alone
 
 
+@pytest.mark.parametrize(
+    "question",
+    ["Now turn that into an exercise set with an answer key.", "Is this for 2024?"],
+)
+def test_that_or_this_standing_for_what_was_said_is_a_follow_up(question: str) -> None:
+    history = [
+        Turn("user", "What does the HX-R20 brake check cover?"),
+        Turn("assistant", "HX-MP-207 combines the automatic brake test BRKCHK and a drop test."),
+    ]
+    query = standalone_query(question, history)
+    assert "brake check" in query and "HX-MP-207" in query
+    # "that" or "this" before a noun names its own subject.
+    alone = "What does this alarm on the MVC-850 spindle mean in practice?"
+    assert standalone_query(alone, history) == alone
+
+
 def test_a_fact_that_only_the_question_s_words_find_leads_the_answer(assistant: Assistant) -> None:
     # The cover torque sits in step 8 of a battery procedure and in a manual's battery section:
     # BM25 ranks both first, no embedding ranks them in its top 30, and the torque table's
