@@ -22,6 +22,7 @@ from assistant.answer.kinds import (
     intent_cues,
     quantity_words,
 )
+from assistant.answer.limits import holds_value, stated_values
 from assistant.answer.material import is_task_prompt as is_task_prompt
 from assistant.answer.material import kept_from_students
 from assistant.answer.names import long_camel_names, missing_identifiers
@@ -298,7 +299,9 @@ def score_sentences(
     a sentence naming a sibling of a code the question names (the DH-R20 for the HX-R20) keeps
     `SIBLING_FACTOR` of its lexical, match and support (whole documents titled for a sibling
     are left out before: `about_what_was_asked`);
-    score = 0.8 × support + 0.2 × the hit's retrieval signal;
+    score = 0.8 × support + 0.2 × the hit's retrieval signal, + `RANK_BOOST` when the sentence
+    states the kind of answer asked for, ± `RANK_BOOST` when its range or limit holds (or not)
+    a value the question states (`assistant.answer.limits`);
     evidence = 0.8 × best lexical + 0.2 × best retrieval signal,
     where a question asking for a quantity (of the unit family it names, if any: a length for
     "what repeatability") or a model designation takes its best lexical from sentences that
@@ -333,6 +336,7 @@ def score_sentences(
     names = named_codes(question)
     wants = answer_type(question, names)
     quantity_asked = asks_quantity(question)
+    stated = stated_values(question)  # "1,500 mg/kg iron: normal?" asks which range holds it
     camel_names = long_camel_names(question)
 
     decides = [not h.extra for h in hits]  # BM25's extras are quoted, never evidence
@@ -360,10 +364,13 @@ def score_sentences(
             if any(cue.search(s.text) for cue in intents):
                 own = min(1.0, own + INTENT_BOOST)
             # Ranking only, never evidence: the kind of answer asked for (a quantity for a "how
-            # much" question).
+            # much" question), and a range or limit holding the value the question states.
             prefer = 0.0
             if kind or (quantity_asked and QUANTITY_CUE.search(s.text)):
                 prefer += RANK_BOOST
+            held = holds_value(stated, s.text)
+            if held is not None:  # its range or limit holds the value asked about, or not
+                prefer += RANK_BOOST if held else -RANK_BOOST
             lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]
             if probability is not None:  # read in the question's English words
                 own, lexical = max(own, probability), max(lexical, probability)

@@ -1,0 +1,52 @@
+"""A range or limit that holds the value a question states ranks before those that do not."""
+
+from __future__ import annotations
+
+import pytest
+
+from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.limits import holds_value, stated_values
+from assistant.types import Hit
+from tests.factories import make_chunk
+
+ROWS_ZH = (
+    "| 铁含量 | 判定 | 处理 |\n|---|---|---|\n"
+    "| 低于 1000 mg/kg | 正常 | 按原周期执行 |\n"
+    "| 1000～3000 mg/kg | 注意 | 取样间隔减半，并与同一台机器人其他轴对比 |\n"
+    "| 高于 3000 mg/kg | 异常 | 检查减速器，计划更换减速器 |"
+)
+
+
+@pytest.mark.parametrize(
+    ("question", "sentence", "held"),
+    [
+        ("Iron is 1,500 mg/kg. Normal?", "1,000 to 3,000 mg/kg: halve the interval.", True),
+        ("Iron is 1,500 mg/kg. Normal?", "Below 1,000 mg/kg: normal.", False),
+        ("Iron is 1,500 mg/kg. Normal?", "Above 3,000 mg/kg: plan a replacement.", False),
+        ("Iron is 3,500 mg/kg. Normal?", "Above 3,000 mg/kg: plan a replacement.", True),
+        ("铁含量是 1500 mg/kg，正常吗？", "铁含量 1000～3000 mg/kg，注意。", True),
+        ("铁含量是 800 mg/kg，正常吗？", "铁含量低于 1000 mg/kg，正常。", True),
+        ("B for 1,500 mm of travel?", "0.010 mm for axes between 1000 and 2000 mm.", True),
+        ("B for 600 mm of travel?", "0.010 mm for axes between 1000 and 2000 mm.", False),
+        # Another unit family, no range or limit, or no value asked: nothing to say.
+        ("Iron is 1,500 mg/kg. Normal?", "Below 5 mm of wear the seal is kept.", None),
+        ("Iron is 1,500 mg/kg. Normal?", "Take about 5 g of grease for the sample.", None),
+        ("What iron content is normal?", "Below 1,000 mg/kg: normal.", None),
+    ],
+)
+def test_a_range_or_limit_holds_the_value_stated_or_not(
+    question: str, sentence: str, held: bool | None
+) -> None:
+    assert holds_value(stated_values(question), sentence) is held
+
+
+def test_the_row_whose_range_holds_the_value_ranks_first() -> None:
+    """Asked whether 1500 mg/kg is normal, the "below 1000: normal" row shares as many words as
+    the right one; a technician who read it would leave a worn reducer in service."""
+    hits = [Hit(make_chunk("dh-0000", text=ROWS_ZH, language="zh", title="减速器润滑"), 1.0)]
+    sentences = collect_sentences(hits)
+    question = "减速器润滑脂送检，铁含量是 1500 mg/kg，这算正常吗？要怎么处理？"
+    ranked = score_sentences(question, hits, sentences).ranked
+    assert "1000～3000" in ranked[0].sentence.text
+    normal = score_sentences("铁含量是 800 mg/kg，正常吗？", hits, sentences).ranked
+    assert "低于 1000" in normal[0].sentence.text
