@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 
-from assistant.answer.structure import Quantity, quantities
+from assistant.answer.structure import NUMBER, Quantity, quantities
 
 # A limit word just before a quantity: the side of it that the sentence is about.
 _BELOW = re.compile(
@@ -26,7 +26,7 @@ _ABOVE = re.compile(
     re.IGNORECASE,
 )
 # "between 1000 and 2000 mm": the lower end before "and", the quantity the upper one.
-_BETWEEN = re.compile(r"between\s+(\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?)\s+and\s*$", re.I)
+_BETWEEN = re.compile(rf"between\s+({NUMBER})\s+and\s*$", re.IGNORECASE)
 _LOOK_BACK = 32  # characters before a quantity read for its limit word
 
 

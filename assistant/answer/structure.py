@@ -44,9 +44,10 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("time", r"minutes?\b|min\b|seconds?\b|s\b|分钟|秒"),
     ("voltage", r"V\b|伏"),
 )
-_NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
+# A number as written in the sources: "1,500", "0.15", "12000".
+NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
 _QUANTITY = re.compile(
-    rf"(?<![A-Za-z0-9_.,])(?P<value>{_NUMBER})(?:\s*(?:–|-|~|～|〜|to|至)\s*(?P<upper>{_NUMBER}))?\s*"
+    rf"(?<![A-Za-z0-9_.,])(?P<value>{NUMBER})(?:\s*(?:–|-|~|～|〜|to|至)\s*(?P<upper>{NUMBER}))?\s*"
     rf"(?P<unit>{'|'.join(f'(?P<{name}>{pattern})' for name, pattern in _UNITS)})"
 )
 # Codes and part numbers: letters and digits joined by hyphens (SRVO-062, HXG-RV0, HX-MP-201)
