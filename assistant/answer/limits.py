@@ -14,20 +14,28 @@ import re
 
 from assistant.answer.structure import NUMBER, Quantity, quantities
 
-# A limit word just before a quantity: the side of it that the sentence is about.
+# A limit word just before a quantity ("below 1,000 mg/kg", "高于 3000") or just after it
+# ("1.0 mm/s or less", "1000 mg/kg 以下"): the side of it that the sentence is about.
 _BELOW = re.compile(
-    r"(?:below|under|less than|lower than|up to|not more than|no more than|at most|maximum|max\.?"
-    r"|≤|<|低于|小于|不大于|不超过|不高于|最多|最大)\s*$",
+    r"(?<![A-Za-z])(?:below|under|less than|lower than|up to|not more than|no more than|at most"
+    r"|maximum|max\.?|≤|<|低于|小于|不大于|不超过|不高于|最多|最大)\s*$",
     re.IGNORECASE,
 )
 _ABOVE = re.compile(
-    r"(?:above|over|more than|higher than|greater than|exceeds?|exceeding|at least|minimum|min\.?"
-    r"|≥|>|高于|大于|超过|不小于|不低于|至少|最少)\s*$",
+    r"(?<![A-Za-z])(?:above|over|more than|higher than|greater than|exceeds?|exceeding|at least"
+    r"|minimum|min\.?|≥|>|高于|大于|超过|不小于|不低于|至少|最少)\s*$",
     re.IGNORECASE,
+)
+# (A short qualifier may stand between: "1.0 mm/s RMS or less".)
+_BELOW_AFTER = re.compile(
+    r"^\s*(?:(?:[A-Za-z]{1,5}\s+)?or (?:less|lower|below|fewer)\b|以下|以内|及以下|或以下)", re.I
+)
+_ABOVE_AFTER = re.compile(
+    r"^\s*(?:(?:[A-Za-z]{1,5}\s+)?or (?:more|higher|above|greater)\b|以上|及以上|或以上)", re.I
 )
 # "between 1000 and 2000 mm": the lower end before "and", the quantity the upper one.
 _BETWEEN = re.compile(rf"between\s+({NUMBER})\s+and\s*$", re.IGNORECASE)
-_LOOK_BACK = 32  # characters before a quantity read for its limit word
+_LOOK_BACK = 32  # characters before (and after) a quantity read for its limit word
 
 
 def stated_values(question: str) -> list[Quantity]:
@@ -43,9 +51,10 @@ def _holds(sentence: str, q: Quantity, value: float) -> bool | None:
     between = _BETWEEN.search(before)
     if between:
         return float(between.group(1).replace(",", "")) <= value <= q.value
-    if _BELOW.search(before):
+    after = sentence[q.end : q.end + _LOOK_BACK]
+    if _BELOW.search(before) or _BELOW_AFTER.search(after):
         return value <= q.value
-    if _ABOVE.search(before):
+    if _ABOVE.search(before) or _ABOVE_AFTER.search(after):
         return value >= q.value
     return None
 

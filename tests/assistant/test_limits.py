@@ -28,6 +28,10 @@ ROWS_ZH = (
         ("铁含量是 800 mg/kg，正常吗？", "铁含量低于 1000 mg/kg，正常。", True),
         ("B for 1,500 mm of travel?", "0.010 mm for axes between 1000 and 2000 mm.", True),
         ("B for 600 mm of travel?", "0.010 mm for axes between 1000 and 2000 mm.", False),
+        ("Vibration 0.8 mm/s after run-in: OK?", "Velocity: 1.0 mm/s RMS or less.", True),
+        ("润滑脂铁含量 1200 mg/kg", "铁含量 1000 mg/kg 以下为正常。", False),
+        # "changeover" holds "over" but sets no limit.
+        ("It took 30 minutes. Too long?", "A changeover 25 minutes long is standard.", None),
         # Another unit family, no range or limit, or no value asked: nothing to say.
         ("Iron is 1,500 mg/kg. Normal?", "Below 5 mm of wear the seal is kept.", None),
         ("Iron is 1,500 mg/kg. Normal?", "Take about 5 g of grease for the sample.", None),
