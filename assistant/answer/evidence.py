@@ -336,7 +336,6 @@ def score_sentences(
     names = named_codes(question)
     wants = answer_type(question, names)
     quantity_asked = asks_quantity(question)
-    stated = stated_values(question)  # "1,500 mg/kg iron: normal?" asks which range holds it
     camel_names = long_camel_names(question)
 
     decides = [not h.extra for h in hits]  # BM25's extras are quoted, never evidence
@@ -347,6 +346,10 @@ def score_sentences(
     kinds = [
         None if wants is None else wants(s.text, hits[s.hit_index].chunk.title) for s in sentences
     ]
+    # Whether each sentence's range or limit holds a value the question states ("1,500 mg/kg
+    # iron: normal?" asks which range holds it; None: no value stated, or no range or limit).
+    stated = stated_values(question)
+    holds = [holds_value(stated, s.text) for s in sentences]
 
     def rank(alts: Mapping[str, frozenset[str]], gloss: bool = False) -> Scoring:
         def cover(tokens: set[str] | frozenset[str], hit: int) -> float:
@@ -357,7 +360,9 @@ def score_sentences(
         ranked = []
         typed = []  # lexical support of the sentences that state the kind asked for
         best_counted = 0.0
-        for s, sim, kind, probability in zip(sentences, similarity, kinds, read, strict=True):
+        for s, sim, kind, held, probability in zip(
+            sentences, similarity, kinds, holds, read, strict=True
+        ):
             said = s.tokens - own_codes[s.hit_index]
             own = cover(said, s.hit_index)
             own += 0.5 * cover(heads[s.hit_index] - said, s.hit_index)
@@ -368,7 +373,6 @@ def score_sentences(
             prefer = 0.0
             if kind or (quantity_asked and QUANTITY_CUE.search(s.text)):
                 prefer += RANK_BOOST
-            held = holds_value(stated, s.text)
             if held is not None:  # its range or limit holds the value asked about, or not
                 prefer += RANK_BOOST if held else -RANK_BOOST
             lexical = 0.65 * own + 0.35 * chunk_cov[s.hit_index]

@@ -132,8 +132,8 @@ def check_names(
     same family as documents the knowledge base holds (HX-MP-202 beside HX-MP-201, mentioned
     only as a cross-reference), or by an edition it does not hold (ITSC-RS 101:2026 when it
     holds the 2021 edition). No answer key: the answers to exercises asked for while no
-    visible document is instructor material (`instructor_material`: by its metadata, a
-    document whose `allowed_roles` leave students out). `documents` gives the
+    visible document is instructor material (`instructor_material`: by its metadata, course
+    material whose `allowed_roles` leave students out). `documents` gives the
     title, edition and file name of each visible document (asked for only when the question
     names a code or asks for an answer key).
     """

@@ -138,7 +138,11 @@ def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
 
 @pytest.mark.parametrize(
     "question",
-    ["Now turn that into an exercise set with an answer key.", "Is this for 2024?"],
+    [
+        "Now turn that into an exercise set with an answer key.",
+        "Is that for the older controllers as well?",
+        "Is this for 2024?",  # short: a follow-up by its length too
+    ],
 )
 def test_that_or_this_standing_for_what_was_said_is_a_follow_up(question: str) -> None:
     history = [
