@@ -115,7 +115,8 @@ def build_judge(settings: Settings, embedder: Embedder) -> Judge | None:
         model = load_model(settings.answer.model_file or MODEL_FILE)
     except ValueError as e:
         raise ConfigError(f"answer.model_file: {e}") from e
-    return Judge(scorer, settings.answer.answer_threshold, embedder, model)
+    answer = settings.answer
+    return Judge(scorer, answer.answer_threshold, embedder, model, answer.min_evidence)
 
 
 def _openai(settings: Settings, embedder: Embedder) -> Answerer:

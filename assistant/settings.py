@@ -168,8 +168,10 @@ class AnswerSettings(_Section):
         le=1,
         description="Refuse when the lexical evidence (the weighted share of the question's "
         "terms the best sentences cover) is below this, wherever the answerability model does "
-        "not decide: Chinese questions, procedure and exercise requests, and every question "
-        "when `answerability` is None (fitted with `python -m evals.fit_evidence`).",
+        "not decide: questions whose best passage is Chinese, procedure and exercise "
+        "requests, and every question when `answerability` is None; a Chinese question the "
+        "model would refuse is answered where its Chinese chunks reach this (fitted with "
+        "`python -m evals.fit_evidence`).",
     )
     model_file: Path | None = Field(
         default=None,

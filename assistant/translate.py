@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import Callable
+from collections import Counter
+from collections.abc import Callable, Iterable
 from functools import lru_cache
 from typing import Any
 
 from assistant.language import CJK_CHARS
+from assistant.store.keyword import tokenize
 
 logger = logging.getLogger(__name__)
 
@@ -262,6 +264,29 @@ def english_question(
     if not words:
         return ""
     return " ".join([asking, *words] if asking else words)
+
+
+def rendered_question(question: str, sources: Iterable[str], query: str | None = None) -> str:
+    """`english_question` for a question asked over `sources` (the English texts retrieved
+    for it): each word in the sense those texts use most, followed by the words of what the
+    standalone `query` borrowed from the conversation (a follow-up, "那如果已经出现 E-3062
+    了呢？", is read with the question it follows, as an English follow-up is).
+
+    Returns:
+        The English rendering; "" when nothing in it could be rendered.
+    """
+    counts: Counter[str] = Counter()
+    for text in sources:
+        counts.update(tokenize(text))
+
+    def frequency(word: str) -> int:
+        return min((counts[t] for t in tokenize(word)), default=0)
+
+    english = english_question(question, frequency)
+    if english and query and query != question and query.endswith(question):
+        borrowed = english_question(query[: -len(question)], frequency, asked=False)
+        english = f"{english} {borrowed}".strip()
+    return english
 
 
 def _one_sense(word: str, frequency: Callable[[str], int] | None) -> list[str]:

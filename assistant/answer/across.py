@@ -1,17 +1,16 @@
 """Reading English sources for a Chinese question: the question put in English words
-(`assistant.translate.english_question`), the English sentences read against it by the
-cross-encoder, which knows English only."""
+(`english_rendering`), the English sentences read against it by the cross-encoder, which knows
+English only."""
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.evidence import Sentence, is_chinese
 from assistant.answer.reading import RELEVANCE_POOL, sigmoid
 from assistant.store.keyword import tokenize
-from assistant.translate import english_question
+from assistant.translate import rendered_question
 from assistant.types import Hit
 
 # The probability counts this much as a sentence's evidence, beside the Chinese sentences'
@@ -21,40 +20,28 @@ from assistant.types import Hit
 READ_WEIGHT = 0.4
 
 
-def read_across(
-    relevance: Scorer,
-    question: str,
-    sentences: Sequence[Sentence],
-    hits: Sequence[Hit],
-    query: str | None = None,
-) -> list[float | None]:
-    """The cross-encoder's probability that each English sentence answers a Chinese question.
+def english_rendering(question: str, hits: Sequence[Hit], query: str | None = None) -> str:
+    """A Chinese question in English words, each in the sense the hits' English text uses
+    most, with the words the standalone `query` borrowed from the conversation
+    (`assistant.translate.rendered_question`); "" for a question not in Chinese."""
+    if not is_chinese(question):
+        return ""
+    sources = [h.chunk.text for h in hits if not is_chinese(h.chunk.text)]
+    return rendered_question(question, sources, query)
 
-    The question is put in English with the senses the hits' English text uses most
-    (`english_question`), followed by the words of what the standalone `query` borrowed from
-    the conversation (a follow-up, "那如果已经出现 E-3062 了呢？", is read with the question it
-    follows, as an English follow-up is); the `RELEVANCE_POOL` English sentences sharing most of
+
+def read_across(
+    relevance: Scorer, english: str, sentences: Sequence[Sentence]
+) -> list[float | None]:
+    """The cross-encoder's probability that each English sentence answers a Chinese question,
+    read as its `english_rendering`: the `RELEVANCE_POOL` English sentences sharing most of
     its words are read.
 
     Returns:
         One value per sentence: the probability times `READ_WEIGHT`, or None for a sentence
-        not read (Chinese, outside the pool, or a question not in Chinese or not renderable).
+        not read (Chinese, outside the pool, or no rendering).
     """
     out: list[float | None] = [None] * len(sentences)
-    if not is_chinese(question):
-        return out
-    counts: Counter[str] = Counter()
-    for hit in hits:
-        if not is_chinese(hit.chunk.text):
-            counts.update(tokenize(hit.chunk.text))
-
-    def frequency(word: str) -> int:
-        return min((counts[t] for t in tokenize(word)), default=0)
-
-    english = english_question(question, frequency)
-    if english and query and query != question and query.endswith(question):
-        borrowed = english_question(query[: -len(question)], frequency, asked=False)
-        english = f"{english} {borrowed}".strip()
     english_at = [k for k, s in enumerate(sentences) if not is_chinese(s.text)]
     if not english or not english_at:
         return out

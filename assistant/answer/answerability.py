@@ -13,8 +13,13 @@ documents) when it is short and names nothing, or leans on the conversation ("wh
 other one?"), and several distinct documents are about equally relevant: it is vague, not out
 of scope.
 
-The cross-encoder reads English: Chinese questions keep the extractive answerer's lexical
-evidence check (`ExtractiveAnswerer.min_evidence`).
+The cross-encoder reads English. A Chinese question whose best-retrieved chunk is English is
+answered when either reader finds an answer in what it can read: the model, on the question
+put in English words (`assistant.translate.rendered_question`) against the English chunks, or
+the lexical evidence of the Chinese chunks in the question's own words (at least the setting
+`answer.min_evidence`); it is never asked back (what makes a question vague is read from
+English words). Where retrieval's best chunk is Chinese, the extractive answerer's lexical
+evidence check decides (`ExtractiveAnswerer.min_evidence`).
 """
 
 from __future__ import annotations
@@ -23,15 +28,17 @@ import json
 import math
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cache
 from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.refusals import display_title
 from assistant.answer.terms import is_chinese
+from assistant.translate import rendered_question
 from assistant.types import Hit, Turn
 
 MODEL_FILE = Path(__file__).with_name("answerability.json")
@@ -184,19 +191,17 @@ def decide(
     threshold: float,
     cosine: float = 0.0,
     model: Logistic | None = None,
-) -> Decision | None:
-    """Answer, refusal or clarification for an English question; None for a Chinese one, or
-    one whose best-retrieved passage is Chinese (the cross-encoder reads English only: the
-    caller's lexical evidence decides)."""
-    if is_chinese(question) or not readable(hits):
-        return None
+) -> Decision:
+    """Answer, refusal or clarification for `question`, from `query` (the standalone
+    question, in English words) read against `hits` (English chunks); a question in Chinese
+    is refused, not asked back."""
     model = model or load_model()
     values, logits = features(query, hits, scorer, cosine=cosine)
     p = model.probability(values)
     if p >= threshold:
         return Decision("answer", p, threshold, values)
     candidates = _candidates(hits[:RERANK_TOP], logits)
-    if len(candidates) >= 2 and is_vague(question, history):
+    if len(candidates) >= 2 and not is_chinese(question) and is_vague(question, history):
         return Decision("clarification", p, threshold, values, tuple(candidates))
     return Decision("refusal", p, threshold, values)
 
@@ -237,30 +242,55 @@ def cosine_top(embedder: Any, query: str, hits: Sequence[Hit], n: int = 3) -> fl
     return float(np.max(d @ q))
 
 
+def chinese_evidence(question: str, history: Sequence[Turn], hits: Sequence[Hit]) -> float:
+    """The lexical evidence (`score_sentences`) of the Chinese chunks among `hits`: what a
+    Chinese question's own words find in the sources written in Chinese (0 without any)."""
+    chinese = [h for h in hits if is_chinese(h.chunk.text)]
+    if not chinese:
+        return 0.0
+    sentences = collect_sentences(chinese)
+    return score_sentences(question, chinese, sentences, history=history).evidence
+
+
 @dataclass(frozen=True)
 class Judge:
     """The assistant's answerability decision: a cross-encoder, the dense embedder for
-    `cos_top`, the shipped model and the threshold setting."""
+    `cos_top`, the shipped model and the threshold setting; `min_evidence`, the lexical
+    evidence at which a Chinese question's Chinese sources answer it."""
 
     scorer: Scorer
     threshold: float
     embedder: Any = None
     model: Logistic | None = None  # None: the shipped one
+    min_evidence: float = 0.35
 
     def decide(
         self, question: str, query: str, history: Sequence[Turn], hits: Sequence[Hit]
     ) -> Decision | None:
-        """See `decide`; None when the lexical evidence decides."""
-        if is_chinese(question) or not readable(hits):
+        """See `decide`; None when the extractive answerer's lexical evidence decides:
+        retrieval's best chunk is Chinese, or a Chinese question has no English rendering.
+        A Chinese question the model would refuse is answered where its Chinese sources hold
+        `min_evidence`."""
+        if not readable(hits):
             return None
-        cosine = cosine_top(self.embedder, query, hits)
-        return decide(
+        english = hits
+        if is_chinese(question):
+            english = [h for h in hits if not is_chinese(h.chunk.text)]
+            query = rendered_question(question, [h.chunk.text for h in english], query)
+            if not query:
+                return None
+        decision = decide(
             question,
             query,
             history,
-            hits,
+            english,
             self.scorer,
             threshold=self.threshold,
-            cosine=cosine,
+            cosine=cosine_top(self.embedder, query, english),
             model=self.model,
         )
+        if decision.outcome == "answer" or not is_chinese(question):
+            return decision
+        lexical = chinese_evidence(question, history, hits)
+        outcome = "answer" if lexical >= self.min_evidence else decision.outcome
+        return replace(decision, outcome=outcome, features={**decision.features, "zh": lexical})

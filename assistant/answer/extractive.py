@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import read_across
+from assistant.answer.across import english_rendering, read_across
 from assistant.answer.answerability import Scorer, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -179,13 +179,10 @@ class ExtractiveAnswerer:
         if not hits:
             return Answer(refusal_text(question, hits), refused=True, mode="ask")
         sentences = collect_sentences(hits)
-        # A Chinese question's English sentences, read by the cross-encoder (else all None).
         query = standalone_query(question, history)
-        read = (
-            read_across(self.relevance, question, sentences, hits, query)
-            if self.relevance
-            else None
-        )
+        # A Chinese question's English sentences, read by the cross-encoder (else all None).
+        english = english_rendering(question, hits, query) if self.relevance else ""
+        read = read_across(self.relevance, english, sentences) if self.relevance else None
         scoring = score_sentences(
             question,
             hits,
@@ -200,13 +197,23 @@ class ExtractiveAnswerer:
         measured = {"evidence": scoring.evidence}
         # Never quoted as the answer: sentences about a sibling of what the question names.
         usable = [x for x in scoring.ranked if not x.sibling]
-        relevance = None if is_chinese(question) else self.relevance
-        judged = relevance is not None and readable(hits)  # else the lexical evidence decides
+        chinese = is_chinese(question)
+        # The answerability judge decided to answer (`Judge.decide`: a Chinese question it
+        # could put in English words), else the lexical evidence decides.
+        judged = self.relevance is not None and readable(hits) and (not chinese or bool(english))
+        asked, read_as = question, query
+        if chinese and judged and usable and not is_chinese(usable[0].sentence.text):
+            # An English sentence leads: the English ones are read as an English question's
+            # are, against the rendering (a Chinese source in the question's words leads
+            # else, and is picked by its words).
+            usable = [x for x in usable if not is_chinese(x.sentence.text)]
+            asked = read_as = english
+        relevance = None if is_chinese(asked) else self.relevance
         if usable and relevance is not None and (judged or scoring.evidence >= self.min_evidence):
             picks = select_by_relevance(
                 relevance,
-                question,
-                query,
+                asked,
+                read_as,
                 usable,
                 sentences,
                 hits,
@@ -215,7 +222,7 @@ class ExtractiveAnswerer:
             )
             text, citations = self._compose(picks, hits, lead_first=True)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)
-        if not usable or scoring.evidence < self.min_evidence:
+        if not usable or (not judged and scoring.evidence < self.min_evidence):
             return Answer(
                 refusal_text(question, hits),
                 refused=True,

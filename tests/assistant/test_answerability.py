@@ -19,6 +19,7 @@ from assistant.answer.answerability import (
     load_model,
 )
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.terms import is_chinese
 from assistant.types import Answer, Hit, Turn
 from tests.factories import make_chunk
 
@@ -115,9 +116,35 @@ def test_a_vague_follow_up_between_equally_relevant_documents_is_asked_back() ->
     assert specific is not None and specific.outcome == "refusal"
 
 
-def test_chinese_questions_are_left_to_the_lexical_check() -> None:
-    hits = _hits("减速器润滑脂每 20000 小时更换。")
-    assert decide("润滑脂多久更换？", "q", [], hits, FixedScorer({}), threshold=0.5) is None
+def test_a_chinese_question_is_judged_in_english_words_and_by_its_chinese_sources() -> None:
+    question = "刹车多久检查一次？"
+    english = _hits("The brake check is done every 6 months.", "Coolant is changed yearly.")
+    reads = FixedScorer({"brake check": 4.0})
+    got = Judge(reads, 0.5, model=ONLY_TOP).decide(question, question, [], english)
+    assert got is not None and got.outcome == "answer"
+    # the cross-encoder was asked in English words
+    assert reads.calls and all("brake" in q and not is_chinese(q) for q, _ in reads.calls)
+    unrelated = Judge(FixedScorer({}), 0.5, model=ONLY_TOP)
+    refused = unrelated.decide(question, question, [], english)
+    assert refused is not None and refused.outcome == "refusal"
+    # A Chinese source that holds the question's words answers it, though no English one does.
+    chinese = Hit(make_chunk("zh-0000", text="刹车检查每 6 个月做一次。", title="刹车检查"), 0.2)
+    got = unrelated.decide(question, question, [], [*english, chinese])
+    assert got is not None and got.outcome == "answer" and got.features["zh"] >= 0.35
+    # Where the best chunk is Chinese, the lexical evidence decides, as for English questions.
+    assert unrelated.decide(question, question, [], [chinese, *english]) is None
+
+
+def test_a_chinese_question_is_refused_not_asked_back() -> None:
+    # Two documents about equally relevant and a short question naming nothing: an English
+    # one would be asked back; what makes a question vague is read from English words.
+    hits = _hits("The brake check is done every 6 months.", "Coolant is changed yearly.")
+    judge = Judge(FixedScorer({"brake": -1.0, "Coolant": -1.0}), 0.5, model=ONLY_TOP)
+    assert judge.decide("How often is it checked?", "q", [Turn("user", "x")], hits).outcome == (
+        "clarification"
+    )
+    got = judge.decide("刹车多久检查一次？", "刹车多久检查一次？", [], hits)
+    assert got is not None and got.outcome == "refusal"
 
 
 def test_vague_means_short_and_naming_nothing_or_leaning_on_the_conversation() -> None:

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant import translate
-from assistant.answer.across import read_across
+from assistant.answer.across import english_rendering, read_across
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.retrieve import standalone_query, translated_query
@@ -256,14 +256,12 @@ def test_a_chinese_follow_up_is_read_with_the_question_it_follows() -> None:
     hits = [Hit(BRAKE_PROCEDURE, 1.0)]
     sentences = collect_sentences(hits)
     scorer = RecordingScorer()
-    read_across(scorer, question, sentences, hits, query)
+    read_across(scorer, english_rendering(question, hits, query), sentences)
     (english,) = scorer.queries
     words = english.split()
     assert "E-3062" in words and "brake" in words  # the earlier question's subject
     assert "often" not in words  # what the earlier question asked is not asked again
-    scorer.queries.clear()
-    read_across(scorer, question, sentences, hits)
-    assert "brake" not in scorer.queries[0].split()
+    assert "brake" not in english_rendering(question, hits).split()
     # "好几个人" is several people, not "how many"
     assert not english_question("好几个人同时检修时怎么上锁？").startswith("how many")
 
@@ -295,3 +293,19 @@ def test_an_extra_chunk_is_evidence_only_by_what_the_cross_encoder_reads() -> No
     read = [0.4, None]  # its first sentence read as answering (probability 1 × 0.4)
     by_reading = score_sentences(question, hits, sentences, read=read)
     assert by_reading.evidence >= 0.8 * 0.4
+
+
+def test_a_chinese_question_the_judge_answers_is_read_in_english_not_held_to_its_words() -> None:
+    # The lexical evidence alone would refuse (min_evidence 0.9); the judge decided to answer
+    # (`Judge.decide`), and the English sentences are read against the question's rendering.
+    scorer = QueryScorer({("often", "every 6 months"): 5.0, ("often", "120 %"): -2.0})
+    answerer = ExtractiveAnswerer(relevance=scorer, min_evidence=0.9)
+    answer = answerer.answer("刹车多久检查一次？", [Hit(BRAKE_PROCEDURE, 1.0)])
+    assert not answer.refused
+    assert answer.answer.startswith("Repeat the brake check and the brake inspection every 6")
+    # Without a cross-encoder nothing judged it: the lexical evidence refuses.
+    assert (
+        ExtractiveAnswerer(min_evidence=0.9)
+        .answer("刹车多久检查一次？", [Hit(BRAKE_PROCEDURE, 1.0)])
+        .refused
+    )
