@@ -20,6 +20,8 @@ _NAMED = re.compile(r"(?<![\w-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A
 _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 # Codes of two or more parts ("HX-R20", "JN-WI-C-011"), wherever they stand, Chinese text too.
 _CODE = re.compile(r"(?<![A-Za-z0-9-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
+# One-part codes: capitals, then digits ("M20", "KR16", "J7", "SP1245"), wherever they stand.
+_SHORT_CODE = re.compile(r"(?<![A-Za-z0-9.-])([A-Z]{1,4})(\d{1,5})(?![A-Za-z0-9-]|\.\d)")
 # A year that names an edition: "101:2026", "the 2026 edition", "2026 版".
 _EDITION_YEAR = re.compile(
     r":((?:19|20)\d{2})(?!\d)"
@@ -57,6 +59,13 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
 def named_codes(text: str) -> list[str]:
     """The multi-part codes a text names, upper-cased, in order, without repeats."""
     return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(text)))
+
+
+def short_codes(text: str) -> list[tuple[str, str]]:
+    """The one-part codes a text names, each as written and spelled in two parts ("M20",
+    "M-20": a source may write "M 20"), in order, without repeats."""
+    found = {m.group(0): f"{m.group(1)}-{m.group(2)}" for m in _SHORT_CODE.finditer(text)}
+    return list(found.items())
 
 
 def years(text: str) -> list[str]:

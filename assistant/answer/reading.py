@@ -21,6 +21,7 @@ from assistant.answer.evidence import (
     table_rows_as_text,
 )
 from assistant.answer.terms import question_parts
+from assistant.store.keyword import tokenize
 from assistant.types import Hit
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
@@ -53,6 +54,22 @@ LIST_MAX_WORDS = 90
 # The cross-encoder's preference that the lexical share cannot overrule (`_clear_winner_first`):
 # the margin at which reading two sentences together counts as better, the one value measured.
 CLEAR_LOGITS = PAIR_LOGITS
+
+
+# A table row whose first cell (the row's key: "Axis: J1") the question names gains this much
+# (`_names_row`): rows of one table read alike to the cross-encoder, whose near-equal
+# probabilities saturate ("Axis: J3; …; Quantity to inject: 520 ml" led a question about J1).
+ROW_KEY_SHARE = 0.05
+_ROW_KEY = re.compile(r"^([^:;]{1,40}): ([^;]{1,60});")
+
+
+def _names_row(text: str, asked: frozenset[str]) -> bool:
+    """Whether `text` is a table row restated with its header whose key the question names."""
+    m = _ROW_KEY.match(text)
+    if m is None or text.count("; ") < 1:
+        return False
+    key = set(tokenize(m.group(2)))
+    return bool(key) and key <= asked
 
 
 def sigmoid(x: float) -> float:
@@ -224,7 +241,13 @@ def select_by_relevance(
     following = {(s.hit_index, s.position): s for s in sentences}
     leans = _read_with_before(relevance, query, pool, following, hits, logit)
     whole = _read_lists(relevance, query, pool, sentences, hits, logit)
-    value = {id(x): sigmoid(logit[id(x)]) + LEXICAL_SHARE * x.score for x in pool}
+    asked = frozenset(tokenize(question))
+    value = {
+        id(x): sigmoid(logit[id(x)])
+        + LEXICAL_SHARE * x.score
+        + ROW_KEY_SHARE * _names_row(x.sentence.text, asked)
+        for x in pool
+    }
     ranked = sorted(pool, key=lambda x: -value[id(x)])
     if query == question:  # a follow-up's query carries the earlier question too
         ranked = _clear_winner_first(ranked, logit)

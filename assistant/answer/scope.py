@@ -13,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer.names import are_siblings, edition_years, named_codes
+from assistant.answer.names import are_siblings, edition_years, named_codes, short_codes
 from assistant.answer.refusals import NO_EVIDENCE_EN, NO_EVIDENCE_ZH
 from assistant.answer.terms import query_terms, translated_alternatives
 from assistant.language import squash
@@ -139,6 +139,8 @@ def check_names(
     """
     codes = named_codes(question)
     unknown = [c for c in codes if not mentions(c)]
+    # One-part codes ("M20" bolts, a "KR16" robot), however a source spaces them.
+    unknown += [c for c, two in short_codes(question) if not mentions(c) and not mentions(two)]
     # Versions ("firmware V5.2.0"): mentioned with or without their "V".
     unknown += [
         v for v in _versions(question) if not mentions(v) and not mentions(v.lstrip("vV"))

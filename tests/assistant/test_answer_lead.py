@@ -378,3 +378,20 @@ def test_the_sentence_that_states_the_kind_asked_for_leads_among_relevant_ones()
     # Nor when the question asks for no kind of answer.
     plain = [scored(first, None, 0.9), scored(interval, None, 0.7)]
     assert _kind_first(plain, {id(plain[0]): 1.0, id(plain[1]): 6.0}) == plain
+
+
+def test_among_rows_the_cross_encoder_reads_alike_the_row_the_question_names_leads() -> None:
+    table = (
+        "Axis | Quantity to inject | Posture\n"
+        "--- | --- | ---\n"
+        "J1 | 1,050 ml | J2 0°, J3 0°\n"
+        "J2 | 780 ml | J2 0°, J3 0°\n"
+        "J3 | 520 ml | J2 0°, J3 0°"
+    )
+    hits = [Hit(make_chunk("d0-0000", text=table, title="HX-MP-201", section="Quantities"), 1.0)]
+    # Rows of one table read alike: the model's probabilities saturate and tie.
+    scorer = QueryScorer({("grease", "Quantity to inject"): 7.0})
+    answer = ExtractiveAnswerer(relevance=scorer).answer(
+        "How much grease goes into the J3 reducer?", hits
+    )
+    assert answer.answer.startswith("Axis: J3; Quantity to inject: 520 ml")

@@ -26,6 +26,7 @@ from assistant.answer.evidence import (
     sibling_conflicts,
 )
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.names import short_codes
 from assistant.answer.scope import NameCheck, check_names
 from assistant.store import KnowledgeStore
 from assistant.store.keyword import BM25KeywordIndex, tokenize
@@ -179,7 +180,10 @@ LABELS = [
     "itsc/standards/itsc-rs-101-2021.pdf",
     "MVC-1100 Operator manual\n\nmeridian-cnc/guides/mvc-1100.md",
 ]
-KNOWN = ["HX-R20", "HX-MP-201", "HX-MP-202", "HX-MP-204", "ITSC-RS", "2021", "2026", "MVC-850"]
+KNOWN = [
+    *("HX-R20", "HX-MP-201", "HX-MP-202", "HX-MP-204", "ITSC-RS", "2021", "2026", "MVC-850"),
+    *("J2", "J5", "T1"),
+]
 
 
 def names(question: str) -> NameCheck:
@@ -210,6 +214,17 @@ def test_edition_not_held() -> None:
     check = names("ITSC-RS 101:2026 版相比 2021 版有哪些变化？")
     assert [asked for asked, _ in check.not_held] == ["ITSC-RS 101:2026"]
     assert not names("What does ITSC-RS 101:2021 require in T1?")
+
+
+def test_a_one_part_code_no_visible_source_mentions_is_unknown() -> None:
+    # "M20" bolts, a "KR16" robot: codes of one part, however a source spaces them.
+    assert names("HX-R20 上 M20 螺栓的拧紧力矩是多少？").unknown == ("M20",)
+    assert names("What oil does the A1 axis of a KUKA KR16 use?").unknown == ("A1", "KR16")
+    assert not names("What is the maximum speed in T1 for J2?")
+    spaced = check_names("What torque for M20 bolts?", mentions_of(["M-20"]), lambda: LABELS)
+    assert not spaced  # the sources write "M 20"
+    # not one-part codes: a version's first part, a code's second, a number with its unit
+    assert short_codes("HX-R20 firmware V5.1.4, 3D printing at 20 mm, ITSC-RS 101") == []
 
 
 def test_model_codes_in_body_text_are_not_documents() -> None:
