@@ -262,7 +262,7 @@ class Judge:
     threshold: float
     embedder: Any = None
     model: Logistic | None = None  # None: the shipped one
-    min_evidence: float = 0.35
+    min_evidence: float = 0.28  # the default of the `answer.min_evidence` setting
 
     def decide(
         self, question: str, query: str, history: Sequence[Turn], hits: Sequence[Hit]
