@@ -1,6 +1,6 @@
 """Reading English sources for a Chinese question: the question put in English words
-(`english_rendering`), the English sentences read against it by the cross-encoder, which knows
-English only."""
+(`assistant.answer.answerability.english_rendering`), the English sentences read against it
+by the cross-encoder, which knows English only."""
 
 from __future__ import annotations
 
@@ -10,24 +10,12 @@ from assistant.answer.answerability import Scorer
 from assistant.answer.evidence import Sentence, is_chinese
 from assistant.answer.reading import RELEVANCE_POOL, sigmoid
 from assistant.store.keyword import tokenize
-from assistant.translate import rendered_question
-from assistant.types import Hit
 
 # The probability counts this much as a sentence's evidence, beside the Chinese sentences'
 # term coverage: where a Chinese source states the answer in the question's own words, it
 # still leads (chosen on the demo set's tune half: 0.3 to 1.0 gave 15 to 17 Chinese leads
 # of 30, 0.4 the most with none lost).
 READ_WEIGHT = 0.4
-
-
-def english_rendering(question: str, hits: Sequence[Hit], query: str | None = None) -> str:
-    """A Chinese question in English words, each in the sense the hits' English text uses
-    most, with the words the standalone `query` borrowed from the conversation
-    (`assistant.translate.rendered_question`); "" for a question not in Chinese."""
-    if not is_chinese(question):
-        return ""
-    sources = [h.chunk.text for h in hits if not is_chinese(h.chunk.text)]
-    return rendered_question(question, sources, query)
 
 
 def read_across(

@@ -242,6 +242,16 @@ def cosine_top(embedder: Any, query: str, hits: Sequence[Hit], n: int = 3) -> fl
     return float(np.max(d @ q))
 
 
+def english_rendering(question: str, hits: Sequence[Hit], query: str | None = None) -> str:
+    """A Chinese question in English words, each in the sense the hits' English text uses
+    most, with the words the standalone `query` borrowed from the conversation
+    (`assistant.translate.rendered_question`); "" for a question not in Chinese."""
+    if not is_chinese(question):
+        return ""
+    sources = [h.chunk.text for h in hits if not is_chinese(h.chunk.text)]
+    return rendered_question(question, sources, query)
+
+
 def chinese_evidence(question: str, history: Sequence[Turn], hits: Sequence[Hit]) -> float:
     """The lexical evidence (`score_sentences`) of the Chinese chunks among `hits`: what a
     Chinese question's own words find in the sources written in Chinese (0 without any)."""
@@ -276,7 +286,7 @@ class Judge:
         english = hits
         if is_chinese(question):
             english = [h for h in hits if not is_chinese(h.chunk.text)]
-            query = rendered_question(question, [h.chunk.text for h in english], query)
+            query = english_rendering(question, hits, query)
             if not query:
                 return None
         decision = decide(

@@ -8,8 +8,8 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import english_rendering, read_across
-from assistant.answer.answerability import Scorer, readable
+from assistant.answer.across import read_across
+from assistant.answer.answerability import Scorer, english_rendering, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (

@@ -9,7 +9,8 @@ import numpy as np
 import pytest
 
 from assistant import translate
-from assistant.answer.across import english_rendering, read_across
+from assistant.answer.across import read_across
+from assistant.answer.answerability import english_rendering
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.retrieve import standalone_query, translated_query
