@@ -96,6 +96,11 @@ def translated_query(query: str) -> str:
     return " ".join([*latin, *english])
 
 
+# The English chunks a Chinese question's rendering finds that are read before its
+# `rendered_k` extras are chosen, one per document: this many times as many.
+RENDERED_POOL = 3
+
+
 class HybridRetriever:
     """Dense and keyword candidates for one identity, fused; only visible chunks come out.
 
@@ -261,11 +266,20 @@ class HybridRetriever:
         fused, best_rank = _fuse(rankings, self.settings.rrf_k)
         have = {h.chunk.chunk_id for h in hits}
         wanted = [cid for cid in sorted(fused, key=lambda c: (-fused[c], c)) if cid not in have]
-        wanted = wanted[: self.settings.rendered_k]
+        wanted = wanted[: RENDERED_POOL * self.settings.rendered_k]
         if not wanted:
             return []
         records = self.store.chunks(wanted, identity)
-        return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
+        found = _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
+        # One chunk per document: a table's chunks all match the words of its header
+        # ("tightening torque"), and the one answer may be in another document.
+        out: list[Hit] = []
+        docs: set[str] = set()
+        for hit in found:
+            if hit.chunk.doc_id not in docs and len(out) < self.settings.rendered_k:
+                out.append(hit)
+                docs.add(hit.chunk.doc_id)
+        return out
 
     def _keyword_extra(
         self,

@@ -58,9 +58,29 @@ _QUANTITY_ASK = re.compile(
     r"time-out|duration|delay|deadline|hardness|"
     r"repeatability|accuracy|tolerance|clearance|backlash|runout|payload|reach|resistance|"
     r"capacity|diameter|length|thickness|weight|mass|flow|frequency|concentration|life))\b"
-    r"|多少|多长|多久|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命|硬度",
+    r"|多少|多长|多久|多大|多高|多重|多快|几|精度|公差|间隙|跳动|负载|电阻|容量|直径|厚度|寿命|硬度",
     re.IGNORECASE,
 )
+# A question that names a quantity without "how much" or "what <quantity>" asks for it too
+# ("What's the top speed in T1?", "Torque for the battery box cover screws", "Do ITSC and
+# Huaxin agree on the encoder battery interval?"), unless it asks how, why, when or where.
+# Only words that name a measure: backlash, run-out or accuracy are as often what a question
+# discusses ("the model answer on separate backlash values").
+_QUANTITY_NOUN = re.compile(
+    r"\b(torque|pressure|temperature|interval|quantity|amount|speed|voltage|timeout|time-out|"
+    r"duration|deadline|payload|resistance|capacity|diameter|thickness|weight|frequency|"
+    r"concentration)\b",
+    re.IGNORECASE,
+)
+_OTHER_ASK = re.compile(r"^\W*(how|why|when|where|who|whom|whose)\b", re.IGNORECASE)
+
+
+def _quantity_asked(question: str) -> bool:
+    return bool(_QUANTITY_ASK.search(question)) or (
+        bool(_QUANTITY_NOUN.search(question)) and not _OTHER_ASK.search(question)
+    )
+
+
 _INTENTS = (
     (re.compile(r"\b(why|cause[ds]?|reason)\b|为什么|原因|为何", re.IGNORECASE), CAUSE_CUE),
     (
@@ -88,7 +108,7 @@ def quantity_words(text: str) -> frozenset[str]:
 
 def asks_quantity(question: str) -> bool:
     """Whether the question asks for a quantity ("how much", "what torque", "多少")."""
-    return bool(_QUANTITY_ASK.search(question))
+    return _quantity_asked(question)
 
 
 def intent_cues(question: str) -> list[re.Pattern[str]]:
@@ -123,7 +143,7 @@ def answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], boo
             return any(new(c) for c in [*named_codes(text), *codes(text)])
 
         return designates
-    if _QUANTITY_ASK.search(question):
+    if _quantity_asked(question):
         families = _asked_families(question)
         if families:  # "what repeatability": a length, not the payload's 20 kg
             return lambda text, _title: any(

@@ -95,9 +95,31 @@ def _clear_winner_first(ranked: list[Scored], logit: dict[int, float]) -> list[S
     if not ranked:
         return ranked
     top = max(ranked, key=lambda x: logit[id(x)])
-    if logit[id(top)] < logit[id(ranked[0])] + CLEAR_LOGITS:
+    if logit[id(top)] < logit[id(ranked[0])] + CLEAR_LOGITS or _among_rows(top, ranked, logit):
         return ranked
     return [top, *(x for x in ranked if x is not top)]
+
+
+def _is_row(text: str) -> bool:
+    """Whether `text` is a table row restated with its header ("Bolt size: M6; …")."""
+    return _ROW_KEY.match(text) is not None and "; " in text
+
+
+def _among_rows(top: Scored, ranked: list[Scored], logit: dict[int, float]) -> bool:
+    """Whether `top` is a table row that another row of its table scores nearly as well
+    (within `CLEAR_LOGITS`): the cross-encoder then prefers the table, whose header says what
+    was asked ("Tightening torque (N·m)"), not that row ("Battery box bracket" led a question
+    on the battery box cover's screws)."""
+    s = top.sentence
+    if not _is_row(s.text):
+        return False
+    return any(
+        x is not top
+        and x.sentence.hit_index == s.hit_index
+        and _is_row(x.sentence.text)
+        and logit[id(x)] >= logit[id(top)] - CLEAR_LOGITS
+        for x in ranked
+    )
 
 
 def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:

@@ -395,3 +395,62 @@ def test_among_rows_the_cross_encoder_reads_alike_the_row_the_question_names_lea
         "How much grease goes into the J3 reducer?", hits
     )
     assert answer.answer.startswith("Axis: J3; Quantity to inject: 520 ml")
+
+
+def test_a_table_row_is_no_clear_winner_when_its_table_s_other_rows_read_as_well() -> None:
+    # The cross-encoder reads every row of a torque table as about torque (its header says
+    # so): the bracket's row is no clear answer for the cover's screws.
+    table = (
+        "Bolt size | Tightening torque (N·m) | Typical use\n"
+        "--- | --- | ---\n"
+        "M6 | 15 | Battery box bracket\n"
+        "M8 | 36 | J5 gear housing\n"
+        "M10 | 72 | J3 motor mounting"
+    )
+    hits = [
+        Hit(make_chunk("d0-0000", text=table, title="HX-R20 torques", section="Torques"), 1.0),
+        Hit(
+            make_chunk(
+                "d1-0000",
+                text="Battery box cover screws: 1.2 N·m.",
+                title="HX-R20 manual",
+                section="Encoder backup battery",
+            ),
+            0.9,
+        ),
+    ]
+    question = "What torque do the battery box cover screws get?"
+
+    def lead(other_rows: float) -> str:
+        scorer = QueryScorer(
+            {
+                ("torque", "Battery box bracket"): 5.9,
+                ("torque", "J5 gear"): other_rows,
+                ("torque", "J3 motor"): other_rows,
+                ("torque", "cover screws"): 4.6,
+            }
+        )
+        return ExtractiveAnswerer(relevance=scorer).answer(question, hits).answer
+
+    assert lead(5.0).startswith("Battery box cover screws: 1.2 N·m.")
+    # A row the model prefers clearly over its table's other rows still leads.
+    assert lead(2.0).startswith("Bolt size: M6")
+
+
+def test_a_question_that_names_a_measure_asks_for_a_quantity() -> None:
+    from assistant.answer.kinds import asks_quantity
+
+    for question in (
+        "What's the top speed allowed in T1?",
+        "Torque for the battery box cover screws",
+        "Do ITSC and Huaxin agree on the encoder battery interval?",
+        "What is the grease quantity for the J1 axis?",
+        "HX-R20 电池盒盖的螺钉要拧多大力矩？",
+    ):
+        assert asks_quantity(question), question
+    for question in (
+        "How do I measure the coolant concentration each day?",
+        "Why did the pressure drop?",
+        "What's the model answer on separate backlash values?",
+    ):
+        assert not asks_quantity(question), question
