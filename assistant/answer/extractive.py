@@ -129,6 +129,7 @@ class ExtractiveAnswerer:
             embed=self.embed,
             embed_chinese=self.embed_chinese,
             min_evidence=self.min_evidence,
+            relevance=self.relevance,
         )
         if result.refused:
             result = self._without_steps(question, hits, history, result)

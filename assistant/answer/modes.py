@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from assistant.answer.answerability import Scorer, passage_text
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
@@ -33,6 +34,7 @@ from assistant.answer.refusals import refusal_text
 from assistant.answer.registry import MODES
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
+from assistant.retrieve import standalone_query
 from assistant.store.keyword import tokenize
 from assistant.types import Answer, Citation, Hit, Turn
 
@@ -88,8 +90,12 @@ def _rank_procedures(
     weights: tuple[dict[str, float], dict[str, float]],
     embed: Embed | None,
     embed_chinese: bool,
+    relevance: Scorer | None = None,
 ) -> list[_Doc]:
-    """Procedure documents among the hits, best first: summed retrieval + title/text match."""
+    """Procedure documents among the hits, best first: summed retrieval + title/text match;
+    with a cross-encoder and an English question, the document whose best chunk it reads as
+    answering the question best comes first (the manual's safety list, sharing the words
+    "HX-R20" and "check", had led a request for the brake check procedure)."""
     signals = retrieval_signal(hits)
     groups: dict[str, list[int]] = {}
     for i, hit in enumerate(hits):
@@ -131,7 +137,18 @@ def _rank_procedures(
             evidence = max(evidence, across.evidence)
         docs.append(_Doc(doc_id, tuple(idx), score, evidence))
     docs.sort(key=lambda d: (-d.score, d.indices[0]))
-    return docs
+    if relevance is None or is_chinese(question) or len(docs) < 2:
+        return docs
+    query = standalone_query(question, history)
+    read = [i for d in docs for i in d.indices]
+    logits = dict(
+        zip(read, relevance.score(query, [passage_text(hits[i]) for i in read]), strict=True)
+    )
+    best = {d.doc_id: max(float(logits[i]) for i in d.indices) for d in docs}
+    # Only documents it reads as answering (a logit of at least 0) are reordered: among the
+    # others its order is noise (a battery procedure had led a lockout question at -2.7).
+    relevant = sorted((d for d in docs if best[d.doc_id] >= 0.0), key=lambda d: -best[d.doc_id])
+    return relevant + [d for d in docs if best[d.doc_id] < 0.0]
 
 
 def compose_procedure(
@@ -142,6 +159,7 @@ def compose_procedure(
     embed: Embed | None = None,
     embed_chinese: bool = False,
     min_evidence: float = 0.35,
+    relevance: Scorer | None = None,
 ) -> Answer:
     """The steps of the best-matching procedure among `hits`, in order, cautions before steps.
 
@@ -152,13 +170,14 @@ def compose_procedure(
         embed: optional embedder adding title similarity to the match.
         embed_chinese: use the embedder for Chinese text too (a multilingual model).
         min_evidence: below this, the answer is a refusal.
+        relevance: optional cross-encoder that picks the procedure for an English question.
 
     Returns:
         A Markdown answer (header, steps, cautions, disagreement notes) or a refusal.
     """
     terms = query_terms(question, history)
     weights = terms, idf_weights(terms, [set(s.tokens) for s in collect_sentences(hits)])
-    docs = _rank_procedures(question, hits, history, weights, embed, embed_chinese)
+    docs = _rank_procedures(question, hits, history, weights, embed, embed_chinese, relevance)
     if not docs:
         return refusal("procedure", question, hits)
     best = docs[0]
