@@ -23,6 +23,7 @@ from assistant.answer.evidence import (
     score_sentences,
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
+from assistant.answer.kinds import intent_cues
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.answer.reading import Pick, select_by_relevance, word_count
 from assistant.answer.registry import get_mode
@@ -49,6 +50,31 @@ def _first_answers(picks: list[Pick], n: int) -> list[Pick]:
             taken += 1
         out.append(p)
     return out
+
+
+def _lead_value(x: Scored) -> float:
+    return 0.375 * (x.score + x.match)
+
+
+def _asked_kind_lead(question: str, pool: list[Scored]) -> Scored | None:
+    """The sentence to lead a lexically ranked answer when the one ranked first does not give
+    the kind of answer asked for (an interval for "多久更换一次", a cause for "原因") and
+    another relevant one does: the best of those (None when the first gives it, or none does).
+    The cross-encoder's reading does the same (`reading._kind_first`); here, where it cannot
+    read, a sentence on what grease does had led "RV减速器润滑脂多久更换一次"."""
+    if not pool:
+        return None
+    cues = intent_cues(question)
+
+    def gives(x: Scored) -> bool:
+        if x.states_kind is not None:
+            return x.states_kind
+        return bool(cues) and any(c.search(x.sentence.text) for c in cues)
+
+    if gives(max(pool, key=_lead_value)):
+        return None
+    giving = [x for x in pool if gives(x) and not x.sentence.lead_in]
+    return max(giving, key=_lead_value) if giving else None
 
 
 class ExtractiveAnswerer:
@@ -269,6 +295,10 @@ class ExtractiveAnswerer:
         )
         chosen: list[Pick] = [Pick(x) for x in first]
         pool = [x for x in pool if all(x is not y for y in first)]
+        lead = None if chosen else _asked_kind_lead(question, pool)
+        if lead is not None:
+            chosen.append(Pick(lead))
+            pool.remove(lead)
 
         def redundancy(x: Scored) -> float:
             return max((jaccard(set(x.sentence.words), set(p.s.words)) for p in chosen), default=0)

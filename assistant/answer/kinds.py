@@ -49,7 +49,7 @@ FIX_CUE = re.compile(
 QUANTITY_CUE = re.compile(
     r"\d[\d,.]*\s*(?:ml|l|g|kg|t|mm|µm|um|m|n·m|nm|n|kn|mpa|bar|pa|°c|℃|h|hours?|min|minutes?|"
     r"s|sec|seconds?|days?|weeks?|months?|years?|%|rpm|min⁻¹|v|a|kw|hz|mm/s|shore|irhd|hrc|hb|°dh|"
-    r"hv)(?![a-z])",
+    r"hv|千克|公斤|克|毫升|升|分钟|秒|小时|天|周|个月|毫米|微米|伏|牛\s?[·.]?\s?米|转/分)(?![a-z])",
     re.IGNORECASE,
 )
 _QUANTITY_ASK = re.compile(

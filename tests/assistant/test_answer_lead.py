@@ -483,3 +483,16 @@ def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     assert "HX-MP-207" in first_step(4.0, 7.5)
     # Where it reads none as answering, the lexical ranking stands (its order is noise there).
     assert "chapter 6" in first_step(-4.0, -2.5)
+
+
+def test_a_lexically_ranked_answer_leads_with_the_kind_of_answer_asked_for() -> None:
+    # Without the cross-encoder (a Chinese question over Chinese sources), the sentence with
+    # most of the question's words came first although it states no interval.
+    text = (
+        "RV减速器润滑脂更换一次要排出全部旧润滑脂，RV减速器润滑脂更换后要试运行。\n"
+        "RV减速器润滑脂每 20000 小时更换。"
+    )
+    hits = [Hit(make_chunk("d0-0000", text=text, title="减速器润滑", section="润滑脂"), 1.0)]
+    got = ExtractiveAnswerer(min_evidence=0.0).answer("RV减速器润滑脂多久更换一次？", hits)
+    assert not got.refused, got.answer
+    assert got.answer.startswith("RV减速器润滑脂每 20000 小时更换。"), got.answer
