@@ -247,7 +247,9 @@ class ExtractiveAnswerer:
                 ask_sentences=self.ask_sentences,
                 redundancy=self.redundancy,
             )
-            text, citations = self._compose(picks, hits, lead_first=True)
+            unread = self._unread_answer(question, usable, sentences, hits, picks)
+            picks = unread or picks
+            text, citations = self._compose(picks, hits, lead_first=not unread)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)
         if not usable or (not judged and scoring.evidence < self.min_evidence):
             return Answer(
@@ -270,6 +272,26 @@ class ExtractiveAnswerer:
         return Answer(
             text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
         )
+
+    def _unread_answer(
+        self,
+        question: str,
+        usable: list[Scored],
+        sentences: list[Sentence],
+        hits: list[Hit],
+        picks: list[Pick],
+    ) -> list[Pick]:
+        """For an English question whose chosen sentences the cross-encoder reads as not
+        answering (every logit below 0), the Chinese sentences among `usable`, by the lexical
+        ranking (glossed words, the multilingual similarity): the model reads no Chinese, and
+        a Jiangnan work instruction written in Chinese had been answered from an English
+        course's typical air pressure. None otherwise (the judge has decided to answer)."""
+        if is_chinese(question) or any(p.logit is not None and p.logit >= 0.0 for p in picks):
+            return []
+        chinese = [x for x in usable if is_chinese(x.sentence.text)]
+        if not chinese:
+            return []
+        return _first_answers(self._select(chinese, sentences, question, hits), self.ask_sentences)
 
     def _select(
         self,

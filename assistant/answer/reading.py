@@ -224,6 +224,7 @@ class Pick:
     scored: Scored
     context: bool = False  # taken because the sentence before it leads into it
     shown: str | None = None  # the text quoted, when not the sentence's own (a whole list)
+    logit: float | None = None  # the cross-encoder's reading of an answer it chose
 
     @property
     def s(self) -> Sentence:
@@ -285,7 +286,7 @@ def select_by_relevance(
             return False
         listed = whole.get(id(x.sentence))
         if listed is not None:
-            chosen.append(Pick(x, shown=listed.text))
+            chosen.append(Pick(x, shown=listed.text, logit=logit[id(x)]))
             quoted.update(id(m) for m in listed.members)
             return True
         nxt = following.get((x.sentence.hit_index, x.sentence.position + 1))
@@ -295,7 +296,7 @@ def select_by_relevance(
         if before is not None and id(before) not in quoted:
             chosen.append(Pick(replace(x, sentence=before), context=True))
             quoted.add(id(before))
-        chosen.append(Pick(x))
+        chosen.append(Pick(x, logit=logit[id(x)]))
         quoted.add(id(x.sentence))
         if nxt is not None and x.sentence.lead_in and id(nxt) not in quoted:
             chosen.append(Pick(replace(x, sentence=nxt), context=True))

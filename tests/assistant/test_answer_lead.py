@@ -496,3 +496,30 @@ def test_a_lexically_ranked_answer_leads_with_the_kind_of_answer_asked_for() -> 
     got = ExtractiveAnswerer(min_evidence=0.0).answer("RV减速器润滑脂多久更换一次？", hits)
     assert not got.refused, got.answer
     assert got.answer.startswith("RV减速器润滑脂每 20000 小时更换。"), got.answer
+
+
+def test_where_the_model_reads_no_english_sentence_as_answering_the_chinese_ones_answer() -> None:
+    english = make_chunk(
+        "d0-0000",
+        text="Supply pressure of machine tool pneumatics is typically 0.5 to 0.7 MPa.",
+        title="NLC-CNC-201 Pneumatics",
+        section="Air supply",
+    )
+    chinese = make_chunk(
+        "d1-0000",
+        text="8. 连接气管，打开供气阀，确认夹爪供气压力为 0.5～0.6 MPa。",
+        title="JN-WI-R-003 机器人换型点检作业指导书",
+        section="5 换型步骤",
+        language="zh",
+    )
+    hits = [Hit(english, 1.0), Hit(chinese, 0.9)]
+    question = "What air pressure should the gripper supply have after a changeover?"
+
+    def answer(english_logit: float) -> str:
+        scorer = QueryScorer({("pressure", "typically"): english_logit}, default=-8.0)
+        return ExtractiveAnswerer(relevance=scorer).answer(question, hits).answer
+
+    # The model reads the English sentence as not answering (and cannot read Chinese).
+    assert answer(-3.0).startswith("8. 连接气管"), answer(-3.0)
+    # Where it reads it as answering, the English sentence leads.
+    assert answer(2.0).startswith("Supply pressure"), answer(2.0)
