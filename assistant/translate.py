@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import re
 from collections import Counter
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
 from typing import Any
 
@@ -334,3 +334,21 @@ def _cleaned(senses: list[str]) -> list[list[str]]:
 def _uses(senses: list[list[str]], frequency: Callable[[str], int]) -> list[int]:
     """How often the sources use each sense: as often as its rarest word."""
     return [min(frequency(w) for w in sense) for sense in senses]
+
+
+def glossed(question: str, texts: Sequence[str], hits: Sequence[Any]) -> list[str]:
+    """Chinese `texts` in English words, for a reader that knows only English: each word in the
+    sense the English `question` uses, else the one the English hits use most
+    (`english_question`, nothing put first); a text with nothing to gloss is kept as it is.
+    "距离不小于 30 mm" read for "how much clearance …" keeps its 30 mm beside the glossed words."""
+    asked = set(tokenize(question))
+    counts: Counter[str] = Counter()
+    for hit in hits:
+        if not _CJK_RUN.search(hit.chunk.text):
+            counts.update(tokenize(hit.chunk.text))
+
+    def frequency(word: str) -> int:
+        # The question's own words first: its sense is the one meant.
+        return min((counts[t] + 1000 * (t in asked) for t in tokenize(word)), default=0)
+
+    return [english_question(t, frequency, asked=False) or t for t in texts]

@@ -25,9 +25,10 @@ from assistant.answer.evidence import (
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.kinds import intent_cues
 from assistant.answer.modes import compose_procedure, refusal
-from assistant.answer.reading import Pick, select_by_relevance, word_count
+from assistant.answer.reading import RELEVANCE_POOL, Pick, select_by_relevance, word_count
 from assistant.answer.registry import get_mode
 from assistant.retrieve import standalone_query
+from assistant.translate import glossed
 from assistant.types import Answer, Citation, Hit, Turn
 
 logger = logging.getLogger(__name__)
@@ -247,9 +248,9 @@ class ExtractiveAnswerer:
                 ask_sentences=self.ask_sentences,
                 redundancy=self.redundancy,
             )
-            unread = self._unread_answer(question, usable, sentences, hits, picks)
+            unread = self._unread_answer(question, history, usable, hits, picks)
             picks = unread or picks
-            text, citations = self._compose(picks, hits, lead_first=not unread)
+            text, citations = self._compose(picks, hits, lead_first=True)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)
         if not usable or (not judged and scoring.evidence < self.min_evidence):
             return Answer(
@@ -276,22 +277,34 @@ class ExtractiveAnswerer:
     def _unread_answer(
         self,
         question: str,
+        history: Sequence[Turn],
         usable: list[Scored],
-        sentences: list[Sentence],
         hits: list[Hit],
         picks: list[Pick],
     ) -> list[Pick]:
         """For an English question whose chosen sentences the cross-encoder reads as not
-        answering (every logit below 0), the Chinese sentences among `usable`, by the lexical
-        ranking (glossed words, the multilingual similarity): the model reads no Chinese, and
+        answering (every logit below 0), the Chinese sentences among `usable` that it reads as
+        answering best in their English glosses (`translate.glossed`): it reads no Chinese, and
         a Jiangnan work instruction written in Chinese had been answered from an English
         course's typical air pressure. None otherwise (the judge has decided to answer)."""
         if is_chinese(question) or any(p.logit is not None and p.logit >= 0.0 for p in picks):
             return []
-        chinese = [x for x in usable if is_chinese(x.sentence.text)]
-        if not chinese:
+        chinese = [x for x in usable if is_chinese(x.sentence.text)][:RELEVANCE_POOL]
+        if not chinese or self.relevance is None:
             return []
-        return _first_answers(self._select(chinese, sentences, question, hits), self.ask_sentences)
+        glosses = glossed(question, [x.sentence.text for x in chinese], hits)
+        logits = self.relevance.score(standalone_query(question, history), glosses)
+        order = sorted(range(len(chinese)), key=lambda i: -float(logits[i]))
+        chosen: list[Pick] = []
+        for i in order:
+            x = chinese[i]
+            if len(chosen) == self.ask_sentences:
+                break
+            words = set(x.sentence.words)
+            if any(jaccard(words, set(p.s.words)) >= self.redundancy for p in chosen):
+                continue
+            chosen.append(Pick(x))
+        return chosen
 
     def _select(
         self,

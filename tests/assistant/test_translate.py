@@ -310,3 +310,11 @@ def test_a_chinese_question_the_judge_answers_is_read_in_english_not_held_to_its
         .answer("刹车多久检查一次？", [Hit(BRAKE_PROCEDURE, 1.0)])
         .refused
     )
+
+
+def test_a_chinese_sentence_is_glossed_for_an_english_question_with_its_numbers() -> None:
+    question = "How much clearance must the robot keep from the guard door?"
+    sentence = "重点观察机器人进入机床时与防护门之间的距离不小于 30 mm。"
+    gloss, latin = translate.glossed(question, [sentence, "TCP_CHK"], [])
+    assert "robot" in gloss and "distance" in gloss and "30 mm" in gloss
+    assert latin == "TCP_CHK"  # nothing Chinese to gloss: kept as it is
