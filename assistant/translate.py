@@ -275,13 +275,7 @@ def rendered_question(question: str, sources: Iterable[str], query: str | None =
     Returns:
         The English rendering; "" when nothing in it could be rendered.
     """
-    counts: Counter[str] = Counter()
-    for text in sources:
-        counts.update(tokenize(text))
-
-    def frequency(word: str) -> int:
-        return min((counts[t] for t in tokenize(word)), default=0)
-
+    frequency = _used_in(sources)
     english = english_question(question, frequency)
     if english and query and query != question and query.endswith(question):
         borrowed = english_question(query[: -len(question)], frequency, asked=False)
@@ -336,19 +330,23 @@ def _uses(senses: list[list[str]], frequency: Callable[[str], int]) -> list[int]
     return [min(frequency(w) for w in sense) for sense in senses]
 
 
-def glossed(question: str, texts: Sequence[str], hits: Sequence[Any]) -> list[str]:
-    """Chinese `texts` in English words, for a reader that knows only English: each word in the
-    sense the English `question` uses, else the one the English hits use most
-    (`english_question`, nothing put first); a text with nothing to gloss is kept as it is.
-    "距离不小于 30 mm" read for "how much clearance …" keeps its 30 mm beside the glossed words."""
-    asked = set(tokenize(question))
+def _used_in(sources: Iterable[str], favoured: str = "") -> Callable[[str], int]:
+    """How often `sources` use a word (its rarest token), the words of `favoured` first."""
     counts: Counter[str] = Counter()
-    for hit in hits:
-        if not _CJK_RUN.search(hit.chunk.text):
-            counts.update(tokenize(hit.chunk.text))
+    for text in sources:
+        counts.update(tokenize(text))
+    first = set(tokenize(favoured))
 
     def frequency(word: str) -> int:
-        # The question's own words first: its sense is the one meant.
-        return min((counts[t] + 1000 * (t in asked) for t in tokenize(word)), default=0)
+        return min((counts[t] + 1000 * (t in first) for t in tokenize(word)), default=0)
 
+    return frequency
+
+
+def glossed(question: str, texts: Sequence[str], sources: Iterable[str]) -> list[str]:
+    """Chinese `texts` in English words, for a reader that knows only English: each word in the
+    sense the English `question` uses (its sense is the one meant), else the one the English
+    `sources` use most (`english_question`, nothing put first); a text with nothing to gloss
+    is kept as it is. "距离不小于 30 mm" read for "how much clearance …" keeps its 30 mm."""
+    frequency = _used_in(sources, favoured=question)
     return [english_question(t, frequency, asked=False) or t for t in texts]

@@ -1,15 +1,19 @@
-"""Reading English sources for a Chinese question: the question put in English words
-(`assistant.answer.answerability.english_rendering`), the English sentences read against it
-by the cross-encoder, which knows English only."""
+"""Reading across languages with a cross-encoder that knows English only: English sources for a
+Chinese question, read against the question put in English words
+(`assistant.answer.answerability.english_rendering`); Chinese sources for an English question,
+read as their English glosses (`assistant.translate.glossed`)."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
 from assistant.answer.answerability import Scorer
-from assistant.answer.evidence import Sentence, is_chinese
-from assistant.answer.reading import RELEVANCE_POOL, sigmoid
+from assistant.answer.evidence import Scored, Sentence, is_chinese, jaccard
+from assistant.answer.reading import RELEVANCE_POOL, Pick, sigmoid
+from assistant.language import CJK
 from assistant.store.keyword import tokenize
+from assistant.translate import glossed
+from assistant.types import Hit
 
 # The probability counts this much as a sentence's evidence, beside the Chinese sentences'
 # term coverage: where a Chinese source states the answer in the question's own words, it
@@ -49,3 +53,34 @@ def read_across(
     for k, logit in zip(pool, logits, strict=True):
         out[k] = READ_WEIGHT * sigmoid(float(logit))
     return out
+
+
+def read_chinese(
+    relevance: Scorer,
+    question: str,
+    query: str,
+    usable: Sequence[Scored],
+    hits: Sequence[Hit],
+    *,
+    n: int,
+    redundancy: float,
+) -> list[Pick]:
+    """The Chinese sentences among `usable` that the cross-encoder reads as answering the
+    English `query` best in their English glosses, at most `n`, none `redundancy`-similar to
+    one before: for an English question whose English sentences it reads as not answering (a
+    Jiangnan work instruction written in Chinese had been answered from an English course's
+    typical air pressure). [] without Chinese sentences."""
+    chinese = [x for x in usable if is_chinese(x.sentence.text)][:RELEVANCE_POOL]
+    if not chinese:
+        return []
+    english = [h.chunk.text for h in hits if not CJK.search(h.chunk.text)]
+    glosses = glossed(question, [x.sentence.text for x in chinese], english)
+    logits = relevance.score(query, glosses)
+    chosen: list[Pick] = []
+    for i in sorted(range(len(chinese)), key=lambda i: -float(logits[i])):
+        words = set(chinese[i].sentence.words)
+        if len(chosen) == n:
+            break
+        if not any(jaccard(words, set(p.s.words)) >= redundancy for p in chosen):
+            chosen.append(Pick(chinese[i]))
+    return chosen

@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import read_across
+from assistant.answer.across import read_across, read_chinese
 from assistant.answer.answerability import Scorer, english_rendering, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -25,10 +25,9 @@ from assistant.answer.evidence import (
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.kinds import intent_cues
 from assistant.answer.modes import compose_procedure, refusal
-from assistant.answer.reading import RELEVANCE_POOL, Pick, select_by_relevance, word_count
+from assistant.answer.reading import Pick, select_by_relevance, word_count
 from assistant.answer.registry import get_mode
 from assistant.retrieve import standalone_query
-from assistant.translate import glossed
 from assistant.types import Answer, Citation, Hit, Turn
 
 logger = logging.getLogger(__name__)
@@ -54,6 +53,7 @@ def _first_answers(picks: list[Pick], n: int) -> list[Pick]:
 
 
 def _lead_value(x: Scored) -> float:
+    """How a lexically ranked answer orders its sentences (before redundancy)."""
     return 0.375 * (x.score + x.match)
 
 
@@ -248,8 +248,20 @@ class ExtractiveAnswerer:
                 ask_sentences=self.ask_sentences,
                 redundancy=self.redundancy,
             )
-            unread = self._unread_answer(question, history, usable, hits, picks)
-            picks = unread or picks
+            if not chinese and all(p.logit is None or p.logit < 0.0 for p in picks):
+                # The model reads none of its picks as answering; it reads no Chinese.
+                picks = (
+                    read_chinese(
+                        relevance,
+                        question,
+                        read_as,
+                        usable,
+                        hits,
+                        n=self.ask_sentences,
+                        redundancy=self.redundancy,
+                    )
+                    or picks
+                )
             text, citations = self._compose(picks, hits, lead_first=True)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)
         if not usable or (not judged and scoring.evidence < self.min_evidence):
@@ -273,38 +285,6 @@ class ExtractiveAnswerer:
         return Answer(
             text, refused=False, mode="ask", citations=citations, notes=(note,), features=measured
         )
-
-    def _unread_answer(
-        self,
-        question: str,
-        history: Sequence[Turn],
-        usable: list[Scored],
-        hits: list[Hit],
-        picks: list[Pick],
-    ) -> list[Pick]:
-        """For an English question whose chosen sentences the cross-encoder reads as not
-        answering (every logit below 0), the Chinese sentences among `usable` that it reads as
-        answering best in their English glosses (`translate.glossed`): it reads no Chinese, and
-        a Jiangnan work instruction written in Chinese had been answered from an English
-        course's typical air pressure. None otherwise (the judge has decided to answer)."""
-        if is_chinese(question) or any(p.logit is not None and p.logit >= 0.0 for p in picks):
-            return []
-        chinese = [x for x in usable if is_chinese(x.sentence.text)][:RELEVANCE_POOL]
-        if not chinese or self.relevance is None:
-            return []
-        glosses = glossed(question, [x.sentence.text for x in chinese], hits)
-        logits = self.relevance.score(standalone_query(question, history), glosses)
-        order = sorted(range(len(chinese)), key=lambda i: -float(logits[i]))
-        chosen: list[Pick] = []
-        for i in order:
-            x = chinese[i]
-            if len(chosen) == self.ask_sentences:
-                break
-            words = set(x.sentence.words)
-            if any(jaccard(words, set(p.s.words)) >= self.redundancy for p in chosen):
-                continue
-            chosen.append(Pick(x))
-        return chosen
 
     def _select(
         self,
@@ -345,7 +325,7 @@ class ExtractiveAnswerer:
             return not chosen or (words <= self.max_words and cjk <= self.max_cjk_chars)
 
         while pool and len(chosen) < self.max_sentences:
-            x = max(pool, key=lambda c: 0.375 * (c.score + c.match) - 0.25 * redundancy(c))
+            x = max(pool, key=lambda c: _lead_value(c) - 0.25 * redundancy(c))
             pool.remove(x)
             s = x.sentence
             nxt = following.get((s.hit_index, s.position + 1))

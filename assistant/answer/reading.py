@@ -66,7 +66,7 @@ _ROW_KEY = re.compile(r"^([^:;]{1,40}): ([^;]{1,60});")
 def _names_row(text: str, asked: frozenset[str]) -> bool:
     """Whether `text` is a table row restated with its header whose key the question names."""
     m = _ROW_KEY.match(text)
-    if m is None or text.count("; ") < 1:
+    if m is None or not _is_row(text):
         return False
     key = set(tokenize(m.group(2)))
     return bool(key) and key <= asked
