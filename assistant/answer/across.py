@@ -6,6 +6,9 @@ read as their English glosses (`assistant.translate.glossed`)."""
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.evidence import Scored, Sentence, is_chinese, jaccard
@@ -84,3 +87,21 @@ def read_chinese(
         if not any(jaccard(words, set(p.s.words)) >= redundancy for p in chosen):
             chosen.append(Pick(chinese[i]))
     return chosen
+
+
+@dataclass(frozen=True)
+class Glossing:
+    """The cross-encoder reading Chinese passages as their English glosses (`glossed`, each
+    word in the sense the English `question` or `sources` use), English ones as they are."""
+
+    scorer: Scorer
+    question: str
+    sources: tuple[str, ...]
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        at = [k for k, p in enumerate(passages) if CJK.search(p)]
+        texts = list(passages)
+        glosses = glossed(self.question, [texts[k] for k in at], self.sources)
+        for k, gloss in zip(at, glosses, strict=True):
+            texts[k] = gloss
+        return self.scorer.score(query, texts, batch_size)

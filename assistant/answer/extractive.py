@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import read_across, read_chinese
+from assistant.answer.across import Glossing, read_across, read_chinese
 from assistant.answer.answerability import Scorer, english_rendering, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -230,13 +230,21 @@ class ExtractiveAnswerer:
         # could put in English words), else the lexical evidence decides.
         judged = self.relevance is not None and readable(hits) and (not chinese or bool(english))
         asked, read_as = question, query
+        relevance = self.relevance
         if chinese and judged and usable and not is_chinese(usable[0].sentence.text):
             # An English sentence leads: the English ones are read as an English question's
-            # are, against the rendering (a Chinese source in the question's words leads
-            # else, and is picked by its words).
+            # are, against the rendering.
             usable = [x for x in usable if not is_chinese(x.sentence.text)]
             asked = read_as = english
-        relevance = None if is_chinese(asked) else self.relevance
+        elif chinese and english and relevance is not None:
+            # A Chinese sentence leads: all are read against the rendering, the Chinese ones
+            # as their English glosses (a lab sheet's sentence in the question's words had
+            # led over the English case report's answer).
+            sources = tuple(h.chunk.text for h in hits if not is_chinese(h.chunk.text))
+            relevance = Glossing(relevance, english, sources)
+            asked = read_as = english
+        elif chinese:
+            relevance = None  # picked by their words
         if usable and relevance is not None and (judged or scoring.evidence >= self.min_evidence):
             picks = select_by_relevance(
                 relevance,

@@ -13,6 +13,7 @@ from assistant.answer.across import read_across
 from assistant.answer.answerability import english_rendering
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.language import CJK
 from assistant.retrieve import standalone_query, translated_query
 from assistant.translate import english_question, translate_terms, translate_word
 from assistant.types import Chunk, Hit, Turn
@@ -241,9 +242,11 @@ class RecordingScorer(QueryScorer):
     def __init__(self) -> None:
         super().__init__({})
         self.queries: list[str] = []
+        self.passages: list[str] = []
 
     def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
         self.queries.append(query)
+        self.passages.extend(passages)
         return super().score(query, passages, batch_size)
 
 
@@ -267,7 +270,10 @@ def test_a_chinese_follow_up_is_read_with_the_question_it_follows() -> None:
     assert not english_question("好几个人同时检修时怎么上锁？").startswith("how many")
 
 
-def test_a_chinese_source_in_the_question_s_words_still_leads() -> None:
+def test_chinese_and_english_sentences_are_read_alike_against_the_rendering() -> None:
+    """Where a Chinese sentence leads by its words, every sentence is read against the
+    question's rendering, the Chinese ones as their English glosses: the one read as
+    answering best leads, whatever its language."""
     english = chunk(
         "hx-1",
         "huaxin-robotics/procedures/hx-mp-201.md",
@@ -275,12 +281,17 @@ def test_a_chinese_source_in_the_question_s_words_still_leads() -> None:
         title="HX-MP-201 Grease replacement",
         language="en",
     )
-    scorer = QueryScorer({("grease", "780 ml"): 8.0})
-    answerer = ExtractiveAnswerer(relevance=scorer)
-    answer = answerer.answer(
-        "J2 轴减速器换脂时要注入多少润滑脂？", [Hit(REDUCER_ZH, 1.0), Hit(english, 0.9)]
-    )
+    question = "J2 轴减速器换脂时要注入多少润滑脂？"
+    hits = [Hit(REDUCER_ZH, 1.0), Hit(english, 0.9)]
+    scorer = RecordingScorer()
+    scorer.logits = {("grease", "450"): 9.0, ("grease", "780 ml"): 8.0}
+    answer = ExtractiveAnswerer(relevance=scorer).answer(question, hits)
     assert answer.answer.startswith("J2 轴减速器换脂时注入润滑脂 450 克")
+    # The model reads English only: the rendering, and the Chinese sentence's gloss.
+    assert not any(CJK.search(t) for t in [*scorer.queries, *scorer.passages])
+    scorer.logits = {("grease", "450"): 2.0, ("grease", "780 ml"): 8.0}
+    answer = ExtractiveAnswerer(relevance=scorer).answer(question, hits)
+    assert answer.answer.startswith("Inject 780 ml of grease")
 
 
 def test_an_extra_chunk_is_evidence_only_by_what_the_cross_encoder_reads() -> None:
