@@ -132,7 +132,9 @@ class Assistant:
         record = get_mode(mode)
 
         def retrieve(k: int | None) -> tuple[list[Hit], list[Hit]]:
-            found = self.retriever.retrieve(query, identity, k=k, filters=filters, timings=timings)
+            found = self.retriever.retrieve(
+                record.subject(query), identity, k=k, filters=filters, timings=timings
+            )
             if record.whole_kinds:
                 found = self._with_whole_documents(found, identity, record.whole_kinds)
             found = about_what_was_asked(question, found)

@@ -22,6 +22,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import replace
 
+from assistant.answer.answerability import Scorer
 from assistant.answer.citations import build_citation
 from assistant.answer.evidence import Embed, collect_sentences, score_sentences
 from assistant.answer.exercise_format import (
@@ -48,6 +49,8 @@ from assistant.answer.exercise_subject import (
     compatible,
     conflicts,
     documents,
+    read_subject,
+    request_subject,
     same_subject,
     without_codes,
 )
@@ -79,6 +82,7 @@ def build_exercise_set(
     embed: Embed | None = None,
     embed_chinese: bool = False,
     min_evidence: float = 0.35,
+    relevance: Scorer | None = None,
 ) -> ExerciseSet:
     """Build the exercise set; it has no questions when the hits do not support one.
 
@@ -89,6 +93,8 @@ def build_exercise_set(
         embed: optional embedder for sentence relevance.
         embed_chinese: use the embedder for Chinese text too (a multilingual model).
         min_evidence: below this evidence score no exercise is built.
+        relevance: the cross-encoder; where given, it reads which documents are about the
+            request's subject (`read_subject`).
     """
     hits = list(hits)
     zh = is_chinese(question)
@@ -112,7 +118,10 @@ def build_exercise_set(
         topic = without_codes(question, asked)
         best = best_by_document(topic, hits, naming, embed=embed, embed_chinese=embed_chinese)
         docs = {k: replace(d, best=best.get(k, d.best)) for k, d in docs.items()}
-    anchor = choose_anchor(question, asked, docs)
+    reading = None
+    if relevance is not None:
+        reading = read_subject(relevance, request_subject(question, history, hits), hits, docs)
+    anchor = choose_anchor(question, asked, docs, reading)
     if anchor is None:
         return ExerciseSet("", "", (), (), language, (note,))
     keep = same_subject(anchor, asked)

@@ -13,10 +13,15 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from assistant.answer.answerability import CLOSE_LOGITS, Scorer, passage_text
 from assistant.answer.evidence import Embed, Scored, collect_sentences, score_sentences
 from assistant.answer.exercise_questions import tells_story
 from assistant.answer.kinds import CAUSE_CUE
 from assistant.answer.names import are_siblings, named_codes
+from assistant.answer.registry import get_mode
+from assistant.answer.terms import is_chinese
+from assistant.retrieve import standalone_query
+from assistant.translate import rendered_question
 from assistant.types import Hit, Turn
 
 # What an incident report says and a guide does not.
@@ -172,15 +177,56 @@ def _incident_reports(hits: list[Hit], ranked: list[Scored]) -> set[str]:
     return {doc for doc, cues in found.items() if len(cues) == 2}
 
 
-def choose_anchor(question: str, asked: frozenset[str], docs: dict[str, Doc]) -> Doc | None:
+def request_subject(question: str, history: Sequence[Turn], hits: Sequence[Hit]) -> str:
+    """What the request is about, in English words: the standalone request without the words
+    that ask for an exercise ("出一组关于急停回路的练习题" is "emergency stop circuit"), a
+    Chinese one put in the senses its English sources use; "" when nothing is left to read."""
+    subject = get_mode("exercise").subject(standalone_query(question, history))
+    if not is_chinese(subject):
+        return subject
+    return rendered_question(subject, [h.chunk.text for h in hits if not is_chinese(h.chunk.text)])
+
+
+def read_subject(
+    relevance: Scorer, subject: str, hits: Sequence[Hit], docs: dict[str, Doc]
+) -> dict[str, float] | None:
+    """Each document's best cross-encoder logit for `subject` over its hits (each read after
+    its title and section); None without a subject to read, or where the request's own words
+    find a Chinese document best: the model reads English only, and would pass over it (a
+    Chinese course holding all three duty levels asked for, for an English standard's two)."""
+    if not subject or not docs:
+        return None
+    first = max(docs.values(), key=lambda d: d.best)
+    if is_chinese(hits[min(first.indices)].chunk.text):
+        return None
+    read = sorted({i for d in docs.values() for i in d.indices})
+    logits = relevance.score(subject, [passage_text(hits[i]) for i in read])
+    by_hit = {i: float(v) for i, v in zip(read, logits, strict=True)}
+    return {k: max(by_hit[i] for i in d.indices) for k, d in docs.items()}
+
+
+def choose_anchor(
+    question: str,
+    asked: frozenset[str],
+    docs: dict[str, Doc],
+    reading: dict[str, float] | None = None,
+) -> Doc | None:
     """The document the set is about.
 
     Among the documents that name a code of the request (all when none does, or it names
     none): the best case, when the request asks for one; else the best case whose hits tell
     what went wrong if it scores at least `_CASE_SHARE` of the best document; else the best
-    document.
+    document. With a cross-encoder's `reading` where it reads some document as about the
+    request (logit at least 0), only those count, best read first, and a case is preferred
+    only where it is read about as well as the best (within `CLOSE_LOGITS`): the words of a
+    request rank documents by chance where few of them are shared (a spindle-bearing failure
+    case had anchored a set on calculating bearing defect frequencies, a harness-wear case a
+    Chinese request for one on encoder battery replacement).
     """
     pool = sorted((d for d in docs.values() if d.best > 0), key=lambda d: -d.best)
+    read = reading if reading and any(reading[d.doc_id] >= 0.0 for d in pool) else None
+    if read is not None:
+        pool = sorted((d for d in pool if read[d.doc_id] >= 0.0), key=lambda d: -read[d.doc_id])
     if not pool:
         return None
     if asked:
@@ -189,7 +235,10 @@ def choose_anchor(question: str, asked: frozenset[str], docs: dict[str, Doc]) ->
             or [d for d in pool if not (d.codes and any(_conflicting(c, asked) for c in d.codes))]
             or pool
         )
-    near = [d for d in pool if d.best >= _CASE_SHARE * pool[0].best]
+    if read is None:
+        near = [d for d in pool if d.best >= _CASE_SHARE * pool[0].best]
+    else:
+        near = [d for d in pool if read[d.doc_id] >= read[pool[0].doc_id] - CLOSE_LOGITS]
     if _ASKS_CASE.search(question):
         cases = [d for d in pool if d.case]
     else:

@@ -189,6 +189,7 @@ class ExtractiveAnswerer:
             embed=self.embed,
             embed_chinese=self.embed_chinese,
             min_evidence=self.min_evidence,
+            relevance=self.relevance,
         )
 
     def _exercise(self, question: str, hits: list[Hit], history: Sequence[Turn]) -> Answer:

@@ -7,6 +7,7 @@ OpenAI-compatible API and the CLI all read this table.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 from assistant.errors import ConfigError
@@ -30,6 +31,9 @@ class Mode:
         label_en: the web UI's label for the mode.
         label_zh: the same in Chinese.
         api_model: the OpenAI-compatible model name that selects the mode.
+        request: the words that ask for this mode ("make some exercises on", "出一组…练习题"),
+            left out of the retrieval query (`subject`): they name the mode, not the subject,
+            and find every document's exercise section instead of the subject's documents.
     """
 
     name: str
@@ -43,6 +47,14 @@ class Mode:
     label_en: str
     label_zh: str
     api_model: str
+    request: re.Pattern[str] | None = None
+
+    def subject(self, query: str) -> str:
+        """`query` without the words that ask for this mode; as it is when nothing else is left."""
+        if self.request is None:
+            return query
+        left = re.sub(r"\s{2,}", " ", self.request.sub(" ", query)).strip(" ,，。.?？")
+        return left if re.search(r"\w", left) else query
 
     def refusal_lead(self, chinese: bool) -> str | None:
         """The refusal lead in the question's language (None: the generic lead)."""
@@ -108,6 +120,17 @@ _ALL = (
         label_en="Exercise set",
         label_zh="练习题",
         api_model="techkb-exercise",
+        request=re.compile(
+            r"\b(?:please|make|create|design|write|generate|prepare|put together|give me|draft)\b"
+            r"|\b(?:an?|some|a few|several|a set of)\s+(?=(?:[\w-]+\s+){0,3}?(?:exercises?|quiz))"
+            r"|\b(?:case-based\s+)?(?:exercise sets?|exercises?|quiz(?:zes)?|worksheets?)\b"
+            r"|\bwith (?:worked answers|(?:an )?answer keys?|(?:the )?answers|solutions)\b"
+            r"|请|帮我|给我|(?:出|编|设计|生成|做|写)(?:一组|一套|几道|一些|些|一份|几个)"
+            r"|一组|一套|几道|一份|关于"
+            r"|(?:案例分析)?(?:练习题|习题|练习|试题|计算题|作业题|题目)|的?题(?=\W*$)"
+            r"|附(?:上)?(?:参考)?答案",
+            re.IGNORECASE,
+        ),
     ),
 )
 
