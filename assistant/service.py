@@ -125,7 +125,8 @@ class Assistant:
         filters: Filters | None = None,
         timings: dict[str, float] | None = None,
     ) -> list[Hit]:
-        """The retrieved chunks an answer may use: none of a sibling model's documents
+        """The retrieved chunks an answer may use, found for the query without the words that
+        ask for the mode (`Mode.subject`): none of a sibling model's documents
         (`about_what_was_asked`), only the editions the question is about (`editions_asked`).
         Where other editions were left out, retrieval reaches twice as deep so that the
         edition asked about fills the list (its own annex, not only its front matter)."""

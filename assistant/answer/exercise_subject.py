@@ -179,8 +179,9 @@ def _incident_reports(hits: list[Hit], ranked: list[Scored]) -> set[str]:
 
 def request_subject(question: str, history: Sequence[Turn], hits: Sequence[Hit]) -> str:
     """What the request is about, in English words: the standalone request without the words
-    that ask for an exercise ("出一组关于急停回路的练习题" is "emergency stop circuit"), a
-    Chinese one put in the senses its English sources use; "" when nothing is left to read."""
+    that ask for an exercise, a Chinese one put in the senses its English sources use
+    ("出一组关于急停回路的练习题" is "emergency stop circuit" over sources that say circuit);
+    "" when nothing is left to read."""
     subject = get_mode("exercise").subject(standalone_query(question, history))
     if not is_chinese(subject):
         return subject

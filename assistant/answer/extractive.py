@@ -239,8 +239,8 @@ class ExtractiveAnswerer:
             asked = read_as = english
         elif chinese and english and relevance is not None:
             # A Chinese sentence leads: all are read against the rendering, the Chinese ones
-            # as their English glosses (a lab sheet's sentence in the question's words had
-            # led over the English case report's answer).
+            # as their English glosses (picked by shared words, a course's general line, every
+            # joint has a reducer, had led "which axes carry RV reducers").
             sources = tuple(h.chunk.text for h in hits if not is_chinese(h.chunk.text))
             relevance = Glossing(relevance, english, sources)
             asked = read_as = english

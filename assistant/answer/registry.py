@@ -121,11 +121,14 @@ _ALL = (
         label_zh="练习题",
         api_model="techkb-exercise",
         request=re.compile(
-            r"\b(?:please|make|create|design|write|generate|prepare|put together|give me|draft)\b"
+            # A verb or a quantity only where an exercise noun follows it ("design" of "make
+            # exercises on gear design" is the subject); 请 only as the request's first word.
+            r"\b(?:please\s+)?(?:make|create|design|write|generate|prepare|put together|give me|"
+            r"draft)\s+(?=(?:[\w-]+\s+){0,4}?(?:exercises?|quiz|worksheets?)\b)"
             r"|\b(?:an?|some|a few|several|a set of)\s+(?=(?:[\w-]+\s+){0,3}?(?:exercises?|quiz))"
             r"|\b(?:case-based\s+)?(?:exercise sets?|exercises?|quiz(?:zes)?|worksheets?)\b"
             r"|\bwith (?:worked answers|(?:an )?answer keys?|(?:the )?answers|solutions)\b"
-            r"|请|帮我|给我|(?:出|编|设计|生成|做|写)(?:一组|一套|几道|一些|些|一份|几个)"
+            r"|^\W*请|帮我|给我|(?:出|编|设计|生成|做|写)(?:一组|一套|几道|一些|些|一份|几个)"
             r"|一组|一套|几道|一份|关于"
             r"|(?:案例分析)?(?:练习题|习题|练习|试题|计算题|作业题|题目)|的?题(?=\W*$)"
             r"|附(?:上)?(?:参考)?答案",

@@ -25,6 +25,8 @@ from tests.factories import make_chunk
             "on intermittent encoder alarms",
         ),
         ("Make an exercise set on spindle bearing failures.", "on spindle bearing failures"),
+        ("Make exercises on gear design", "on gear design"),  # "design" asks nothing here
+        ("申请流程的练习题", "申请流程的"),
     ],
 )
 def test_the_words_that_ask_for_an_exercise_are_not_its_subject(
