@@ -76,9 +76,8 @@ def read_chinese(
     chinese = [x for x in usable if is_chinese(x.sentence.text)][:RELEVANCE_POOL]
     if not chinese:
         return []
-    english = [h.chunk.text for h in hits if not CJK.search(h.chunk.text)]
-    glosses = glossed(question, [x.sentence.text for x in chinese], english)
-    logits = relevance.score(query, glosses)
+    reader = Glossing.over(relevance, question, hits)
+    logits = reader.score(query, [x.sentence.text for x in chinese])
     chosen: list[Pick] = []
     for i in sorted(range(len(chinese)), key=lambda i: -float(logits[i])):
         words = set(chinese[i].sentence.words)
@@ -97,6 +96,13 @@ class Glossing:
     scorer: Scorer
     question: str
     sources: tuple[str, ...]
+
+    @classmethod
+    def over(cls, scorer: Scorer, question: str, hits: Sequence[Hit]) -> Glossing:
+        """Glossing in the senses of `question` and of the English chunks among `hits`."""
+        return cls(
+            scorer, question, tuple(h.chunk.text for h in hits if not is_chinese(h.chunk.text))
+        )
 
     def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
         at = [k for k, p in enumerate(passages) if CJK.search(p)]

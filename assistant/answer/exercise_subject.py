@@ -13,7 +13,12 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from assistant.answer.answerability import CLOSE_LOGITS, Scorer, passage_text
+from assistant.answer.answerability import (
+    CLOSE_LOGITS,
+    Scorer,
+    english_rendering,
+    passage_text,
+)
 from assistant.answer.evidence import Embed, Scored, collect_sentences, score_sentences
 from assistant.answer.exercise_questions import tells_story
 from assistant.answer.kinds import CAUSE_CUE
@@ -21,7 +26,6 @@ from assistant.answer.names import are_siblings, named_codes
 from assistant.answer.registry import get_mode
 from assistant.answer.terms import is_chinese
 from assistant.retrieve import standalone_query
-from assistant.translate import rendered_question
 from assistant.types import Hit, Turn
 
 # What an incident report says and a guide does not.
@@ -183,9 +187,7 @@ def request_subject(question: str, history: Sequence[Turn], hits: Sequence[Hit])
     ("出一组关于急停回路的练习题" is "emergency stop circuit" over sources that say circuit);
     "" when nothing is left to read."""
     subject = get_mode("exercise").subject(standalone_query(question, history))
-    if not is_chinese(subject):
-        return subject
-    return rendered_question(subject, [h.chunk.text for h in hits if not is_chinese(h.chunk.text)])
+    return english_rendering(subject, hits) if is_chinese(subject) else subject
 
 
 def read_subject(

@@ -241,8 +241,7 @@ class ExtractiveAnswerer:
             # A Chinese sentence leads: all are read against the rendering, the Chinese ones
             # as their English glosses (picked by shared words, a course's general line, every
             # joint has a reducer, had led "which axes carry RV reducers").
-            sources = tuple(h.chunk.text for h in hits if not is_chinese(h.chunk.text))
-            relevance = Glossing(relevance, english, sources)
+            relevance = Glossing.over(relevance, english, hits)
             asked = read_as = english
         elif chinese:
             relevance = None  # picked by their words
