@@ -216,6 +216,26 @@ _ASKING_WORDS_ZH = (
 )
 _ASKING_WORDS = frozenset(_ASKING_WORDS_ZH.split())
 _LATIN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
+# Chinese units after a number, in English: "15 分钟" is fifteen minutes, which a gloss must
+# keep (jieba tags them measure words, and measure words carry no topic).
+_UNITS = {
+    "秒钟": "seconds", "秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days",
+    "日": "days", "周": "weeks", "星期": "weeks", "个月": "months", "月": "months",
+    "年": "years", "次": "times", "遍": "times", "倍": "times", "圈": "turns",
+    "转": "revolutions", "片": "pieces", "件": "pieces", "步": "steps", "毫米": "mm",
+    "厘米": "cm", "米": "m", "千克": "kg", "公斤": "kg", "克": "g", "摄氏度": "°C",
+    "度": "degrees", "毫升": "ml", "升": "litres", "兆帕": "MPa", "牛": "N",
+}  # fmt: skip
+_UNIT_AFTER_NUMBER = re.compile(r"(\d)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")")
+# Between Chinese words: punctuation a gloss drops, range marks it reads as "to".
+_CJK_PUNCTUATION = re.compile(r"[，。、；：！？（）《》“”‘’【】「」\[\](),;:!?\"]")
+_RANGE_MARK = re.compile(r"\s*[～~–]\s*")
+# Negations, which a statement's gloss must keep ("不高于 60 °C" is "not above 60 °C"); jieba
+# tags them adverbs, and adverbs carry no topic.
+_NEGATIONS = {
+    "不": "not", "未": "not", "没有": "no", "无": "no", "勿": "do not", "不要": "do not",
+    "禁止": "do not", "严禁": "never", "不得": "must not", "不能": "cannot",
+}  # fmt: skip
 # Words of one sense quoted for a Chinese word, at most.
 _SENSE_WORDS = 3
 # A sense is taken when the sources use it at least this share as often as the sense they
@@ -224,7 +244,11 @@ SENSE_SHARE = 0.1
 
 
 def english_question(
-    text: str, frequency: Callable[[str], int] | None = None, *, asked: bool = True
+    text: str,
+    frequency: Callable[[str], int] | None = None,
+    *,
+    asked: bool = True,
+    quantities: bool = False,
 ) -> str:
     """A Chinese question put in English words, for readers that know only English.
 
@@ -240,6 +264,10 @@ def english_question(
         frequency: how often an English word (lower case) occurs in the sources; None takes
             the first sense of every word.
         asked: whether to put what it asks first (not for an earlier question's words).
+        quantities: keep quantities whole, as a reader of a statement needs them: a Chinese
+            unit after a number in English ("15 分钟" is "15 minutes"), signs, degrees and
+            ranges as written ("−30°～+30°" is "−30° to +30°"), negations ("不" is "not");
+            else only the Latin words and numbers between Chinese words are kept.
 
     Returns:
         The English rendering; "" when nothing in it could be rendered.
@@ -250,12 +278,21 @@ def english_question(
         return ""
     asking = next((english for pattern, english in _ASKED if pattern.search(text)), "")
     asking = asking if asked else ""
+    if quantities:
+        text = _UNIT_AFTER_NUMBER.sub(lambda m: f"{m.group(1)} {_UNITS[m.group(2)]} ", text)
     words: list[str] = []
     for run in re.split(f"([{CJK_CHARS}]+)", text):
         if not _CJK_RUN.fullmatch(run):
-            words.extend(_LATIN.findall(run))
+            if quantities:
+                kept = _RANGE_MARK.sub(" to ", _CJK_PUNCTUATION.sub(" ", run)).split()
+                words.extend(w for w in kept if re.search(r"[\w°%]", w))
+            else:
+                words.extend(_LATIN.findall(run))
             continue
         for pair in _posseg().lcut(run):
+            if quantities and pair.word in _NEGATIONS:
+                words.append(_NEGATIONS[pair.word])
+                continue
             if pair.word in _ASKING_WORDS or not _content_word(pair.word, pair.flag):
                 continue
             sense = " ".join(_one_sense(pair.word, frequency)[:_SENSE_WORDS])
@@ -347,6 +384,7 @@ def glossed(question: str, texts: Sequence[str], sources: Iterable[str]) -> list
     """Chinese `texts` in English words, for a reader that knows only English: each word in the
     sense the English `question` uses (its sense is the one meant), else the one the English
     `sources` use most (`english_question`, nothing put first); a text with nothing to gloss
-    is kept as it is. "距离不小于 30 mm" read for "how much clearance …" keeps its 30 mm."""
+    is kept as it is, its quantities whole. "距离不小于 30 mm" read for "how much clearance …"
+    keeps its 30 mm, "运转 15 分钟" its 15 minutes."""
     frequency = _used_in(sources, favoured=question)
-    return [english_question(t, frequency, asked=False) or t for t in texts]
+    return [english_question(t, frequency, asked=False, quantities=True) or t for t in texts]
