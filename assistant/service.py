@@ -11,12 +11,14 @@ from assistant.access import can_see, validate_identity
 from assistant.answer.answerability import Judge, clarification_text
 from assistant.answer.editions import editions_asked
 from assistant.answer.evidence import about_what_was_asked, is_chinese
+from assistant.answer.kinds import asked_quantity_words
 from assistant.answer.modes import refusal
 from assistant.answer.registry import get_mode
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
 from assistant.errors import BackendError
 from assistant.interfaces import Answerer
 from assistant.retrieve import Filters, HybridRetriever, standalone_query
+from assistant.store.keyword import tokenize
 from assistant.types import ANONYMOUS, Answer, Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
@@ -138,6 +140,8 @@ class Assistant:
             )
             if record.whole_kinds:
                 found = self._with_whole_documents(found, identity, record.whole_kinds)
+            else:
+                found = self._sections_asked(query, found, identity)
             found = about_what_was_asked(question, found)
             return found, editions_asked(query, found)
 
@@ -215,6 +219,28 @@ class Assistant:
             if chunk.chunk_id not in have
         ]
         return hits + extra
+
+    def _sections_asked(
+        self, query: str, hits: list[Hit], identity: Identity, docs: int = 2, most: int = 3
+    ) -> list[Hit]:
+        """Add, as extras (quotable, never deciding), up to `most` chunks of the best `docs`
+        documents whose section is named for the quantity the question asks for
+        (`asked_quantity_words`: "2 Interval" for "how often are the J4–J6 cables checked?"):
+        a document states it under its heading, which the question's other words may not
+        reach."""
+        words = asked_quantity_words(query)
+        if not words:
+            return hits
+        chosen = list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:docs]
+        have = {h.chunk.chunk_id for h in hits}
+        floor = min((h.score for h in hits), default=0.0) / 2
+        named = [
+            Hit(c, floor, extra=True)
+            for doc_id in chosen
+            for c in self.retriever.store.document_chunks(doc_id, identity)
+            if c.chunk_id not in have and words & set(tokenize(c.section))
+        ]
+        return hits + named[:most]
 
     @staticmethod
     def _checked(

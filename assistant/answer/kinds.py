@@ -186,3 +186,9 @@ _ASKED_FAMILY = (
 def _asked_families(question: str) -> frozenset[str]:
     """Unit families the question asks for by name; empty when it names none (any quantity)."""
     return frozenset(f for ask, families in _ASKED_FAMILY if ask.search(question) for f in families)
+
+
+def asked_quantity_words(question: str) -> frozenset[str]:
+    """The words (tokens) a quantity the question asks for by name answers to: a heading "2
+    Interval" is named for "how often …", "Tightening torques" for "what torque …"."""
+    return frozenset().union(*(_family_tokens(f) for f in _asked_families(question)))

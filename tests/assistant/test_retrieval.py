@@ -188,6 +188,23 @@ def test_bm25_s_best_chunks_follow_the_fused_ones_and_are_marked(assistant: Assi
     assert len({h.chunk.doc_id for h in extras}) == len(extras)
 
 
+def test_the_section_named_for_the_quantity_asked_is_read(assistant: Assistant) -> None:
+    # HX-MP-210 states its intervals under "2 Interval", a chunk that no word of "线缆多久检查一次"
+    # reaches; the maintenance schedule's J4–J6 grease row had led the answer instead.
+    staff = Identity("li", "huaxin-robotics", "staff")
+    question = "HX-R20 的 J4 到 J6 线缆多久检查一次？"
+    hits = assistant._sources(question, question, staff)
+    named = [h for h in hits if h.extra and "Interval" in h.chunk.section]
+    assert named and all(h.chunk.source.endswith("hx-mp-210-cable-harness-inspection-j4-j6.md")
+                         for h in named)  # fmt: skip
+    answer = assistant.ask(question, identity=staff)
+    lead = answer.answer.split("\n")[0]
+    assert "operating hours" in lead and "Grease" not in lead, answer.answer
+    # A question that asks for no named quantity reads no extra section.
+    what = "What is the internal harness of the HX-R20?"
+    assert not [h for h in assistant._sources(what, what, staff) if "Interval" in h.chunk.section]
+
+
 def test_an_answer_comes_from_the_edition_asked_about(assistant: Assistant) -> None:
     # The demo holds ITSC-RS 101 in its 2016 and 2021 editions; both are retrieved for T1.
     old, new = (f"itsc/standards/itsc-rs-101-{year}.pdf" for year in (2016, 2021))
