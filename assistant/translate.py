@@ -220,15 +220,22 @@ _LATIN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
 # keep (jieba tags them measure words, and measure words carry no topic).
 _UNITS = {
     "秒钟": "seconds", "秒": "seconds", "分钟": "minutes", "小时": "hours", "天": "days",
-    "日": "days", "周": "weeks", "星期": "weeks", "个月": "months", "月": "months",
-    "年": "years", "次": "times", "遍": "times", "倍": "times", "圈": "turns",
+    "周": "weeks", "星期": "weeks", "个月": "months", "年": "years", "次": "times",
+    "遍": "times", "倍": "times", "圈": "turns",
     "转": "revolutions", "片": "pieces", "件": "pieces", "步": "steps", "毫米": "mm",
     "厘米": "cm", "米": "m", "千克": "kg", "公斤": "kg", "克": "g", "摄氏度": "°C",
     "度": "degrees", "毫升": "ml", "升": "litres", "兆帕": "MPa", "牛": "N",
 }  # fmt: skip
-_UNIT_AFTER_NUMBER = re.compile(r"(\d)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")")
-# Between Chinese words: punctuation a gloss drops, range marks it reads as "to".
-_CJK_PUNCTUATION = re.compile(r"[，。、；：！？（）《》“”‘’【】「」\[\](),;:!?\"]")
+_UNIT_AFTER_NUMBER = re.compile(
+    r"(?<![\d.,])(\d+(?:[.,]\d+)?)\s*(" + "|".join(sorted(_UNITS, key=len, reverse=True)) + ")"
+)
+# A date ("2021 年 9 月", "2023年7月1日"): no duration, written as digits.
+_DATE = re.compile(r"(?<!\d)((?:19|20)\d{2})\s*年(?:\s*(\d{1,2})\s*月(?:\s*(\d{1,2})\s*日)?)?")
+# Between Chinese words: punctuation a gloss drops (a comma or colon between digits is part of
+# a number or a ratio), range marks it reads as "to".
+_CJK_PUNCTUATION = re.compile(
+    r"[，。、；：！？（）《》“”‘’【】「」\[\]()!?;\"]|(?<!\d)[,:]|[,:](?!\d)"
+)
 _RANGE_MARK = re.compile(r"\s*[～~–]\s*")
 # Negations, which a statement's gloss must keep ("不高于 60 °C" is "not above 60 °C"); jieba
 # tags them adverbs, and adverbs carry no topic.
@@ -265,7 +272,8 @@ def english_question(
             the first sense of every word.
         asked: whether to put what it asks first (not for an earlier question's words).
         quantities: keep quantities whole, as a reader of a statement needs them: a Chinese
-            unit after a number in English ("15 分钟" is "15 minutes"), signs, degrees and
+            unit after a number in English ("15 分钟" is "15 minutes"; a date, "2021 年 9 月",
+            stays a date, "2021-9"), signs, degrees and
             ranges as written ("−30°～+30°" is "−30° to +30°"), negations ("不" is "not");
             else only the Latin words and numbers between Chinese words are kept.
 
@@ -279,6 +287,7 @@ def english_question(
     asking = next((english for pattern, english in _ASKED if pattern.search(text)), "")
     asking = asking if asked else ""
     if quantities:
+        text = _DATE.sub(lambda m: "-".join(g for g in m.groups() if g) + " ", text)
         text = _UNIT_AFTER_NUMBER.sub(lambda m: f"{m.group(1)} {_UNITS[m.group(2)]} ", text)
     words: list[str] = []
     for run in re.split(f"([{CJK_CHARS}]+)", text):

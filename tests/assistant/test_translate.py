@@ -333,19 +333,21 @@ def test_a_chinese_sentence_is_glossed_for_an_english_question_with_its_numbers(
 
 def test_a_gloss_keeps_units_ranges_and_negations_whole() -> None:
     question = "How long is the venting run and over what angle does J2 move?"
-    run, temperature, interval, year = translate.glossed(
+    run, temperature, interval, year, since = translate.glossed(
         question,
         [
             "使 J2 轴在 −30°～+30° 范围内往复运转 15 分钟。",
             "运行 30 分钟后测量外壳温度，应不高于 60 °C。",
-            "每 6 个月或每 500 小时检查一次。",
+            "每 6 个月或每 500 小时检查一次，注入量 1,050 g。",
             "生效日期：2023-07-01。",
+            "2021 年 9 月投入使用。",
         ],
         [],
     )
     assert "−30° to +30°" in run and "15 minutes" in run
     assert "30 minutes" in temperature and "not" in temperature and "60 °C" in temperature
-    assert "6 months" in interval and "500 hours" in interval
+    assert "6 months" in interval and "500 hours" in interval and "1,050 g" in interval
     assert "2023-07-01" in year  # a date's hyphens are no range
+    assert "2021-9" in since and "years" not in since and "months" not in since
     # A question's rendering keeps only its words and numbers, as before.
     assert english_question("运转 15 分钟吗？") == english_question("运转 15 吗？")
