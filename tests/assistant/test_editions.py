@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from assistant.answer.editions import asks_changes, asks_earlier, editions_asked
-from assistant.types import Hit
+from assistant.types import Chunk, Hit
 from tests.factories import make_chunk
 
 
@@ -104,11 +104,22 @@ def test_what_asks_for_an_earlier_edition() -> None:
     assert asks_changes("What changed in the new version of the standard?")
 
 
+class _RankingStore:
+    """Stands in for the store: a document's chunks are those of the ranking."""
+
+    def __init__(self, ranking: list[Hit]) -> None:
+        self.ranking = ranking
+
+    def document_chunks(self, doc_id: str, identity: object) -> list[Chunk]:
+        return [h.chunk for h in self.ranking if h.chunk.doc_id == doc_id]
+
+
 class _ListRetriever:
     """Stands in for HybridRetriever: the first `k` (default 4) of a fixed ranking."""
 
     def __init__(self, ranking: list[Hit]) -> None:
         self.ranking = ranking
+        self.store = _RankingStore(ranking)
         self.asked: list[int | None] = []
 
     def retrieve(

@@ -349,8 +349,17 @@ def test_base_url_must_be_http() -> None:
         OpenAICompatibleAnswerer("localhost:8000", "m")
 
 
+class _HitsStore:
+    """Stands in for the store: a document's chunks are those among `HITS`."""
+
+    def document_chunks(self, doc_id: str, identity: Any) -> list[Any]:
+        return [h.chunk for h in HITS if h.chunk.doc_id == doc_id]
+
+
 class _FixedRetriever:
     """Stands in for HybridRetriever: the same visible hits for every query."""
+
+    store = _HitsStore()
 
     def retrieve(self, query: str, identity: Any, **_: Any) -> list[Hit]:
         return list(HITS)
