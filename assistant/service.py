@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 
 from assistant.access import can_see, validate_identity
@@ -19,7 +19,7 @@ from assistant.errors import BackendError
 from assistant.interfaces import Answerer
 from assistant.retrieve import Filters, HybridRetriever, standalone_query
 from assistant.store.keyword import tokenize
-from assistant.types import ANONYMOUS, Answer, Hit, Identity, Turn
+from assistant.types import ANONYMOUS, Answer, Chunk, Hit, Identity, Turn
 
 logger = logging.getLogger(__name__)
 
@@ -210,15 +210,7 @@ class Assistant:
                 chosen.append(hit.chunk.doc_id)
         if not chosen and hits:
             chosen.append(hits[0].chunk.doc_id)
-        have = {h.chunk.chunk_id for h in hits}
-        floor = min((h.score for h in hits), default=0.0) / 2
-        extra = [
-            Hit(chunk, floor)
-            for doc_id in chosen[:docs]
-            for chunk in self.retriever.store.document_chunks(doc_id, identity)
-            if chunk.chunk_id not in have
-        ]
-        return hits + extra
+        return hits + self._rest_of(hits, identity, chosen[:docs])
 
     def _sections_asked(
         self, query: str, hits: list[Hit], identity: Identity, docs: int = 2, most: int = 3
@@ -232,15 +224,34 @@ class Assistant:
         if not words:
             return hits
         chosen = list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:docs]
+        named = self._rest_of(
+            hits,
+            identity,
+            chosen,
+            keep=lambda c: bool(words & set(tokenize(c.section))),
+            extra=True,
+        )
+        return hits + named[:most]
+
+    def _rest_of(
+        self,
+        hits: list[Hit],
+        identity: Identity,
+        doc_ids: Sequence[str],
+        keep: Callable[[Chunk], bool] | None = None,
+        extra: bool = False,
+    ) -> list[Hit]:
+        """The chunks of `doc_ids` this identity may see that `hits` lack (those `keep`
+        accepts), in document order, scored at half the lowest hit's score so that they rank
+        after every retrieved chunk."""
         have = {h.chunk.chunk_id for h in hits}
         floor = min((h.score for h in hits), default=0.0) / 2
-        named = [
-            Hit(c, floor, extra=True)
-            for doc_id in chosen
-            for c in self.retriever.store.document_chunks(doc_id, identity)
-            if c.chunk_id not in have and words & set(tokenize(c.section))
+        return [
+            Hit(chunk, floor, extra=extra)
+            for doc_id in doc_ids
+            for chunk in self.retriever.store.document_chunks(doc_id, identity)
+            if chunk.chunk_id not in have and (keep is None or keep(chunk))
         ]
-        return hits + named[:most]
 
     @staticmethod
     def _checked(
