@@ -24,8 +24,9 @@ from assistant.answer.evidence import (
 )
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.kinds import intent_cues
+from assistant.answer.lists import word_count
 from assistant.answer.modes import compose_procedure, refusal
-from assistant.answer.reading import Pick, select_by_relevance, word_count
+from assistant.answer.reading import Pick, select_by_relevance
 from assistant.answer.registry import get_mode
 from assistant.retrieve import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn

@@ -10,27 +10,17 @@ import re
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
-from assistant.answer.citations import is_list_item
 from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (
     Scored,
     Sentence,
-    is_chinese,
     jaccard,
     refers_back,
-    table_rows_as_text,
 )
+from assistant.answer.lists import QuotedList, quotable_lists
 from assistant.answer.terms import question_parts
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
-
-_WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")
-
-
-def word_count(text: str) -> int:
-    """English words (and numbers) in `text`, as answer and list budgets count them."""
-    return len(_WORD.findall(text))
-
 
 # Sentences the cross-encoder reads (the lexical ranking's best), and the weight of the
 # lexical score beside its probability. A sentence after the lead must itself answer (logit at
@@ -45,12 +35,12 @@ SUPPORT_LOGITS = 3.0
 # answer better than either alone by this many logits, the pair's logit is the sentence's and
 # the sentence before is quoted with it.
 PAIR_LOGITS = 1.0
-# A list is read whole too: the sentence that introduces it ("Preload methods:") with all its
-# items. Where the whole answers better than any of its sentences alone (by `PAIR_LOGITS`), it
-# is quoted as one sentence, its items joined by semicolons ("What are the ways to preload a
-# ball nut?" is answered by the three ways, not by the first). Longer lists are quoted by item.
-LIST_MAX_ITEMS = 8
-LIST_MAX_WORDS = 90
+# A list is read whole too (`lists.quotable_lists`): the sentence that introduces it ("Preload
+# methods:") with all its items. Where the whole answers better than any of its sentences alone
+# (by `PAIR_LOGITS`), it is quoted as one sentence, its items joined by semicolons ("What are
+# the ways to preload a ball nut?" is answered by the three ways, not by the first); so too
+# where its items read alike and the whole reads within `LIST_SLACK` of the best of them.
+LIST_SLACK = 0.5
 # The cross-encoder's preference that the lexical share cannot overrule (`_clear_winner_first`):
 # the margin at which reading two sentences together counts as better, the one value measured.
 CLEAR_LOGITS = PAIR_LOGITS
@@ -152,71 +142,6 @@ def _before_in_paragraph(
 def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
     """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
     return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
-
-
-@dataclass(frozen=True)
-class _List:
-    """A list as quoted: the sentence that introduces it (None where the section's heading
-    does: the list opens its chunk), then its items' sentences."""
-
-    lead_in: Sentence | None
-    items: tuple[Sentence, ...]
-
-    @property
-    def members(self) -> tuple[Sentence, ...]:
-        return self.items if self.lead_in is None else (self.lead_in, *self.items)
-
-    @property
-    def text(self) -> str:
-        """One sentence: "Preload methods: double nut …; single nut …; single nut …"."""
-        lines: dict[int, list[str]] = {}
-        for s in self.items:
-            lines.setdefault(s.line, []).append(s.text)
-        chinese = is_chinese(self.members[0].text)
-        joined = ("；" if chinese else "; ").join(
-            " ".join(texts).rstrip(".;；。 ") for texts in lines.values()
-        )
-        end = "。" if chinese else "."
-        if self.lead_in is None:
-            return f"{joined}{end}"
-        return f"{self.lead_in.text}{'' if chinese else ' '}{joined}{end}"
-
-
-def _lists(sentences: list[Sentence], hits: list[Hit]) -> list[_List]:
-    """The lists of the hits that can be quoted whole: 2 to `LIST_MAX_ITEMS` list-item lines
-    after a sentence ending in a colon, last on its line, or opening a chunk (its section's
-    heading introduces them: "Interval", "When the robot must be re-mastered"); every line with
-    sentences that can be quoted (none skipped as a question, a repeat or too short),
-    `LIST_MAX_WORDS` at most.
-    """
-    by_line: dict[tuple[int, int], list[Sentence]] = {}
-    for s in sentences:
-        by_line.setdefault((s.hit_index, s.line), []).append(s)
-    starts: list[tuple[int, int, Sentence | None]] = []  # (hit, first item line, lead-in)
-    for s in sentences:
-        if s.text.rstrip().endswith((":", "：")) and by_line[(s.hit_index, s.line)][-1] is s:
-            starts.append((s.hit_index, s.line + 1, s))
-    starts.extend((h, 0, None) for h in sorted({s.hit_index for s in sentences}))
-    raw: dict[int, list[str]] = {}
-    out: list[_List] = []
-    for hit, first, lead_in in starts:
-        if hit not in raw:
-            raw[hit] = table_rows_as_text(hits[hit].chunk.text.splitlines())
-        lines = raw[hit]
-        if lead_in is not None and is_list_item(lines[lead_in.line]):
-            continue  # an item that introduces sub-items: the list is its parent's
-        end = first
-        while end < len(lines) and is_list_item(lines[end]):
-            end += 1
-        if not 2 <= end - first <= LIST_MAX_ITEMS:
-            continue
-        quotable = [by_line.get((hit, n)) for n in range(first, end)]
-        if not all(quotable):
-            continue
-        listed = _List(lead_in, tuple(x for line in quotable if line for x in line))
-        if sum(word_count(x.text) for x in listed.members) <= LIST_MAX_WORDS:
-            out.append(listed)
-    return out
 
 
 @dataclass(frozen=True)
@@ -355,6 +280,20 @@ def _read_with_before(
     return leans
 
 
+def _reads_whole(value: float, members: list[float]) -> bool:
+    """Whether a list is quoted whole, read by the cross-encoder as `value` whole and as
+    `members` by its pooled sentences: where the whole answers better than any of them (by
+    `PAIR_LOGITS`), or where it answers (`SUPPORT_MIN_LOGIT`) about as well as the best of them
+    (within `LIST_SLACK`) and no item stands out (the best two within `CLEAR_LOGITS`), the list
+    answering as a set ("When does a root-cause analysis have to be done?": five triggers read
+    alike, each a part of the answer)."""
+    ranked = sorted(members, reverse=True)
+    if value >= ranked[0] + PAIR_LOGITS:
+        return True
+    alike = len(ranked) > 1 and ranked[0] - ranked[1] < CLEAR_LOGITS
+    return alike and value >= max(SUPPORT_MIN_LOGIT, ranked[0] - LIST_SLACK)
+
+
 def _read_lists(
     relevance: Scorer,
     query: str,
@@ -362,22 +301,22 @@ def _read_lists(
     sentences: list[Sentence],
     hits: list[Hit],
     logit: dict[int, float],
-) -> dict[int, _List]:
-    """Raise to the whole list's logit each pooled sentence of a list (`_lists`) that
-    answers `query` better whole than any of its pooled sentences alone (by `PAIR_LOGITS`),
-    and return those sentences' ids with their list, to be quoted whole."""
+) -> dict[int, QuotedList]:
+    """Raise to the whole list's logit each pooled sentence of a list (`quotable_lists`) that
+    answers `query` whole (`_reads_whole`), and return those sentences' ids with their list, to
+    be quoted whole."""
     pooled = {id(x.sentence): x for x in pool}
     candidates = [
         (lst, [pooled[id(m)] for m in lst.members if id(m) in pooled])
-        for lst in _lists(sentences, hits)
+        for lst in quotable_lists(sentences, hits)
     ]
     candidates = [(lst, members) for lst, members in candidates if members]
     if not candidates:
         return {}
     texts = [_in_context(replace(lst.members[0], text=lst.text), hits) for lst, _ in candidates]
-    whole: dict[int, _List] = {}
+    whole: dict[int, QuotedList] = {}
     for (lst, members), value in zip(candidates, relevance.score(query, texts), strict=True):
-        if float(value) < max(logit[id(x)] for x in members) + PAIR_LOGITS:
+        if not _reads_whole(float(value), [logit[id(x)] for x in members]):
             continue
         for x in members:
             logit[id(x)] = max(logit[id(x)], float(value))

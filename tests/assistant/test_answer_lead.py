@@ -271,6 +271,37 @@ def test_a_list_that_opens_its_section_is_read_whole_under_the_heading() -> None
     assert "4 hours" not in got.answer
 
 
+def test_a_list_whose_items_read_alike_is_quoted_whole() -> None:
+    # Each trigger answers "when" in part and the cross-encoder reads them alike; the whole
+    # reads about as well as the best of them, not better by `PAIR_LOGITS` (the first trigger
+    # had been quoted alone).
+    hits = _hit(_WHEN, section="Slide 3 — When to do a root-cause analysis")
+    question = "Which failures need a root-cause analysis?"
+
+    def answer(whole: float, items: tuple[float, float, float]) -> str:
+        scorer = QueryScorer(
+            {
+                ("root-cause", "4 hours; Every repeat"): whole,
+                ("root-cause", "more than 4 hours."): items[0],
+                ("root-cause", "within 90 days"): items[1],
+                ("root-cause", "near miss"): items[2],
+                ("root-cause", "24 hours"): items[0] - 0.5,
+            }
+        )
+        got = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+            question, hits, mode="ask"
+        )
+        return got.answer
+
+    assert answer(5.9, (5.8, 5.7, 5.5)).startswith(
+        "Every failure that stopped a critical asset for more than 4 hours; Every repeat failure"
+    )
+    # One item stands out: it answers alone.
+    assert "90 days" not in answer(5.9, (5.8, 2.0, 1.5))
+    # Nothing reads as answering: no list is quoted whole on a near tie.
+    assert "90 days" not in answer(-6.9, (-7.0, -7.2, -7.3))
+
+
 def test_a_clear_preference_of_the_cross_encoder_is_not_overruled_by_shared_words() -> None:
     text = (
         "Leave the controller switched on when you change the encoder battery. "
