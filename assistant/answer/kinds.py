@@ -160,11 +160,17 @@ _ASKED_FAMILY = (
     (re.compile(r"\btorque\b|扭矩|力矩", re.I), ("torque",)),
     (re.compile(r"\bpressure\b|压力", re.I), ("pressure",)),
     (re.compile(r"\b(temperature|how hot)\b|温度", re.I), ("temperature",)),
+    # How often something recurs is answered by an interval ("every 12 months"), not by how
+    # long a step may take ("within 3 minutes"); how long or how soon by either.
     (
         re.compile(
-            r"\b(interval|how often|how soon|life|timeout|time-out|duration|delay|deadline)\b"
-            r"|周期|寿命|超时|时限|(?:多久|多长时间)[^，。？?]{0,6}一次|每隔多久",
-            re.I,
+            r"\b(interval|how often)\b|周期|(?:多久|多长时间)[^，。？?]{0,6}一次|每隔多久", re.I
+        ),
+        ("interval",),
+    ),
+    (
+        re.compile(
+            r"\b(how soon|life|timeout|time-out|duration|delay|deadline)\b|寿命|超时|时限", re.I
         ),
         ("interval", "time"),
     ),

@@ -487,6 +487,22 @@ def test_a_question_that_names_a_measure_asks_for_a_quantity() -> None:
         assert not asks_quantity(question), question
 
 
+def test_how_often_is_answered_by_an_interval_not_by_a_duration() -> None:
+    from assistant.answer.kinds import answer_type
+
+    every = "Replacement interval: every 12 months, regardless of alarms."
+    within = "Rev B allowed the battery to be changed with the controller off within 3 minutes."
+    for question in (
+        "How often should the encoder batteries on an HX-R20 be changed?",
+        "编码器电池多久更换一次？",
+    ):
+        states = answer_type(question, [])
+        assert states is not None and states(every, "") and not states(within, ""), question
+    # How long a step may take is answered by either.
+    states = answer_type("How long may the battery change take with the controller off?", [])
+    assert states is not None and states(within, "") and states(every, "")
+
+
 def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     manual = make_chunk(
         "d0-0000",
