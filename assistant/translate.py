@@ -7,11 +7,13 @@ The dictionary is the CC-CEDICT file (CC-BY-SA 4.0, MDBG) shipped inside the
 
 from __future__ import annotations
 
+import json
 import logging
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from assistant.language import CJK_CHARS
@@ -34,26 +36,14 @@ _STOP_WORDS_EN = (
     "up out off into over indicates used particle"
 )
 _STOP_EN = frozenset(_STOP_WORDS_EN.split())
-# Common maintenance words CC-CEDICT lacks (checked against the 2020-12 file); kept short:
-# the general dictionary does the work.
+# Maintenance words of the Chinese sources that CC-CEDICT lacks, cuts apart or first glosses in
+# another field (零点 "midnight", 标定 "to stake out"): `glossary_zh.json` beside this module,
+# each with its senses as the English sources write them. `python -m evals.gloss_gaps` lists
+# the sources' content words the dictionary and the glossary do not know.
+GLOSSARY_FILE = Path(__file__).with_name("glossary_zh.json")
 SUPPLEMENT: dict[str, tuple[str, ...]] = {
-    "主轴": ("spindle", "main axle"),  # CC-CEDICT has only the "principal axis" senses
-    "切削液": ("coolant", "cutting fluid"),
-    "冷却液": ("coolant",),
-    "润滑脂": ("grease",),
-    "换脂": ("grease", "replacement"),
-    "拧紧": ("tighten", "torque"),
-    "杂油": ("tramp oil",),
-    "铣刀": ("milling cutter",),
-    "拉刀": ("drawbar",),
-    "碟簧": ("disc spring",),
-    "码垛": ("palletizing",),
-    "上锁": ("lock", "lockout"),
-    "挂牌": ("tag", "tagout"),  # of lockout/tagout; CC-CEDICT has only "to open for business"
-    "急停": ("emergency stop",),
-    "机器人": ("robot",),  # CC-CEDICT's first sense is "mechanical person"
-    "换刀": ("tool change",),
-    "拧": ("tighten", "screw"),  # CC-CEDICT's first senses are "to pinch", "wring"
+    word: tuple(entry["senses"])
+    for word, entry in json.loads(GLOSSARY_FILE.read_text(encoding="utf-8")).items()
 }
 SENSES_PER_WORD = 3
 # jieba part-of-speech tags of words that carry no topic: pronouns, particles, numerals,

@@ -105,6 +105,23 @@ def test_unknown_compound_falls_back_to_its_longest_known_parts() -> None:
     assert translate_word("排屑机") == []
 
 
+def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads() -> None:
+    # CC-CEDICT reads 零点 as "midnight" and 标定 as "to stake out", and lacks 夹爪 and 换型,
+    # which jieba then cut into characters ("press either side foot bird animal").
+    mastering = english_question("什么情况下必须重新做零点标定？")
+    assert "mastering" in mastering and "midnight" not in mastering
+    gripper = english_question("换型后夹爪气压应该是多少？")
+    assert {"changeover", "gripper"} <= set(gripper.split()) and "bird" not in gripper
+    assert translate_word("示教器") == ["teach", "pendant"]
+
+
+def test_gloss_gaps_lists_the_words_neither_dictionary_nor_glossary_knows() -> None:
+    from evals.gloss_gaps import gaps
+
+    unknown, unused = gaps(["排屑机的接脂盘满了，夹爪松了。"], ["The gripper was loose."])
+    assert "接脂" in unknown and "夹爪" not in unknown and "夹爪" not in unused
+
+
 def test_question_words_and_names_are_not_translated() -> None:
     terms = translate_terms("C305 切削液发臭、工件生锈那个案例，最后查出来是什么原因？")
     assert {"coolant", "workpiece", "rust", "cause"} <= set(terms)
