@@ -113,6 +113,9 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     gripper = english_question("换型后夹爪气压应该是多少？")
     assert {"changeover", "gripper"} <= set(gripper.split()) and "bird" not in gripper
     assert translate_word("示教器") == ["teach", "pendant"]
+    # "Under what circumstances" asks when, as "什么时候" does.
+    assert mastering.startswith("when ") and "circumstances" not in mastering
+    assert english_question("什么时候需要更换编码器电池？").startswith("when ")
 
 
 def test_gloss_gaps_lists_the_words_neither_dictionary_nor_glossary_knows() -> None:
