@@ -215,6 +215,14 @@ _EITHER = re.compile(
     re.IGNORECASE,
 )
 
+# "What is the difference between A and B?", "How does A differ from B?": what each one is.
+_DIFFERENCE = re.compile(
+    r"^(?:what(?:'s|\s+is|\s+are)\s+)?(?:the\s+)?(?:main\s+)?differences?\s+between\s+"
+    r"(?P<a>[^,?]+?)\s+and\s+(?P<b>[^,?]+?)\s*\??$"
+    r"|^how\s+(?:does|do|is|are)\s+(?P<a2>[^,?]+?)\s+differ(?:ent)?\s+from\s+(?P<b2>[^,?]+?)\s*\??$",
+    re.IGNORECASE,
+)
+
 # Each alternative of `_EITHER` names a thing (at most four words, not a clause of its own:
 # "…, is B the average of them or the biggest one?" asks which one holds, not about each).
 _NAMES_A_THING = re.compile(
@@ -236,6 +244,12 @@ def _compared_parts(question: str) -> list[str]:
     m = _COMPARED.match(question)
     if m is not None:
         return [f"{m['head']}{m['a']}?", f"{m['head']}{m['b']}?"]
+    m = _DIFFERENCE.match(question)
+    if m is not None:
+        a, b = (m["a"], m["b"]) if m["a"] else (m["a2"], m["b2"])
+        if " " not in a and " " in b:  # "RV and harmonic reducers": both are reducers
+            a = f"{a} {b.rsplit(' ', 1)[1]}"
+        return [f"What is {a}?", f"What is {b}?"]
     m = _EITHER.match(question)
     if (
         m is not None

@@ -69,6 +69,16 @@ def test_a_comparison_asks_about_each_thing_compared() -> None:
     assert question_parts("Is it better to pay cash or finance?") == [
         "Is it better to pay cash or finance?"
     ]
+    # a difference asked is answered by what each thing is
+    assert question_parts(
+        "What is the difference between stop category 0 and stop category 1?"
+    ) == ["What is stop category 0?", "What is stop category 1?"]
+    assert question_parts("How does T1 differ from T2?") == ["What is T1?", "What is T2?"]
+    assert question_parts("What's the difference between RV and harmonic reducers?") == [
+        "What is RV reducers?",
+        "What is harmonic reducers?",
+    ]
+    assert question_parts("Is there a difference?") == ["Is there a difference?"]
 
 
 def test_a_comparison_leads_with_both_sides() -> None:
