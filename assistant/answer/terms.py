@@ -223,6 +223,9 @@ _DIFFERENCE = re.compile(
     re.IGNORECASE,
 )
 
+_ARTICLE = re.compile(r"^(?:the|a|an)\s+", re.IGNORECASE)
+_NAMED = re.compile(r"^[A-Za-z][A-Za-z0-9]")
+
 # Each alternative of `_EITHER` names a thing (at most four words, not a clause of its own:
 # "…, is B the average of them or the biggest one?" asks which one holds, not about each).
 _NAMES_A_THING = re.compile(
@@ -249,7 +252,10 @@ def _compared_parts(question: str) -> list[str]:
         a, b = (m["a"], m["b"]) if m["a"] else (m["a2"], m["b2"])
         if " " not in a and " " in b:  # "RV and harmonic reducers": both are reducers
             a = f"{a} {b.rsplit(' ', 1)[1]}"
-        return [f"What is {a}?", f"What is {b}?"]
+        # Each side names a thing ("the 2016 and 2021 editions" compares editions, which
+        # `editions` sets side by side).
+        if all(_NAMED.search(_ARTICLE.sub("", side)) for side in (a, b)):
+            return [f"What is {a}?", f"What is {b}?"]
     m = _EITHER.match(question)
     if (
         m is not None

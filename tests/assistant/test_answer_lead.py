@@ -79,6 +79,8 @@ def test_a_comparison_asks_about_each_thing_compared() -> None:
         "What is harmonic reducers?",
     ]
     assert question_parts("Is there a difference?") == ["Is there a difference?"]
+    editions = "What is the difference between the 2016 and 2021 editions?"
+    assert question_parts(editions) == [editions]
 
 
 def test_a_comparison_leads_with_both_sides() -> None:
