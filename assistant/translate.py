@@ -207,6 +207,11 @@ _ASKING_WORDS_ZH = (
     "能否 可否 呢 必须 需要 应该 应当"
 )
 _ASKING_WORDS = frozenset(_ASKING_WORDS_ZH.split())
+# "A 和 B 有什么区别？": the difference between two things, each put in English alone.
+_DIFFERENCE = re.compile(
+    r"^\s*(?P<a>[^，,？?和与跟]+?)\s*(?:和|与|跟)\s*(?P<b>[^，,？?]+?)\s*(?:之间)?\s*"
+    r"(?:有什么|有何|有哪些|的)\s*(?:区别|不同|差别|差异)"
+)
 _LATIN = re.compile(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*")
 # Chinese units after a number, in English: "15 分钟" is fifteen minutes, which a gloss must
 # keep (jieba tags them measure words, and measure words carry no topic).
@@ -265,9 +270,8 @@ def english_question(
         asked: whether to put what it asks first (not for an earlier question's words).
         quantities: keep quantities whole, as a reader of a statement needs them: a Chinese
             unit after a number in English ("15 分钟" is "15 minutes"; a date, "2021 年 9 月",
-            stays a date, "2021-9"), signs, degrees and
-            ranges as written ("−30°～+30°" is "−30° to +30°"), negations ("不" is "not");
-            else only the Latin words and numbers between Chinese words are kept.
+            stays a date, "2021-9"), signs, degrees and ranges as written ("−30°～+30°" is
+            "−30° to +30°"), negations ("不" is "not"); else only Latin words and numbers.
 
     Returns:
         The English rendering; "" when nothing in it could be rendered.
@@ -276,6 +280,11 @@ def english_question(
         return text
     if _dictionary() is None:
         return ""
+    compared = _DIFFERENCE.match(text) if asked else None
+    if compared:  # asked as an English question asks it, each side rendered alone
+        a, b = (english_question(compared[side], frequency, asked=False) for side in "ab")
+        if a and b:
+            return f"difference between {a} and {b}"
     asking = next((english for pattern, english in _ASKED if pattern.search(text)), "")
     asking = asking if asked else ""
     if quantities:

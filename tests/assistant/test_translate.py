@@ -118,6 +118,18 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     assert english_question("什么时候需要更换编码器电池？").startswith("when ")
 
 
+def test_a_difference_asked_in_chinese_is_rendered_as_english_asks_it() -> None:
+    from assistant.answer.terms import question_parts
+
+    rendered = english_question("T1 与 T2 模式的区别是什么？")
+    assert rendered == "difference between T1 and T2 mode"
+    assert question_parts(rendered) == ["What is T1 mode?", "What is T2 mode?"]
+    reducers = english_question("RV 减速器和谐波减速器有什么区别？")
+    assert reducers == "difference between RV reducer and harmonic reducer"
+    # "why … differ" asks why, not what each one is
+    assert english_question("华鑫和 Meridian 给的数值为什么不一样？").startswith("why ")
+
+
 def test_gloss_gaps_lists_the_words_neither_dictionary_nor_glossary_knows() -> None:
     from evals.gloss_gaps import gaps
 
