@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -11,33 +10,20 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see
-from assistant.answer.structure import codes
+from assistant.answer.names import contributors_named
 from assistant.interfaces import Embedder
 from assistant.language import detect_language, is_chinese_tag
+from assistant.queries import translated_query
 from assistant.settings import RetrievalSettings
 from assistant.store import Store, merge_matches
 from assistant.store.keyword import tokenize
-from assistant.translate import english_question, translate_terms
-from assistant.types import Hit, Identity, Turn
+from assistant.translate import english_question
+from assistant.types import Hit, Identity
 
 if TYPE_CHECKING:
     from assistant.rerank import CrossEncoderReranker
 
 logger = logging.getLogger(__name__)
-
-_FOLLOW_UP = re.compile(
-    r"^(and|also|what about|how about|what if|then|and the|same for|which|those|these|it|its|"
-    r"they|that|this|there)\b|\b(it|its|they|them|those|these|that one|the same)\b|"
-    r"\b(?:for|of|on|about|in|with|from)\s+(?:that|this)\s+\w+|"
-    # "that" or "this" standing for what was said ("turn that into an exercise set", "is
-    # this for 2024?"), not a noun's determiner ("this alarm").
-    r"\b(?:that|this)(?=\s+(?:into|to|for|as|with|is|was|does|means?)\b|\s*[.?!,;:]|\s*$)|"
-    r"\b(?:turn|make|use|put|explain|summari[sz]e|rewrite|convert|base)\s+(?:that|this)\b|"
-    r"^(那|那么|还有|它|这个|那个|这些|那些|同样)|[呢吗]\s*[？?]?$",
-    re.IGNORECASE,
-)
-# Codes of the last reply that a follow-up's search borrows, at most.
-_REPLY_CODES = 4
 
 
 @dataclass(frozen=True)
@@ -63,37 +49,6 @@ class Filters:
         if not clauses:
             return None
         return clauses[0] if len(clauses) == 1 else {"$and": clauses}
-
-
-def standalone_query(question: str, history: Sequence[Turn]) -> str:
-    """The retrieval query for a question in a conversation, without an LLM.
-
-    A follow-up ("and what torque for the M8 ones?") borrows the previous user question, so that
-    its subject is searched too, and the codes the reply to it named ("give me the steps for
-    that inspection" after a reply that pointed to HX-MP-210); a self-contained question is
-    searched as it is.
-    """
-    earlier = [t.content for t in history if t.role == "user" and t.content.strip()]
-    if not earlier:
-        return question
-    words = re.findall(r"\w+", question)
-    if _FOLLOW_UP.search(question.strip()) or len(words) <= 5:
-        replies = [t.content for t in history if t.role == "assistant" and t.content.strip()]
-        named = list(dict.fromkeys(codes(replies[-1])))[:_REPLY_CODES] if replies else []
-        return " ".join([earlier[-1], *named, question])
-    return question
-
-
-def translated_query(query: str) -> str:
-    """A Chinese query in English dictionary terms, its codes and Latin words kept ("" if none).
-
-    "C305 切削液发臭是什么原因" → "C305 coolant cutting fluid smelly smell bad cause origin root".
-    """
-    english = translate_terms(query)
-    if not english:
-        return ""
-    latin = re.findall(r"[A-Za-z0-9]+(?:[._-][A-Za-z0-9]+)*", query)
-    return " ".join([*latin, *english])
 
 
 # The English chunks a Chinese question's rendering finds that are read before its
@@ -147,10 +102,11 @@ class HybridRetriever:
         # from the catalog and checked with `can_see`, and the partitions queried are only
         # those the identity may read. The multilingual branch runs in a thread meanwhile.
         partitions = self.store.readable_partitions(identity)
+        named = self._named(query, identity, filters)
         branch = None
         if self.multilingual is not None:
             branch = self._branch_pool().submit(
-                self._multilingual, query, identity, where, lang, partitions
+                self._multilingual, query, identity, where, lang, partitions, named
             )
         if lang != "zh" or self.multilingual is None:
             vector = self.embedder.embed_query(query)
@@ -167,9 +123,18 @@ class HybridRetriever:
                 partitions=partitions,
             )
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
+            if named and self.multilingual is None:
+                dense = self.store.dense_search(
+                    vector, identity, s.dense_k, _naming(where, named), with_metadata=False
+                )
+                rankings.append((s.named_weight, [m.chunk_id for m in dense], "dense"))
             clock.lap("dense_ms")
         keyword = self.store.keyword_search(query, identity, s.keyword_k, filters.as_fields())
         rankings.append((s.keyword_weight, [m.chunk_id for m in keyword], "keyword"))
+        if named:
+            fields = {**filters.as_fields(), "contributor": named}
+            found = self.store.keyword_search(query, identity, s.keyword_k, fields)
+            rankings.append((s.named_weight, [m.chunk_id for m in found], "keyword"))
         clock.lap("keyword_ms")
         if lang == "zh" and s.translate_queries and s.translated_keyword_weight > 0:
             english = translated_query(query)
@@ -304,6 +269,15 @@ class HybridRetriever:
         records = self.store.chunks(wanted, identity)
         return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
+    def _named(self, query: str, identity: Identity, filters: Filters) -> tuple[str, ...]:
+        """The contributors the query names among those whose chunks the identity may see
+        ("In Donghai's grease lab"): their chunks get rankings of their own, so that the
+        named contributor's document is not outvoted by another's on the same subject."""
+        if filters.contributors or self.settings.named_weight <= 0:
+            return ()
+        visible = self.store.keyword_index().visible_values("contributor", identity)
+        return contributors_named(query, visible)
+
     def _branch_pool(self) -> ThreadPoolExecutor:
         if self._branches is None:
             self._branches = ThreadPoolExecutor(max_workers=2, thread_name_prefix="techkb-ml")
@@ -316,8 +290,10 @@ class HybridRetriever:
         where: dict[str, Any] | None,
         lang: str,
         partitions: list[str],
+        named: tuple[str, ...] = (),
     ) -> tuple[list[tuple[float, list[str], str]], dict[str, float]]:
-        """The multilingual rankings: over every language, and over the other languages.
+        """The multilingual rankings: over every language, over the other languages, and over
+        the chunks of the contributors the question names.
 
         Runs in a thread of its own: it touches Chroma and the embedder, never the catalog.
         """
@@ -343,8 +319,25 @@ class HybridRetriever:
             other = [found for code, found in by_language.items() if code != lang]
             xl = merge_matches(other, s.cross_language_k)
             rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
+        if named:
+            own = self.store.dense_search(
+                ml_vector,
+                identity,
+                s.dense_k,
+                _naming(where, named),
+                multilingual=True,
+                with_metadata=False,
+                partitions=partitions,
+            )
+            rankings.append((s.named_weight, [m.chunk_id for m in own], "dense"))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
+
+
+def _naming(where: dict[str, Any] | None, named: tuple[str, ...]) -> dict[str, Any]:
+    """`where` narrowed to the chunks of the `named` contributors."""
+    clause = {"contributor": {"$in": list(named)}}
+    return clause if where is None else {"$and": [where, clause]}
 
 
 def _fuse(

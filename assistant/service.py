@@ -15,9 +15,11 @@ from assistant.answer.kinds import asked_quantity_words
 from assistant.answer.modes import refusal
 from assistant.answer.registry import get_mode
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
+from assistant.answer.terms import content_tokens, glossed_tokens
 from assistant.errors import BackendError
 from assistant.interfaces import Answerer
-from assistant.retrieve import Filters, HybridRetriever, standalone_query
+from assistant.queries import standalone_query
+from assistant.retrieve import Filters, HybridRetriever
 from assistant.store.keyword import tokenize
 from assistant.types import ANONYMOUS, Answer, Chunk, Hit, Identity, Turn
 
@@ -142,6 +144,7 @@ class Assistant:
                 found = self._with_whole_documents(found, identity, record.whole_kinds)
             else:
                 found = self._sections_asked(query, found, identity)
+                found = self._across_languages(query, found, identity)
             found = about_what_was_asked(question, found)
             return found, editions_asked(query, found)
 
@@ -232,6 +235,27 @@ class Assistant:
             extra=True,
         )
         return hits + named[:most]
+
+    def _across_languages(
+        self, query: str, hits: list[Hit], identity: Identity, docs: int = 2, most: int = 3
+    ) -> list[Hit]:
+        """For a question not in Chinese, add, as extras, up to `most` chunks of the best `docs`
+        documents that are in Chinese, those whose English glosses (`glossed_tokens`) share
+        most of the question's words: the multilingual embedding finds such a document, seldom
+        the chunk that states the answer ("how long should a changeover take?" found a work
+        instruction's purpose and scope, not its "换型标准时间为 25 分钟")."""
+        if is_chinese(query):
+            return hits
+        best = list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:docs]
+        chinese = {h.chunk.doc_id for h in hits if is_chinese(h.chunk.text)}
+        chosen = [d for d in best if d in chinese]
+        wanted = set(content_tokens(query))
+        if not chosen or not wanted:
+            return hits
+        rest = self._rest_of(hits, identity, chosen, extra=True)
+        shared = [len(wanted & glossed_tokens(tokenize(h.chunk.text))) for h in rest]
+        order = sorted((k for k in range(len(rest)) if shared[k]), key=lambda k: -shared[k])
+        return hits + [rest[k] for k in order[:most]]
 
     def _rest_of(
         self,

@@ -111,6 +111,12 @@ class RetrievalSettings(_Section):
     cross_language_k: int = Field(
         default=10, ge=0, description="Candidates from the other-language search (0: off)."
     )
+    named_weight: float = Field(
+        default=1.0,
+        ge=0,
+        description="Weight of the dense and BM25 rankings restricted to the contributors a "
+        'question names ("In Donghai\'s grease lab"); 0: off.',
+    )
     translate_queries: bool = Field(
         default=False,
         description="Also search a Chinese question's English translation (CC-CEDICT terms) "

@@ -14,8 +14,8 @@ import time
 from pathlib import Path
 
 from assistant.errors import ConfigError
+from assistant.queries import standalone_query
 from assistant.registry import build_answerer, build_assistant, build_embedder, build_store
-from assistant.retrieve import standalone_query
 from assistant.settings import load_settings
 from evals.datasets import load_dataset
 from evals.metrics.retrieval import mrr_at_k, recall_at_k

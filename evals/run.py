@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from assistant.errors import BackendError
-from assistant.retrieve import standalone_query
+from assistant.queries import standalone_query
 from assistant.service import Assistant
 from assistant.store import KnowledgeStore
 from assistant.types import Answer, Chunk

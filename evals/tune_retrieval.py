@@ -11,8 +11,8 @@ import statistics
 from functools import lru_cache
 from pathlib import Path
 
+from assistant.queries import standalone_query
 from assistant.registry import build_assistant, build_store
-from assistant.retrieve import standalone_query
 from assistant.settings import load_settings
 from evals.datasets import load_dataset
 from evals.metrics.retrieval import mrr_at_k, recall_at_k

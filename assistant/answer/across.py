@@ -12,7 +12,7 @@ import numpy as np
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.evidence import Scored, Sentence, is_chinese, jaccard
-from assistant.answer.reading import RELEVANCE_POOL, Pick, sigmoid
+from assistant.answer.reading import CLEAR_LOGITS, RELEVANCE_POOL, Pick, sigmoid
 from assistant.language import CJK
 from assistant.store.keyword import tokenize
 from assistant.translate import glossed
@@ -23,6 +23,10 @@ from assistant.types import Hit
 # still leads (chosen on the demo set's tune half: 0.3 to 1.0 gave 15 to 17 Chinese leads
 # of 30, 0.4 the most with none lost).
 READ_WEIGHT = 0.4
+# A gloss reads worse than the sentence it glosses would: Chinese sentences read as glosses
+# answer an English question instead of its English picks when they read at most this many
+# logits below them (the one margin measured, `reading.CLEAR_LOGITS`).
+GLOSS_HANDICAP = CLEAR_LOGITS
 
 
 def read_across(
@@ -84,8 +88,22 @@ def read_chinese(
         if len(chosen) == n:
             break
         if not any(jaccard(words, set(p.s.words)) >= redundancy for p in chosen):
-            chosen.append(Pick(chinese[i]))
+            chosen.append(Pick(chinese[i], logit=float(logits[i])))
     return chosen
+
+
+def better_read(english: list[Pick], chinese: list[Pick]) -> list[Pick]:
+    """`chinese` picks (`read_chinese`) where the best of them reads at most `GLOSS_HANDICAP`
+    below the best of the `english` ones, else `english`: a sentence a course states in
+    English, read poorly ("squeeze it in panic"), is not given up for a grease lab's Chinese
+    step on the same switch."""
+    if not chinese:
+        return english
+    read = [p.logit for p in english if p.logit is not None]
+    best = max((p.logit for p in chinese if p.logit is not None), default=None)
+    if not read or best is None or best >= max(read) - GLOSS_HANDICAP:
+        return chinese
+    return english
 
 
 @dataclass(frozen=True)

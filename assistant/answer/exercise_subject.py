@@ -25,7 +25,7 @@ from assistant.answer.kinds import CAUSE_CUE
 from assistant.answer.names import are_siblings, named_codes
 from assistant.answer.registry import get_mode
 from assistant.answer.terms import is_chinese
-from assistant.retrieve import standalone_query
+from assistant.queries import standalone_query
 from assistant.types import Hit, Turn
 
 # What an incident report says and a guide does not.

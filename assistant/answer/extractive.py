@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import Glossing, read_across, read_chinese
+from assistant.answer.across import Glossing, better_read, read_across, read_chinese
 from assistant.answer.answerability import Scorer, english_rendering, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -28,7 +28,7 @@ from assistant.answer.lists import word_count
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.answer.reading import Pick, select_by_relevance
 from assistant.answer.registry import get_mode
-from assistant.retrieve import standalone_query
+from assistant.queries import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
 
 logger = logging.getLogger(__name__)
@@ -259,7 +259,8 @@ class ExtractiveAnswerer:
             )
             if not chinese and all(p.logit is None or p.logit < 0.0 for p in picks):
                 # The model reads none of its picks as answering; it reads no Chinese.
-                picks = (
+                picks = better_read(
+                    picks,
                     read_chinese(
                         relevance,
                         question,
@@ -268,8 +269,7 @@ class ExtractiveAnswerer:
                         hits,
                         n=self.ask_sentences,
                         redundancy=self.redundancy,
-                    )
-                    or picks
+                    ),
                 )
             text, citations = self._compose(picks, hits, lead_first=True)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)

@@ -34,7 +34,7 @@ from assistant.answer.refusals import refusal_text
 from assistant.answer.registry import MODES
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
-from assistant.retrieve import standalone_query
+from assistant.queries import standalone_query
 from assistant.store.keyword import tokenize
 from assistant.types import Answer, Citation, Hit, Turn
 

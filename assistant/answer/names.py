@@ -9,7 +9,7 @@ one.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from assistant.language import squash
 from assistant.store.keyword import camel_parts, tokenize
@@ -115,3 +115,18 @@ def about_what_was_asked(question: str, hits: list[Hit]) -> list[Hit]:
     if not names:
         return hits
     return [h for h in hits if not sibling_conflicts(names, h.chunk.title)]
+
+
+def contributors_named(question: str, contributors: Iterable[str]) -> tuple[str, ...]:
+    """The contributors a question names by the first word of their id, written as a name is
+    ("In Donghai's lab" → donghai-polytechnic, "AMMA warned" → amma) or as a code's first part
+    ("ITSC-MT 230" → itsc)."""
+    named = []
+    for contributor in sorted(contributors):
+        head = contributor.split("-")[0]
+        if len(head) < 3 or not head.isalpha():
+            continue
+        spelled = "|".join(re.escape(w) for w in {head.capitalize(), head.upper()})
+        if re.search(rf"(?<![\w-])(?:{spelled})(?!\w)", question):
+            named.append(contributor)
+    return tuple(named)

@@ -144,6 +144,13 @@ def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> S
     return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
 
 
+def _leads_on(s: Sentence, nxt: Sentence) -> bool:
+    """Whether `s` is not whole without `nxt`: it introduces it ("Use grease:") or is a clause
+    its semicolon cuts off from the rest of its sentence ("…正常工况下不超过 20000 运行小时或 4
+    年；" before "严苛工况下为 10000 运行小时或 2 年。")."""
+    return s.lead_in or (s.text.rstrip().endswith((";", "；")) and nxt.line == s.line)
+
+
 @dataclass(frozen=True)
 class Pick:
     scored: Scored
@@ -173,7 +180,8 @@ def select_by_relevance(
 ) -> list[Pick]:
     """The sentence that best answers `query` first, then up to `ask_sentences - 1` that
     support or qualify it (each nearly as relevant, none redundant), each followed by the
-    line it leads into ("Use grease:" before the grease's name).
+    line it leads into ("Use grease:" before the grease's name) or the rest of the sentence
+    its semicolon cut it from.
 
     A question that sets sources side by side ("Huaxin and ITSC don't seem to agree?") leads
     with each one's best answer (`assistant.answer.compared`). A question that asks two things
@@ -223,7 +231,7 @@ def select_by_relevance(
             quoted.add(id(before))
         chosen.append(Pick(x, logit=logit[id(x)]))
         quoted.add(id(x.sentence))
-        if nxt is not None and x.sentence.lead_in and id(nxt) not in quoted:
+        if nxt is not None and _leads_on(x.sentence, nxt) and id(nxt) not in quoted:
             chosen.append(Pick(replace(x, sentence=nxt), context=True))
             quoted.add(id(nxt))
         return True

@@ -398,10 +398,15 @@ class BM25KeywordIndex:
 
     def document_labels(self, identity: Identity) -> frozenset[str]:
         """Title, edition and file name of each document the identity may see."""
-        key = identity.key()
+        return self.visible_values("label", identity)
+
+    def visible_values(self, field: str, identity: Identity) -> frozenset[str]:
+        """The values of `field` (label, contributor, kind, edition) of the chunks the identity
+        may see."""
+        key = f"{field}\0{identity.key()}"
         if key not in self._labels:
             visible = self.mask_for(identity) > 0
-            self._labels[key] = frozenset(self._fields["label"][visible].tolist())
+            self._labels[key] = frozenset(self._fields[field][visible].tolist())
         return self._labels[key]
 
     def sees_instructor_material(self, identity: Identity) -> bool:

@@ -574,11 +574,29 @@ def test_where_the_model_reads_no_english_sentence_as_answering_the_chinese_ones
     hits = [Hit(english, 1.0), Hit(chinese, 0.9)]
     question = "What air pressure should the gripper supply have after a changeover?"
 
-    def answer(english_logit: float) -> str:
-        scorer = QueryScorer({("pressure", "typically"): english_logit}, default=-8.0)
+    def answer(english_logit: float, gloss_logit: float = -3.5) -> str:
+        # The Chinese sentence is read as its English gloss ("… gripper supply pressure …").
+        logits = {("pressure", "typically"): english_logit, ("pressure", "gripper"): gloss_logit}
+        scorer = QueryScorer(logits, default=-8.0)
         return ExtractiveAnswerer(relevance=scorer).answer(question, hits).answer
 
-    # The model reads the English sentence as not answering (and cannot read Chinese).
+    # The model reads the English sentence as not answering, the gloss nearly as well or better.
     assert answer(-3.0).startswith("8. 连接气管"), answer(-3.0)
     # Where it reads it as answering, the English sentence leads.
     assert answer(2.0).startswith("Supply pressure"), answer(2.0)
+    # A gloss read far worse than the English sentence does not displace it.
+    assert answer(-3.0, gloss_logit=-6.0).startswith("Supply pressure"), answer(-3.0, -6.0)
+
+
+def test_a_clause_cut_off_by_its_semicolon_is_quoted_with_the_rest_of_its_sentence() -> None:
+    text = (
+        "第 6.1.1 条规定：减速器润滑脂的更换周期在正常工况下不超过 20000 运行小时或 4 年；"
+        "严苛工况下为 10000 运行小时或 2 年。"
+    )
+    scorer = QueryScorer({("grease", "20000"): 5.0, ("grease", "10000"): 1.0})
+    got = ExtractiveAnswerer(relevance=scorer).answer(
+        "How often is reducer grease changed under severe duty (grease)?",
+        _hit(text, section="6 Intervals"),
+        mode="ask",
+    )
+    assert "20000" in got.answer and "10000" in got.answer, got.answer

@@ -158,3 +158,7 @@ def test_instructor_material_is_course_material_kept_from_students() -> None:
     assert not index.sees_instructor_material(huaxin_staff)
     assert not index.sees_instructor_material(student)
     assert not index.sees_instructor_material(ANONYMOUS)
+    # The contributors an identity may know of are those of the chunks it may see.
+    known = {"northlake-college", "huaxin-robotics"}
+    assert index.visible_values("contributor", huaxin_staff) == known
+    assert index.visible_values("contributor", student) == {"northlake-college"}

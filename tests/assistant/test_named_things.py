@@ -26,7 +26,7 @@ from assistant.answer.evidence import (
     sibling_conflicts,
 )
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.answer.names import short_codes
+from assistant.answer.names import contributors_named, short_codes
 from assistant.answer.scope import NameCheck, check_names
 from assistant.store import KnowledgeStore
 from assistant.store.keyword import BM25KeywordIndex, tokenize
@@ -43,6 +43,20 @@ def test_named_codes_in_english_and_chinese_text() -> None:
     assert named_codes("实训中心DH-R20型机器人，实验 DH-IR-204-L1") == ["DH-R20", "DH-IR-204-L1"]
     # One-part tokens, plain numbers and words with hyphens are not codes.
     assert named_codes("M8 bolts, 2,700 mAh, a well-known step-by-step guide") == []
+
+
+def test_a_contributor_is_named_by_the_first_word_of_its_id_written_as_a_name() -> None:
+    known = ["amma", "donghai-polytechnic", "itsc", "meridian-cnc", "nlc"]
+    assert contributors_named("In Donghai's J2 grease lab, how long?", known) == (
+        "donghai-polytechnic",
+    )
+    assert contributors_named("Do ITSC and AMMA agree?", known) == ("amma", "itsc")
+    assert contributors_named("What does ITSC-MT 230 allow?", known) == ("itsc",)
+    assert contributors_named("Meridian 改进后的碟簧组", known) == ("meridian-cnc",)
+    # Not a name: lower case, inside a word or a code, a head of fewer than three letters.
+    assert contributors_named("the meridian line of the spindle", known) == ()
+    assert contributors_named("What does AMMAX-7 stand for? XITSC?", known) == ()
+    assert contributors_named("The NLC course", ["nl-college"]) == ()
 
 
 @pytest.mark.parametrize(
@@ -350,7 +364,7 @@ def test_the_stated_time_is_quoted_for_a_timeout_question() -> None:
 
 
 def test_a_quantity_of_another_named_alert_does_not_answer() -> None:
-    """"How long before KubeNodeNotReady fires?" is not answered by the 15 minutes of
+    """ "How long before KubeNodeNotReady fires?" is not answered by the 15 minutes of
     KubeAPIDown, stated in another runbook among the hits."""
     question = "How long is the lookback window of the KubeNodeNotReady alert?"
     node = make_chunk(
@@ -433,4 +447,3 @@ def test_a_bm25_extra_chunk_is_read_but_never_evidence_for_answering() -> None:
     assert both.evidence == alone
     # ...while its sentence is still ranked, first here, for the answerer to quote.
     assert both.ranked[0].sentence.hit_index == 1
-

@@ -8,8 +8,9 @@ from typing import Any
 
 import pytest
 
+from assistant.queries import standalone_query
 from assistant.registry import build_assistant
-from assistant.retrieve import Filters, standalone_query
+from assistant.retrieve import Filters
 from assistant.service import Assistant
 from assistant.settings import load_settings
 from assistant.store import KnowledgeStore
@@ -234,3 +235,22 @@ def test_a_chinese_question_is_answered_from_an_english_standard(
     lead = answer.answer.split("\n\n")[0]
     assert fact in lead
     assert source in {c.source for c in answer.citations}
+
+
+def test_a_named_contributor_s_chinese_document_answers_an_english_question(
+    assistant: Assistant,
+) -> None:
+    """A question about "Jiangnan's L3 line" names a contributor: its chunks get rankings of
+    their own, so its Chinese work instruction comes first; the chunk that states the time,
+    which the multilingual embedding does not find, is read through its English glosses and
+    leads the answer."""
+    question = "How long should a robot changeover on Jiangnan's L3 line take?"
+    hits = assistant._sources(question, question, STAFF)
+    first = "jiangnan-precision/procedures/jn-wi-r-003-robot-changeover-inspection.md"
+    assert hits[0].chunk.source == first
+    assert any(h.extra and "25 分钟" in h.chunk.text for h in hits)
+    answer = assistant.ask(question, identity=STAFF)
+    assert answer.answer.startswith("换型标准时间为 25 分钟"), answer.answer
+    # Signed out, the contributor's consortium documents are not visible: nothing is named.
+    assert assistant.retriever._named(question, ANONYMOUS, Filters()) == ()
+    assert assistant.retriever._named(question, STAFF, Filters()) == ("jiangnan-precision",)

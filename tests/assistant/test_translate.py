@@ -14,7 +14,7 @@ from assistant.answer.answerability import english_rendering
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.language import CJK
-from assistant.retrieve import standalone_query, translated_query
+from assistant.queries import standalone_query, translated_query
 from assistant.translate import english_question, translate_terms, translate_word
 from assistant.types import Chunk, Hit, Turn
 from tests.assistant.test_answer_lead import QueryScorer

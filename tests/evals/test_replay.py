@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from assistant.retrieve import Filters, standalone_query
+from assistant.queries import standalone_query
+from assistant.retrieve import Filters
 from evals.attribution import ContributorGame, gold_cited, replay_assistant
 from evals.datasets import load_dataset
 
