@@ -11,7 +11,9 @@ coefficients `evals/fit_answerability.py` fits on labelled conversations and wri
 A question the model would refuse is asked back instead (a clarification naming the candidate
 documents) when it is short and names nothing, or leans on the conversation ("what about the
 other one?"), and several distinct documents are about equally relevant: it is vague, not out
-of scope.
+of scope. A question whose demonstrative points at nothing said ("Does this animal have
+antlers?" opening a conversation; `assistant.answer.deixis`) is asked back so even where the
+model would answer.
 
 The cross-encoder reads English. A Chinese question whose best-retrieved chunk is English is
 answered when either reader finds an answer in what it can read: the model, on the question
@@ -35,6 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from assistant.answer.deixis import dangling_demonstratives
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.refusals import display_title
 from assistant.answer.terms import is_chinese
@@ -198,22 +201,33 @@ def decide(
     model = model or load_model()
     values, logits = features(query, hits, scorer, cosine=cosine)
     p = model.probability(values)
+    candidates = _candidates(hits[:RERANK_TOP], logits)
+    english = not is_chinese(question)
+    # "Does this animal have antlers?" with no animal said: asked back, however well the
+    # sources answer about some animal (`dangling_demonstratives`), offering the documents
+    # retrieved first, about equally relevant or not.
+    pointing = english and bool(dangling_demonstratives(question, history))
+    if pointing:
+        offered = _candidates(hits[:RERANK_TOP], logits, within=math.inf)
+        if len(offered) >= 2:
+            return Decision("clarification", p, threshold, values, tuple(offered))
     if p >= threshold:
         return Decision("answer", p, threshold, values)
-    candidates = _candidates(hits[:RERANK_TOP], logits)
-    if len(candidates) >= 2 and not is_chinese(question) and is_vague(question, history):
+    if len(candidates) >= 2 and english and is_vague(question, history):
         return Decision("clarification", p, threshold, values, tuple(candidates))
     return Decision("refusal", p, threshold, values)
 
 
-def _candidates(hits: Sequence[Hit], logits: Sequence[float], limit: int = 3) -> list[str]:
-    """Distinct document titles within `CLOSE_LOGITS` of the best chunk, best first."""
+def _candidates(
+    hits: Sequence[Hit], logits: Sequence[float], limit: int = 3, within: float = CLOSE_LOGITS
+) -> list[str]:
+    """Distinct document titles within `within` logits of the best chunk, best first."""
     if not logits:
         return []
     best = max(logits)
     out: list[str] = []
     for i in sorted(range(len(logits)), key=lambda k: -logits[k]):
-        if logits[i] < best - CLOSE_LOGITS:
+        if logits[i] < best - within:
             break
         title = display_title(hits[i].chunk)
         if title not in out:

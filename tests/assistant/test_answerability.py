@@ -18,6 +18,7 @@ from assistant.answer.answerability import (
     is_vague,
     load_model,
 )
+from assistant.answer.deixis import dangling_demonstratives
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.terms import is_chinese
 from assistant.types import Answer, Hit, Turn
@@ -114,6 +115,35 @@ def test_a_vague_follow_up_between_equally_relevant_documents_is_asked_back() ->
         model=ONLY_TOP,
     )
     assert specific is not None and specific.outcome == "refusal"
+
+
+def test_a_demonstrative_that_points_at_nothing_said_is_asked_back() -> None:
+    hits = _hits(
+        "Red deer stags grow antlers every year.",
+        "Reindeer of both sexes have antlers.",
+        titles=["Red deer", "Reindeer"],
+    )
+    # The sources answer well about some animal; which one was never said.
+    scorer = FixedScorer({"Red deer": 4.0, "Reindeer": 1.0})
+    question = "Does this animal have antlers?"
+    got = decide(question, question, [], hits, scorer, threshold=0.5, model=ONLY_TOP)
+    assert got.outcome == "clarification" and set(got.candidates) == {"Red deer", "Reindeer"}
+    # Said before, in the conversation or the question itself: answered.
+    said = [
+        Turn("user", "Tell me about the reindeer, the animal of the tundra."),
+        Turn("assistant", "…"),
+    ]
+    assert decide(
+        question, question, said, hits, scorer, threshold=0.5, model=ONLY_TOP
+    ).outcome == ("answer")
+    assert dangling_demonstratives("I saw a reindeer. Does this animal shed its antlers?", []) == []
+    # A pronoun ("is this true?") and "that" the conjunction point at no noun.
+    assert dangling_demonstratives("Is this true?", []) == []
+    assert dangling_demonstratives("I heard that reindeer have antlers", []) == []
+    assert dangling_demonstratives("How liquid is this particular index fund?", []) == [
+        "this particular index fund"
+    ]
+    assert dangling_demonstratives("这个动物有角吗？", []) == []
 
 
 def test_a_chinese_question_is_judged_in_english_words_and_by_its_chinese_sources() -> None:

