@@ -125,7 +125,12 @@ class HybridRetriever:
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
             if named and self.multilingual is None:
                 dense = self.store.dense_search(
-                    vector, identity, s.dense_k, _naming(where, named), with_metadata=False
+                    vector,
+                    identity,
+                    s.dense_k,
+                    _naming(where, named),
+                    with_metadata=False,
+                    partitions=partitions,
                 )
                 rankings.append((s.named_weight, [m.chunk_id for m in dense], "dense"))
             clock.lap("dense_ms")
