@@ -6,7 +6,7 @@ import logging
 import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
 from assistant.access import can_see
@@ -123,22 +123,13 @@ class HybridRetriever:
                 partitions=partitions,
             )
             rankings.append((s.dense_weight, [m.chunk_id for m in dense], "dense"))
-            if named and self.multilingual is None:
-                dense = self.store.dense_search(
-                    vector,
-                    identity,
-                    s.dense_k,
-                    _naming(where, named),
-                    with_metadata=False,
-                    partitions=partitions,
-                )
-                rankings.append((s.named_weight, [m.chunk_id for m in dense], "dense"))
+            if named is not None and self.multilingual is None:
+                rankings.append(self._named_dense(vector, identity, named, partitions))
             clock.lap("dense_ms")
         keyword = self.store.keyword_search(query, identity, s.keyword_k, filters.as_fields())
         rankings.append((s.keyword_weight, [m.chunk_id for m in keyword], "keyword"))
-        if named:
-            fields = {**filters.as_fields(), "contributor": named}
-            found = self.store.keyword_search(query, identity, s.keyword_k, fields)
+        if named is not None:
+            found = self.store.keyword_search(query, identity, s.keyword_k, named.as_fields())
             rankings.append((s.named_weight, [m.chunk_id for m in found], "keyword"))
         clock.lap("keyword_ms")
         if lang == "zh" and s.translate_queries and s.translated_keyword_weight > 0:
@@ -274,14 +265,36 @@ class HybridRetriever:
         records = self.store.chunks(wanted, identity)
         return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
-    def _named(self, query: str, identity: Identity, filters: Filters) -> tuple[str, ...]:
-        """The contributors the query names among those whose chunks the identity may see
-        ("In Donghai's grease lab"): their chunks get rankings of their own, so that the
-        named contributor's document is not outvoted by another's on the same subject."""
+    def _named(self, query: str, identity: Identity, filters: Filters) -> Filters | None:
+        """`filters` narrowed to the contributors the query names among those whose chunks
+        the identity may see ("In Donghai's grease lab"), None where it names none: their
+        chunks get rankings of their own, so that the named contributor's document is not
+        outvoted by another's on the same subject."""
         if filters.contributors or self.settings.named_weight <= 0:
-            return ()
+            return None
         visible = self.store.keyword_index().visible_values("contributor", identity)
-        return contributors_named(query, visible)
+        named = contributors_named(query, visible)
+        return replace(filters, contributors=named) if named else None
+
+    def _named_dense(
+        self,
+        vector: Any,
+        identity: Identity,
+        named: Filters,
+        partitions: list[str],
+        multilingual: bool = False,
+    ) -> tuple[float, list[str], str]:
+        """The dense ranking of the named contributors' chunks (`_named`)."""
+        found = self.store.dense_search(
+            vector,
+            identity,
+            self.settings.dense_k,
+            named.as_where(),
+            multilingual=multilingual,
+            with_metadata=False,
+            partitions=partitions,
+        )
+        return (self.settings.named_weight, [m.chunk_id for m in found], "dense")
 
     def _branch_pool(self) -> ThreadPoolExecutor:
         if self._branches is None:
@@ -295,7 +308,7 @@ class HybridRetriever:
         where: dict[str, Any] | None,
         lang: str,
         partitions: list[str],
-        named: tuple[str, ...] = (),
+        named: Filters | None = None,
     ) -> tuple[list[tuple[float, list[str], str]], dict[str, float]]:
         """The multilingual rankings: over every language, over the other languages, and over
         the chunks of the contributors the question names.
@@ -324,25 +337,10 @@ class HybridRetriever:
             other = [found for code, found in by_language.items() if code != lang]
             xl = merge_matches(other, s.cross_language_k)
             rankings.append((s.cross_language_weight, [m.chunk_id for m in xl], "dense"))
-        if named:
-            own = self.store.dense_search(
-                ml_vector,
-                identity,
-                s.dense_k,
-                _naming(where, named),
-                multilingual=True,
-                with_metadata=False,
-                partitions=partitions,
-            )
-            rankings.append((s.named_weight, [m.chunk_id for m in own], "dense"))
+        if named is not None:
+            rankings.append(self._named_dense(ml_vector, identity, named, partitions, True))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
-
-
-def _naming(where: dict[str, Any] | None, named: tuple[str, ...]) -> dict[str, Any]:
-    """`where` narrowed to the chunks of the `named` contributors."""
-    clause = {"contributor": {"$in": list(named)}}
-    return clause if where is None else {"$and": [where, clause]}
 
 
 def _fuse(

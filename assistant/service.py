@@ -226,7 +226,7 @@ class Assistant:
         words = asked_quantity_words(query)
         if not words:
             return hits
-        chosen = list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:docs]
+        chosen = _best_documents(hits, docs)
         named = self._rest_of(
             hits,
             identity,
@@ -246,9 +246,8 @@ class Assistant:
         instruction's purpose and scope, not its "换型标准时间为 25 分钟")."""
         if is_chinese(query):
             return hits
-        best = list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:docs]
         chinese = {h.chunk.doc_id for h in hits if is_chinese(h.chunk.text)}
-        chosen = [d for d in best if d in chinese]
+        chosen = [d for d in _best_documents(hits, docs) if d in chinese]
         wanted = set(content_tokens(query))
         if not chosen or not wanted:
             return hits
@@ -295,3 +294,8 @@ class Assistant:
             retrieved=tuple(h for h in hits if h.chunk.chunk_id in visible),
             timings_ms={**answer.timings_ms, **timings},
         )
+
+
+def _best_documents(hits: Sequence[Hit], n: int) -> list[str]:
+    """The first `n` documents among the retrieved (not extra) hits, best first."""
+    return list(dict.fromkeys(h.chunk.doc_id for h in hits if not h.extra))[:n]

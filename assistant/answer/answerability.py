@@ -206,10 +206,9 @@ def decide(
     # "Does this animal have antlers?" with no animal said: asked back, however well the
     # sources answer about some animal (`dangling_demonstratives`), offering the documents
     # retrieved first, about equally relevant or not.
-    pointing = english and bool(dangling_demonstratives(question, history))
-    if pointing:
+    if english:
         offered = _candidates(hits[:RERANK_TOP], logits, within=math.inf)
-        if len(offered) >= 2:
+        if len(offered) >= 2 and dangling_demonstratives(question, history):
             return Decision("clarification", p, threshold, values, tuple(offered))
     if p >= threshold:
         return Decision("answer", p, threshold, values)

@@ -252,5 +252,7 @@ def test_a_named_contributor_s_chinese_document_answers_an_english_question(
     answer = assistant.ask(question, identity=STAFF)
     assert answer.answer.startswith("换型标准时间为 25 分钟"), answer.answer
     # Signed out, the contributor's consortium documents are not visible: nothing is named.
-    assert assistant.retriever._named(question, ANONYMOUS, Filters()) == ()
-    assert assistant.retriever._named(question, STAFF, Filters()) == ("jiangnan-precision",)
+    assert assistant.retriever._named(question, ANONYMOUS, Filters()) is None
+    assert assistant.retriever._named(question, STAFF, Filters()) == Filters(
+        contributors=("jiangnan-precision",)
+    )
