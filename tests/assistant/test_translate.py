@@ -118,6 +118,18 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     assert english_question("什么时候需要更换编码器电池？").startswith("when ")
 
 
+def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_about() -> None:
+    # Words of English-only sources (a hydraulics course, a coolant procedure) that CC-CEDICT
+    # lacks (溢流阀, 蓄能器, 铝件) or first reads in another field (加工 "process", 作用 "act").
+    valve = english_question("液压系统的溢流阀起什么作用？").split()
+    assert {"relief", "valve", "function"} <= set(valve) and "rise" not in valve
+    coolant = english_question("铝件加工时切削液浓度应该控制在多少？").split()
+    assert {"aluminium", "machining", "coolant", "concentration"} <= set(coolant)
+    # 时 ("when" after a verb, "o'clock" in the dictionary) frames the question
+    assert "o'clock" not in coolant
+    assert english_question("滚珠丝杠的反向间隙怎么补偿？") == "how ball screw backlash compensate"
+
+
 def test_a_difference_asked_in_chinese_is_rendered_as_english_asks_it() -> None:
     from assistant.answer.terms import question_parts
 
@@ -232,17 +244,18 @@ def test_supplement_terms_and_asking_phrases_are_segmented_whole() -> None:
 
 
 def test_a_word_known_only_by_its_characters_takes_their_senses_the_sources_use() -> None:
-    # 盒盖 is not in the dictionary; 盖 is "lid, top, cover", 盒 "small box, case"
+    # 箱盖 is in neither the dictionary nor the glossary; 盖 is "lid, top, cover", 箱 "box,
+    # trunk, chest"
     counts = {"cover": 12, "top": 3, "box": 7}
 
     def frequency(word: str) -> int:
         return counts.get(word, 0)
 
-    words = english_question("电池盒盖的螺钉", frequency).split()
+    words = english_question("电池箱盖的螺钉", frequency).split()
     assert "cover" in words and "lid" not in words and "top" not in words
     # without sources, or where they use none of a character's senses, no guess
-    assert "cover" not in english_question("电池盒盖的螺钉").split()
-    assert "case" not in words and "small" not in words
+    assert "cover" not in english_question("电池箱盖的螺钉").split()
+    assert "box" in words and "trunk" not in words and "chest" not in words
 
 
 @pytest.mark.usefixtures("no_dictionary")
