@@ -117,9 +117,12 @@ def intent_cues(question: str) -> list[re.Pattern[str]]:
     return [cue for ask, cue in _INTENTS if ask.search(question)]
 
 
-# Questions that ask for a model, type or part designation: answered by a code.
+# Questions that ask for a model, type or part designation, or for an alarm (its code): each
+# answered by a code ("Which alarm appears when the encoder battery is low?" by E-3065 BLAL).
 _MODEL_ASK = re.compile(
-    r"型号|牌号|\b(?:which|what) (?:model|type|part number|designation)\b"
+    r"型号|牌号|什么报警|哪个报警|报警号|报警代码"
+    r"|\b(?:which|what) (?:model|type|part number|designation|alarm|error code|alarm code|"
+    r"fault code)\b"
     r"|\b(?:model|part|type) (?:number|no\.?|designation)\b",
     re.IGNORECASE,
 )

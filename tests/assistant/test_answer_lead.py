@@ -515,6 +515,25 @@ def test_how_often_is_answered_by_an_interval_not_by_a_duration() -> None:
     assert states is not None and states(within, "") and states(every, "")
 
 
+def test_which_alarm_is_answered_by_an_alarm_code() -> None:
+    from assistant.answer.kinds import answer_type
+
+    raised = "Alarm E-3065 BLAL (battery low) is raised when the pack voltage falls below 3.1 V."
+    interval = (
+        "6.3.1 The battery shall be replaced every 12 months, or immediately when the "
+        "low-battery alarm is displayed."
+    )
+    for question in (
+        "Which alarm appears when the encoder battery is low?",
+        "What alarm code shows a high spindle bearing temperature?",
+        "电池电压低时会出现什么报警？",
+    ):
+        states = answer_type(question, [])
+        assert states is not None, question
+        assert states(raised, "HX-MP-212 Encoder battery") and not states(interval, "ITSC-MS 310")
+    assert answer_type("What does alarm SP1245 mean?", []) is None
+
+
 def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     manual = make_chunk(
         "d0-0000",
