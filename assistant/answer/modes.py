@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from assistant.answer.across import Glossing
 from assistant.answer.answerability import Scorer, passage_text
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
@@ -30,12 +31,14 @@ from assistant.answer.exercise import (
     exercise_to_gift,
     exercise_to_markdown,
 )
+from assistant.answer.reading import CLEAR_LOGITS
 from assistant.answer.refusals import refusal_text
 from assistant.answer.registry import MODES
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
 from assistant.queries import standalone_query
 from assistant.store.keyword import tokenize
+from assistant.translate import rendered_question
 from assistant.types import Answer, Citation, Hit, Turn
 
 __all__ = [
@@ -93,9 +96,10 @@ def _rank_procedures(
     relevance: Scorer | None = None,
 ) -> list[_Doc]:
     """Procedure documents among the hits, best first: summed retrieval + title/text match;
-    with a cross-encoder and an English question, the document whose best chunk it reads as
-    answering the question best comes first (the manual's safety list, sharing the words
-    "HX-R20" and "check", had led a request for the brake check procedure)."""
+    with a cross-encoder, the document whose best chunk it reads as answering the question best
+    comes first (the manual's safety list, sharing the words "HX-R20" and "check", had led a
+    request for the brake check procedure); for a Chinese question, only where it reads that
+    document clearly best."""
     signals = retrieval_signal(hits)
     groups: dict[str, list[int]] = {}
     for i, hit in enumerate(hits):
@@ -137,14 +141,32 @@ def _rank_procedures(
             evidence = max(evidence, across.evidence)
         docs.append(_Doc(doc_id, tuple(idx), score, evidence))
     docs.sort(key=lambda d: (-d.score, d.indices[0]))
-    if relevance is None or is_chinese(question) or len(docs) < 2:
+    if relevance is None or len(docs) < 2:
         return docs
     query = standalone_query(question, history)
+    chinese = is_chinese(question)
+    if chinese:
+        # Read as ask mode reads across languages: the question in English words
+        # (`rendered_question`), Chinese procedures in their English glosses (`Glossing`).
+        reader = Glossing.over(relevance, question, hits)
+        query = rendered_question(question, reader.sources, query)
+        if not query:
+            return docs
+        relevance = reader
     read = [i for d in docs for i in d.indices]
     logits = dict(
         zip(read, relevance.score(query, [passage_text(hits[i]) for i in read]), strict=True)
     )
     best = {d.doc_id: max(float(logits[i]) for i in d.indices) for d in docs}
+    if chinese:
+        # Read through a rendering and glosses, only a clear preference (`CLEAR_LOGITS`, the
+        # margin ask mode trusts) overrules the match in the question's own words: "RV减速器润滑脂
+        # 更换的步骤" (Huaxin staff) had been answered with a Chinese student lab sheet for
+        # another robot, not with the manufacturer's English procedure (8.2 against 5.7).
+        top = max(docs, key=lambda d: best[d.doc_id])
+        if best[top.doc_id] < max(0.0, best[docs[0].doc_id] + CLEAR_LOGITS):
+            return docs
+        return [top, *(d for d in docs if d is not top)]
     # Only documents it reads as answering (a logit of at least 0) are reordered: among the
     # others its order is noise (a battery procedure had led a lockout question at -2.7).
     relevant = sorted((d for d in docs if best[d.doc_id] >= 0.0), key=lambda d: -best[d.doc_id])

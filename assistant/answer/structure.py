@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from assistant.answer.citations import inert_markers
+from assistant.answer.material import is_task_prompt
 from assistant.types import Hit
 
 _ZH_DIGITS = {"一": 1, "二": 2, "三": 3, "四": 4, "五": 5, "六": 6, "七": 7, "八": 8, "九": 9}
@@ -114,6 +115,12 @@ def clean_caution(line: str) -> str:
     return re.sub(r"\*\*", "", line).strip()
 
 
+# Sections whose numbered items say what a document or a lab is for, not what to do.
+_AIMS_SECTION = re.compile(
+    r"\b(?:purpose|objectives?|aims?|learning outcomes)\b|目的|目标", re.IGNORECASE
+)
+
+
 def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Step], list[str]]:
     """Numbered steps of the given hits (indices into `hits`), read in chunk order.
 
@@ -141,7 +148,9 @@ def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Ste
             if is_caution(line):
                 pending.append((clean_caution(line), i))
                 continue
-            parsed = parse_step(line)
+            # A lab sheet's objectives and review questions are numbered too: no steps.
+            aims = _AIMS_SECTION.search(section) is not None
+            parsed = None if aims or is_task_prompt(line, section) else parse_step(line)
             if parsed is None:
                 interrupted = True
                 continue

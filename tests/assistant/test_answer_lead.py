@@ -563,6 +563,51 @@ def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     assert "chapter 6" in first_step(-4.0, -2.5)
 
 
+def test_a_chinese_procedure_request_takes_the_procedure_read_clearly_best_in_english() -> None:
+    manual = make_chunk(
+        "d0-0000",
+        title="HX-R20 maintenance manual, chapter 6",
+        section="6.4 Brake check",
+        text="1. Check each motor brake once a year.\n2. Check the brake release noise.",
+    )
+    brake = make_chunk(
+        "d1-0000",
+        title="HX-MP-207 Motor brake check",
+        section="5 Procedure",
+        text="1. Run the program BRKCHK in T1.\n2. Measure the drop of J2: at most 0.2 mm.",
+    )
+    hits = [Hit(manual, 1.0), Hit(brake, 0.6)]
+
+    def first_step(manual_logit: float, brake_logit: float) -> str:
+        # The cross-encoder reads the question put in English words ("brake …").
+        scorer = QueryScorer(
+            {("brake", "chapter 6"): manual_logit, ("brake", "BRKCHK"): brake_logit}
+        )
+        got = ExtractiveAnswerer(relevance=scorer).answer("制动器检查步骤", hits, mode="procedure")
+        return got.answer.split("\n")[0]
+
+    assert "HX-MP-207" in first_step(0.4, 3.4)
+    # Read through a rendering, a preference within `CLEAR_LOGITS` leaves the order alone.
+    assert "chapter 6" in first_step(5.1, 5.2)
+
+
+def test_a_lab_sheet_s_objectives_are_not_its_steps() -> None:
+    sheet = [
+        make_chunk(
+            f"d0-000{i}", title="实验指导书：J2 轴减速器润滑脂更换", section=section, text=text
+        )
+        for i, (section, text) in enumerate(
+            [
+                ("一、实验目的", "1. 掌握减速器润滑脂更换的完整流程；\n2. 学会能量隔离。"),
+                ("五、实验步骤", "1. 拆下 J2 排脂口螺塞。\n2. 从进脂口缓慢注脂。"),
+            ]
+        )
+    ]
+    hits = [Hit(c, 1.0) for c in sheet]
+    got = ExtractiveAnswerer().answer("J2 轴减速器润滑脂更换步骤", hits, mode="procedure")
+    assert "排脂口螺塞" in got.answer and "掌握" not in got.answer and "实验目的" not in got.answer
+
+
 def test_a_lexically_ranked_answer_leads_with_the_kind_of_answer_asked_for() -> None:
     # Without the cross-encoder (a Chinese question over Chinese sources), the sentence with
     # most of the question's words came first although it states no interval.
