@@ -63,7 +63,8 @@ _METADATA = re.compile(
 # A report's bookkeeping, not its story: dates of issue, who wrote it for whom, distribution.
 _ADMIN = re.compile(
     r"\b(issued|report date|service call|written|prepared by|distribution|internal document|"
-    r"analysis period|owner)\b|报告日期|内部|编号|仅限|不得向",
+    r"analysis period|owner|contact hours|prerequisites?)\b"
+    r"|报告日期|内部|编号|仅限|不得向|学时|课时|先修",
     re.IGNORECASE,
 )
 _SYMPTOM = re.compile(
@@ -323,7 +324,7 @@ def fill_question(b: Builder, eligible: set[int]) -> ExerciseQuestion | None:
     for find in finders:
         for x in b.ranked:
             s = x.sentence
-            if s.hit_index not in eligible or s.text in b.used or x.match <= 0:
+            if s.hit_index not in eligible or s.text in b.used or x.match <= 0 or s.lead_in:
                 continue
             if _METADATA.search(s.text) or _ADMIN.search(s.text) or CITATION_MARKER.search(s.text):
                 continue
@@ -345,9 +346,15 @@ def choice_question(b: Builder, eligible: set[int]) -> ExerciseQuestion | None:
         s = x.sentence
         if s.hit_index not in eligible or x.support <= 0 or _METADATA.search(s.text):
             continue
-        if _ADMIN.search(s.text) or CITATION_MARKER.search(s.text):
+        if _ADMIN.search(s.text) or CITATION_MARKER.search(s.text) or s.lead_in:
             continue
-        others = [x.sentence.text for x in b.ranked if x.sentence.text != s.text]
+        # Distractors in the statement's language: "4 年" beside "12 months" gives it away.
+        zh = is_chinese(s.text)
+        others = [
+            o.sentence.text
+            for o in b.ranked
+            if o.sentence.text != s.text and is_chinese(o.sentence.text) == zh
+        ]
         for right, wrong in answer_choices(s.text, others):
             if len(wrong) < 2 or right in b.used or right.upper() in b.asked:
                 continue

@@ -547,6 +547,40 @@ def test_exercise_distractors_come_from_other_hits(answerer: ExtractiveAnswerer)
     assert blank.answer != right
 
 
+def test_exercise_distractors_are_in_the_statement_s_language(answerer: ExtractiveAnswerer) -> None:
+    # "2 年" beside "4 years" gives the English statement's answer away.
+    zh = chunk(
+        "zh#1",
+        "jn-intervals",
+        "减速器润滑脂每 2 年更换一次。电池每 6 个月检查一次，每 18 个月更换一次。",
+        title="减速器保养周期",
+        section="周期",
+        contributor="jiangnan-precision",
+        language="zh",
+    )
+    exercise = answerer.exercise_set("Exercise on the reducer grease interval", hits(STANDARD, zh))
+    choice = next(q for q in exercise.questions if q.kind == "multiple_choice")
+    cjk = re.compile(r"[\u4e00-\u9fff]")
+    assert not cjk.search(choice.prompt)
+    assert not any(cjk.search(item) for item in choice.items), choice.items
+
+
+def test_a_lead_in_is_no_fill_in_statement(answerer: ExtractiveAnswerer) -> None:
+    lead_in = chunk(
+        "ll#0",
+        "limits",
+        "For the X axis of the MVC-850 after compensation:\n"
+        "- Backlash: at most 0.010 mm.\n"
+        "Repeat the measurement every 12 months and after a collision.",
+        title="MC-MP-102 Ball screw backlash measurement",
+        section="7 Acceptance",
+        contributor="meridian-cnc",
+    )
+    exercise = answerer.exercise_set("Exercise on ball screw backlash measurement", hits(lead_in))
+    for q in exercise.questions:
+        assert "compensation:" not in q.prompt
+
+
 def test_exercise_refused_when_unrelated(answerer: ExtractiveAnswerer) -> None:
     answer = ask(answerer, "Exercise about baking sourdough bread", hits(*ALL), mode="exercise")
     assert answer.refused and answer.citations == ()
