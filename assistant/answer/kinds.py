@@ -128,9 +128,43 @@ _MODEL_ASK = re.compile(
 )
 
 
+# Questions that ask how a value is worked out: answered by a formula ("S = K × T + C"), not by
+# one worked result ("S = 1600 × 0.446 + 128 = 842 mm").
+_FORMULA_ASK = re.compile(
+    r"\bhow (?:do|does|can|should|would|to) (?:\w+ )?(?:work out|calculate|compute|determine|"
+    r"convert)\b"
+    r"|\bhow (?:is|are|was|were) [^?]{1,60}?(?:calculated|computed|worked out|derived)\b"
+    r"|\b(?:formula|equation)\b|怎么计算|如何计算|怎样计算|怎么算|计算公式|公式",
+    re.IGNORECASE,
+)
+# What follows an "=" up to the next one or the end of the clause, and the symbols in it that
+# are not units: a formula's right side names at least one.
+_RIGHT_SIDE = re.compile(r"=\s*([^=:;]+?)(?=\s*=|[:;]|,\s|\.\s|\.?$)")
+_SYMBOL = re.compile(r"(?<![\w.,])[^\W\d_][\w]*")
+_UNIT_WORDS = (
+    "mm cm m km µm um nm s ms min h hz khz n kn mpa kpa pa bar kg g mg l ml v mv a ma w kw rpm "
+    "k x °c c° per"
+)
+_UNIT_SYMBOLS = frozenset(_UNIT_WORDS.split())
+
+
+def states_formula(text: str) -> bool:
+    """Whether a sentence gives a formula: an "=" whose right side names a symbol other than a
+    unit ("F = p × A", "C = 8 × (d − 14)"), not only numbers ("BPFO = 10 × 100 × 0.881")."""
+    for m in _RIGHT_SIDE.finditer(text):
+        found = (w.rstrip("²³¹⁰⁻") for w in _SYMBOL.findall(m.group(1)))
+        symbols = [w for w in found if w.lower() not in _UNIT_SYMBOLS]
+        if symbols:
+            return True
+    return False
+
+
 def answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], bool] | None:
     """What a sentence (of a document with this title) must contain to answer the question:
-    a quantity, a designation other than the asked one and the document's own, or None."""
+    a formula, a quantity, a designation other than the asked one and the document's own, or
+    None."""
+    if _FORMULA_ASK.search(question):
+        return lambda text, _title: states_formula(text)
     if _MODEL_ASK.search(question):
         asked = {n.lower() for n in names}
 

@@ -534,6 +534,27 @@ def test_which_alarm_is_answered_by_an_alarm_code() -> None:
     assert answer_type("What does alarm SP1245 mean?", []) is None
 
 
+def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
+    from assistant.answer.kinds import answer_type, states_formula
+
+    assert states_formula("The force of a cylinder is F = p × A.")
+    assert states_formula("Outer race defect: BPFO = (n/2) · fr · (1 − (d/D) cos θ)")
+    assert states_formula("Concentration (%) = Brix reading × refractometer factor")
+    # Worked results name no symbol on the right: numbers and units only.
+    assert not states_formula("Therefore BPFO = 10 × 100 × 0.881 = 881 Hz.")
+    assert not states_formula("Pneumatic: F = 0.6 N/mm² × 5,027 mm² = 3,016 N ≈ 3.0 kN.")
+    assert not states_formula("First with K = 2000 mm/s: S = 2000 × 0.446 + 128 = 1,020 mm.")
+    for question in (
+        "How is the force of a hydraulic cylinder calculated?",
+        "How do I convert a Brix reading to coolant concentration?",
+        "光幕安全距离怎么计算？",
+    ):
+        states = answer_type(question, [])
+        assert states is not None, question
+        assert states("The force of a cylinder is F = p × A.", "")
+        assert not states("Hydraulic: F = 6 N/mm² × 5,027 mm² = 30,159 N.", "")
+
+
 def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     manual = make_chunk(
         "d0-0000",
