@@ -25,6 +25,7 @@ from assistant.answer.evidence import (
 from assistant.answer.exercise import ExerciseSet, build_exercise_set, exercise_to_markdown
 from assistant.answer.kinds import intent_cues
 from assistant.answer.lists import word_count
+from assistant.answer.material import hidden_front_matter
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.answer.reading import Pick, select_by_relevance
 from assistant.answer.registry import get_mode
@@ -225,8 +226,10 @@ class ExtractiveAnswerer:
         note = f"evidence {scoring.evidence:.2f} (threshold {self.min_evidence:.2f})"
         logger.debug("extractive %s for %r", note, question)
         measured = {"evidence": scoring.evidence}
-        # Never quoted as the answer: sentences about a sibling of what the question names.
-        usable = [x for x in scoring.ranked if not x.sibling]
+        # Never quoted as the answer: sentences about a sibling of what the question names, nor
+        # front matter ("Document code: ITSC-ES 602.") where it does not ask about a document.
+        hidden = hidden_front_matter(question)
+        usable = [x for x in scoring.ranked if not x.sibling and not hidden(x.sentence.text)]
         chinese = is_chinese(question)
         # The answerability judge decided to answer (`Judge.decide`: a Chinese question it
         # could put in English words), else the lexical evidence decides.

@@ -4,6 +4,7 @@ answer never quotes them as facts nor reads them as evidence."""
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from assistant.answer.citations import is_list_item
 from assistant.types import Chunk
@@ -48,3 +49,35 @@ def is_task_prompt(text: str, section: str, instructor: bool = False) -> bool:
     if not _TASK_SECTION.search(section) or _ANSWER_SECTION.search(section):
         return False
     return bool(_TASK_PROMPT.match(text)) if instructor else True
+
+
+# A document's front matter, restated as sentences ("Document code: ITSC-ES 602.", "Edition:
+# 2022.", "Prepared by Technical Committee TC 5 …"): what the document is, not what it says.
+_FRONT_MATTER = re.compile(
+    r"^\s*(?:document (?:code|number|no\.?)|edition|effective(?: date)?|published(?: by)?|"
+    r"publisher|supersedes|approved by|issued by)\s*:|^\s*prepared by\b"
+    r"|^\s*(?:文件编号|文件代号|版本|版次|生效日期|实施日期|编制|审核|批准|发布日期|发布单位)\s*[:：]",
+    re.IGNORECASE,
+)
+# A question about the document itself: its edition, date, code or authors.
+_ASKS_ABOUT_DOCUMENT = re.compile(
+    r"\b(?:edition|version|revision|effective|published|issued|prepared|approved|who wrote|"
+    r"who issued|document (?:code|number)|when (?:was|did))\b"
+    r"|版本|版次|生效|实施|发布|编号|哪一版|谁编制|谁发布",
+    re.IGNORECASE,
+)
+
+
+def is_front_matter(text: str) -> bool:
+    """Whether a sentence restates a document's front matter (its code, edition, date,
+    authors) rather than saying something of its subject."""
+    return bool(_FRONT_MATTER.match(text))
+
+
+def hidden_front_matter(question: str) -> Callable[[str], bool]:
+    """Which sentences an answer to `question` leaves out as front matter: those of
+    `is_front_matter`, unless the question asks about a document itself (its edition, date,
+    code or authors: "When did ITSC-ES 602 take effect?")."""
+    if _ASKS_ABOUT_DOCUMENT.search(question):
+        return lambda _text: False
+    return is_front_matter

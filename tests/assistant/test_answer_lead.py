@@ -555,6 +555,36 @@ def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
         assert not states("Hydraulic: F = 6 N/mm² × 5,027 mm² = 30,159 N.", "")
 
 
+def test_front_matter_is_quoted_only_for_a_question_about_the_document() -> None:
+    front = make_chunk(
+        "d0-0000",
+        title="ITSC-ES 602:2022 Emergency stop",
+        section="",
+        text="Document code: ITSC-ES 602. Edition: 2022. Effective date: 2022-04-01.",
+    )
+    clause = make_chunk(
+        "d0-0001",
+        title="ITSC-ES 602:2022 Emergency stop",
+        section="5 Actuators",
+        text="5.1 Actuators of emergency stop devices shall be red on a yellow background.",
+        chunk_index=1,
+    )
+    hits = [Hit(front, 1.0), Hit(clause, 0.9)]
+    # The cross-encoder reads the front matter under the document's title as relevant.
+    scorer = QueryScorer(
+        {
+            ("take effect", "Effective date"): 7.0,
+            ("ITSC", "Document code"): 6.0,
+            ("ITSC", "Actuators"): 5.0,
+        }
+    )
+    answerer = ExtractiveAnswerer(relevance=scorer)
+    asked = answerer.answer("What does ITSC-ES 602 require of emergency stop buttons?", hits)
+    assert "red" in asked.answer and "Document code" not in asked.answer
+    when = answerer.answer("When did ITSC-ES 602 take effect?", hits)
+    assert "2022-04-01" in when.answer
+
+
 def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
     manual = make_chunk(
         "d0-0000",
