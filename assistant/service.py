@@ -13,6 +13,7 @@ from assistant.answer.editions import editions_asked
 from assistant.answer.evidence import about_what_was_asked, is_chinese
 from assistant.answer.kinds import asked_quantity_words
 from assistant.answer.modes import refusal
+from assistant.answer.names import names_item, numbered_items
 from assistant.answer.registry import get_mode
 from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
 from assistant.answer.terms import content_tokens, glossed_tokens
@@ -220,18 +221,20 @@ class Assistant:
     ) -> list[Hit]:
         """Add, as extras (quotable, never deciding), up to `most` chunks of the best `docs`
         documents whose section is named for the quantity the question asks for
-        (`asked_quantity_words`: "2 Interval" for "how often are the J4–J6 cables checked?"):
-        a document states it under its heading, which the question's other words may not
-        reach."""
+        (`asked_quantity_words`: "2 Interval" for "how often are the J4–J6 cables checked?")
+        or for the numbered exercise it names (`numbered_items`: "练习题 6（5 分）" for "练习题 6
+        的参考答案是什么？"): a document states it under its heading, which the question's other
+        words may not reach."""
         words = asked_quantity_words(query)
-        if not words:
+        numbers = numbered_items(query)
+        if not words and not numbers:
             return hits
         chosen = _best_documents(hits, docs)
         named = self._rest_of(
             hits,
             identity,
             chosen,
-            keep=lambda c: bool(words & set(tokenize(c.section))),
+            keep=lambda c: bool(words & set(tokenize(c.section))) or names_item(c.section, numbers),
             extra=True,
         )
         return hits + named[:most]

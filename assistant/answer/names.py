@@ -130,3 +130,22 @@ def contributors_named(question: str, contributors: Iterable[str]) -> tuple[str,
         if re.search(rf"(?<![\w-])(?:{spelled})(?!\w)", question):
             named.append(contributor)
     return tuple(named)
+
+
+# A numbered exercise or question ("exercise 4", "练习题 6", "第 6 题"), in a question or in a
+# section heading ("Exercise 4 (6 marks)", "练习题 6（5 分）").
+_NUMBERED_ITEM = re.compile(
+    r"(?:\bexercises?|\bquestions?|\btasks?|\bproblems?|\bassignments?|练习题|思考题|习题|练习|作业)"
+    r"\s*(?:no\.?\s*)?(\d{1,3})(?![\d.])|第\s*(\d{1,3})\s*道?题",
+    re.IGNORECASE,
+)
+
+
+def numbered_items(text: str) -> frozenset[str]:
+    """The numbers of the exercises or questions a text names ("练习题 6" → {"6"})."""
+    return frozenset(a or b for a, b in _NUMBERED_ITEM.findall(text))
+
+
+def names_item(section: str, numbers: frozenset[str]) -> bool:
+    """Whether a section's own heading (its last part) names one of these numbered items."""
+    return bool(numbers and numbered_items(section.split(" > ")[-1]) & numbers)

@@ -206,6 +206,22 @@ def test_the_section_named_for_the_quantity_asked_is_read(assistant: Assistant) 
     assert not [h for h in assistant._sources(what, what, staff) if "Interval" in h.chunk.section]
 
 
+def test_the_section_of_the_numbered_exercise_asked_is_read(assistant: Assistant) -> None:
+    # The answer key states exercise 6's answer under "练习题 6（5 分）"; retrieval found the key's
+    # preamble and the course's exercise 6 itself, and the preamble led.
+    from assistant.answer.names import numbered_items
+
+    assert numbered_items("DH-IR-204 练习题 6 的参考答案是什么？") == {"6"}
+    assert numbered_items("What do students get wrong in exercise 4?") == {"4"}
+    assert numbered_items("第 3 题怎么做？") == {"3"} and not numbered_items("How many questions?")
+    teacher = Identity("wang", "donghai-polytechnic", "teacher")
+    question = "DH-IR-204 练习题 6 的参考答案是什么？"
+    hits = assistant._sources(question, question, teacher)
+    assert [h for h in hits if h.extra and h.chunk.section.startswith("练习题 6")]
+    answer = assistant.ask(question, identity=teacher)
+    assert "70 g" in answer.answer.split("。")[0], answer.answer
+
+
 def test_an_answer_comes_from_the_edition_asked_about(assistant: Assistant) -> None:
     # The demo holds ITSC-RS 101 in its 2016 and 2021 editions; both are retrieved for T1.
     old, new = (f"itsc/standards/itsc-rs-101-{year}.pdf" for year in (2016, 2021))
