@@ -131,8 +131,7 @@ _MODEL_ASK = re.compile(
 # Questions that ask how a value is worked out: answered by a formula ("S = K × T + C"), not by
 # one worked result ("S = 1600 × 0.446 + 128 = 842 mm").
 _FORMULA_ASK = re.compile(
-    r"\bhow (?:do|does|can|should|would|to) (?:\w+ )?(?:work out|calculate|compute|determine|"
-    r"convert)\b"
+    r"\bhow (?:do|does|can|should|would|to) (?:\w+ )?(?:work out|calculate|compute|convert)\b"
     r"|\bhow (?:is|are|was|were) [^?]{1,60}?(?:calculated|computed|worked out|derived)\b"
     r"|\b(?:formula|equation)\b|怎么计算|如何计算|怎样计算|怎么算|计算公式|公式",
     re.IGNORECASE,

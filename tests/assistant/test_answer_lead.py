@@ -3,7 +3,7 @@ leans on the one before it is quoted with it."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
@@ -499,20 +499,27 @@ def test_a_question_that_names_a_measure_asks_for_a_quantity() -> None:
         assert not asks_quantity(question), question
 
 
-def test_how_often_is_answered_by_an_interval_not_by_a_duration() -> None:
+def _kind_asked(question: str) -> Callable[[str, str], bool]:
+    """What a sentence must state to answer `question` (its kind of answer, asserted asked)."""
     from assistant.answer.kinds import answer_type
 
+    states = answer_type(question, [])
+    assert states is not None, question
+    return states
+
+
+def test_how_often_is_answered_by_an_interval_not_by_a_duration() -> None:
     every = "Replacement interval: every 12 months, regardless of alarms."
     within = "Rev B allowed the battery to be changed with the controller off within 3 minutes."
     for question in (
         "How often should the encoder batteries on an HX-R20 be changed?",
         "编码器电池多久更换一次？",
     ):
-        states = answer_type(question, [])
-        assert states is not None and states(every, "") and not states(within, ""), question
+        states = _kind_asked(question)
+        assert states(every, "") and not states(within, ""), question
     # How long a step may take is answered by either.
-    states = answer_type("How long may the battery change take with the controller off?", [])
-    assert states is not None and states(within, "") and states(every, "")
+    states = _kind_asked("How long may the battery change take with the controller off?")
+    assert states(within, "") and states(every, "")
 
 
 def test_which_alarm_is_answered_by_an_alarm_code() -> None:
@@ -528,14 +535,13 @@ def test_which_alarm_is_answered_by_an_alarm_code() -> None:
         "What alarm code shows a high spindle bearing temperature?",
         "电池电压低时会出现什么报警？",
     ):
-        states = answer_type(question, [])
-        assert states is not None, question
+        states = _kind_asked(question)
         assert states(raised, "HX-MP-212 Encoder battery") and not states(interval, "ITSC-MS 310")
     assert answer_type("What does alarm SP1245 mean?", []) is None
 
 
 def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
-    from assistant.answer.kinds import answer_type, states_formula
+    from assistant.answer.kinds import states_formula
 
     assert states_formula("The force of a cylinder is F = p × A.")
     assert states_formula("Outer race defect: BPFO = (n/2) · fr · (1 − (d/D) cos θ)")
@@ -549,8 +555,7 @@ def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
         "How do I convert a Brix reading to coolant concentration?",
         "光幕安全距离怎么计算？",
     ):
-        states = answer_type(question, [])
-        assert states is not None, question
+        states = _kind_asked(question)
         assert states("The force of a cylinder is F = p × A.", "")
         assert not states("Hydraulic: F = 6 N/mm² × 5,027 mm² = 30,159 N.", "")
 
