@@ -12,7 +12,14 @@ import numpy as np
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.evidence import Scored, Sentence, is_chinese, jaccard
-from assistant.answer.reading import CLEAR_LOGITS, RELEVANCE_POOL, Pick, sigmoid
+from assistant.answer.names import contributors_named
+from assistant.answer.reading import (
+    CLEAR_LOGITS,
+    RELEVANCE_POOL,
+    SUPPORT_MIN_LOGIT,
+    Pick,
+    sigmoid,
+)
 from assistant.language import CJK
 from assistant.store.keyword import tokenize
 from assistant.translate import glossed
@@ -104,6 +111,43 @@ def better_read(english: list[Pick], chinese: list[Pick]) -> list[Pick]:
     if not read or best is None or best >= max(read) - GLOSS_HANDICAP:
         return chinese
     return english
+
+
+def with_chinese_read(
+    relevance: Scorer,
+    question: str,
+    query: str,
+    usable: Sequence[Scored],
+    hits: Sequence[Hit],
+    picks: list[Pick],
+    *,
+    n: int,
+    redundancy: float,
+) -> list[Pick]:
+    """An English question's `picks`, or Chinese sentences read as their glosses instead
+    (`read_chinese`): where the model reads none of the picks as answering, those that read
+    nearly as well (`better_read`); and where the question names contributors
+    (`names.contributors_named`) none of the picks is from, their own Chinese sentences that it
+    reads as answering (logit at least `SUPPORT_MIN_LOGIT`) — the user asked about that
+    source's document, whose glosses read worse than another contributor's English ("In
+    Donghai's J2 grease lab, how long is the venting run …?" had been answered with Huaxin's
+    purge run, not the lab's "15 分钟, −30°～+30°")."""
+
+    def chinese(among: Sequence[Scored]) -> list[Pick]:
+        return read_chinese(relevance, question, query, among, hits, n=n, redundancy=redundancy)
+
+    if all(p.logit is None or p.logit < SUPPORT_MIN_LOGIT for p in picks):
+        picks = better_read(picks, chinese(usable))
+    named = contributors_named(question, {h.chunk.contributor for h in hits})
+
+    def theirs(s: Sentence) -> bool:
+        return hits[s.hit_index].chunk.contributor in named
+
+    if not named or any(theirs(p.s) for p in picks if not p.context):
+        return picks
+    own = chinese([x for x in usable if theirs(x.sentence) and is_chinese(x.sentence.text)])
+    best = max((p.logit for p in own if p.logit is not None), default=None)
+    return own if best is not None and best >= SUPPORT_MIN_LOGIT else picks
 
 
 @dataclass(frozen=True)

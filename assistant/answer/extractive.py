@@ -8,7 +8,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import replace
 
-from assistant.answer.across import Glossing, better_read, read_across, read_chinese
+from assistant.answer.across import Glossing, read_across, with_chinese_read
 from assistant.answer.answerability import Scorer, english_rendering, readable
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.compared import side_by_side
@@ -260,19 +260,16 @@ class ExtractiveAnswerer:
                 ask_sentences=self.ask_sentences,
                 redundancy=self.redundancy,
             )
-            if not chinese and all(p.logit is None or p.logit < 0.0 for p in picks):
-                # The model reads none of its picks as answering; it reads no Chinese.
-                picks = better_read(
+            if not chinese:  # Chinese sources the model reads only through their glosses
+                picks = with_chinese_read(
+                    relevance,
+                    question,
+                    read_as,
+                    usable,
+                    hits,
                     picks,
-                    read_chinese(
-                        relevance,
-                        question,
-                        read_as,
-                        usable,
-                        hits,
-                        n=self.ask_sentences,
-                        redundancy=self.redundancy,
-                    ),
+                    n=self.ask_sentences,
+                    redundancy=self.redundancy,
                 )
             text, citations = self._compose(picks, hits, lead_first=True)
             return Answer(text, refused=False, mode="ask", citations=citations, features=measured)

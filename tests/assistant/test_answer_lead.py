@@ -708,6 +708,37 @@ def test_where_the_model_reads_no_english_sentence_as_answering_the_chinese_ones
     assert answer(-3.0, gloss_logit=-6.0).startswith("Supply pressure"), answer(-3.0, -6.0)
 
 
+def test_the_named_contributor_s_chinese_sentence_answers_where_it_reads_as_answering() -> None:
+    purge = make_chunk(
+        "hx-0000",
+        title="HX-MP-201 Grease replacement",
+        section="6 Procedure",
+        text="10. Purge run: run the purge program for 20 minutes with the outlet open.",
+        contributor="huaxin-robotics",
+    )
+    lab = make_chunk(
+        "dh-0000",
+        title="实验指导书：J2 轴减速器润滑脂更换",
+        section="五、实验步骤",
+        text="13. 在 T1 模式下，使 J2 轴在 −30°～+30° 范围内往复运转 15 分钟，释放内部压力。",
+        contributor="donghai-polytechnic",
+        language="zh",
+    )
+    hits = [Hit(purge, 1.0), Hit(lab, 0.9)]
+    # The English purge run reads better than the lab step's gloss, which still answers.
+    scorer = QueryScorer({("venting", "Purge run"): 5.0, ("venting", "15 minutes"): 1.5})
+    answerer = ExtractiveAnswerer(relevance=scorer)
+    named = answerer.answer("In Donghai's J2 grease lab, how long is the venting run?", hits)
+    assert named.answer.startswith("13. 在 T1 模式下"), named.answer
+    # Unnamed, the sentence read best answers; named but read as not answering, too.
+    assert "Purge run" in answerer.answer("How long is the J2 venting run?", hits).answer
+    poor = QueryScorer({("venting", "Purge run"): 5.0, ("venting", "15 minutes"): -1.0})
+    asked = ExtractiveAnswerer(relevance=poor).answer(
+        "In Donghai's J2 grease lab, how long is the venting run?", hits
+    )
+    assert "Purge run" in asked.answer
+
+
 def test_a_clause_cut_off_by_its_semicolon_is_quoted_with_the_rest_of_its_sentence() -> None:
     text = (
         "第 6.1.1 条规定：减速器润滑脂的更换周期在正常工况下不超过 20000 运行小时或 4 年；"
