@@ -590,13 +590,13 @@ def test_front_matter_is_quoted_only_for_a_question_about_the_document() -> None
     assert "2022-04-01" in when.answer
 
 
-def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
+def _manual_and_brake_check(manual_section: str, manual_text: str) -> list[Hit]:
+    """A maintenance manual's numbered list (ranked first) and the brake check procedure."""
     manual = make_chunk(
         "d0-0000",
         title="HX-R20 maintenance manual, chapter 6",
-        section="6.1 Safety during maintenance",
-        text="1. Switch the HX-R20 controller off before any check.\n"
-        "2. Check that the pendant display is dark.",
+        section=manual_section,
+        text=manual_text,
     )
     brake = make_chunk(
         "d1-0000",
@@ -604,15 +604,29 @@ def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
         section="5 Procedure",
         text="1. Run the program BRKCHK in T1.\n2. Measure the drop of J2: at most 0.2 mm.",
     )
-    hits = [Hit(manual, 1.0), Hit(brake, 0.6)]
+    return [Hit(manual, 1.0), Hit(brake, 0.6)]
+
+
+def _procedure_heading(question: str, hits: list[Hit], logits: dict[tuple[str, str], float]) -> str:
+    """The first line of the procedure answer when the cross-encoder reads as `logits` say."""
+    got = ExtractiveAnswerer(relevance=QueryScorer(logits)).answer(question, hits, mode="procedure")
+    return got.answer.split("\n")[0]
+
+
+def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
+    hits = _manual_and_brake_check(
+        "6.1 Safety during maintenance",
+        "1. Switch the HX-R20 controller off before any check.\n"
+        "2. Check that the pendant display is dark.",
+    )
     question = "What's the procedure for the periodic brake check on the HX-R20?"
 
     def first_step(manual_logit: float, brake_logit: float) -> str:
-        scorer = QueryScorer(
-            {("brake check", "chapter 6"): manual_logit, ("brake check", "BRKCHK"): brake_logit}
-        )
-        got = ExtractiveAnswerer(relevance=scorer).answer(question, hits, mode="procedure")
-        return got.answer.split("\n")[0]
+        logits = {
+            ("brake check", "chapter 6"): manual_logit,
+            ("brake check", "BRKCHK"): brake_logit,
+        }
+        return _procedure_heading(question, hits, logits)
 
     assert "HX-MP-207" in first_step(4.0, 7.5)
     # Where it reads none as answering, the lexical ranking stands (its order is noise there).
@@ -620,27 +634,15 @@ def test_the_procedure_the_cross_encoder_reads_as_answering_is_quoted() -> None:
 
 
 def test_a_chinese_procedure_request_takes_the_procedure_read_clearly_best_in_english() -> None:
-    manual = make_chunk(
-        "d0-0000",
-        title="HX-R20 maintenance manual, chapter 6",
-        section="6.4 Brake check",
-        text="1. Check each motor brake once a year.\n2. Check the brake release noise.",
+    hits = _manual_and_brake_check(
+        "6.4 Brake check",
+        "1. Check each motor brake once a year.\n2. Check the brake release noise.",
     )
-    brake = make_chunk(
-        "d1-0000",
-        title="HX-MP-207 Motor brake check",
-        section="5 Procedure",
-        text="1. Run the program BRKCHK in T1.\n2. Measure the drop of J2: at most 0.2 mm.",
-    )
-    hits = [Hit(manual, 1.0), Hit(brake, 0.6)]
 
     def first_step(manual_logit: float, brake_logit: float) -> str:
         # The cross-encoder reads the question put in English words ("brake …").
-        scorer = QueryScorer(
-            {("brake", "chapter 6"): manual_logit, ("brake", "BRKCHK"): brake_logit}
-        )
-        got = ExtractiveAnswerer(relevance=scorer).answer("制动器检查步骤", hits, mode="procedure")
-        return got.answer.split("\n")[0]
+        logits = {("brake", "chapter 6"): manual_logit, ("brake", "BRKCHK"): brake_logit}
+        return _procedure_heading("制动器检查步骤", hits, logits)
 
     assert "HX-MP-207" in first_step(0.4, 3.4)
     # Read through a rendering, a preference within `CLEAR_LOGITS` leaves the order alone.
