@@ -85,11 +85,6 @@ _CJK_WORD = re.compile(r"[\u4e00-\u9fff]{2,}")
 _FILLER_ZH = frozenset(
     {"必须", "不得", "之前", "以后", "以上", "以下", "进行", "使用", "然后", "如果"}
 )
-# Numbered lists that are not steps to put in order: aims, scope, references.
-_NOT_STEPS = re.compile(
-    r"\b(purpose|objectives?|aims?|scope|goals?|references?|contents)\b|目的|目标|范围|参考",
-    re.IGNORECASE,
-)
 _MAX_ORDER_STEPS = 6
 _MAX_SCENARIO = 3
 
@@ -279,7 +274,7 @@ def order_question(b: Builder, eligible: set[int], anchor: str) -> ExerciseQuest
             if step.number != run[-1].number + 1 or len(run) == _MAX_ORDER_STEPS:
                 break
             run.append(step)
-        if len(run) < 3 or _NOT_STEPS.search(_heading(run[0].section)):
+        if len(run) < 3:  # `extract_steps` reads no aims, scope or references as steps
             continue
         if any(step.text.rstrip().endswith(("?", "？")) for step in run):  # exercise questions
             continue

@@ -115,9 +115,11 @@ def clean_caution(line: str) -> str:
     return re.sub(r"\*\*", "", line).strip()
 
 
-# Sections whose numbered items say what a document or a lab is for, not what to do.
-_AIMS_SECTION = re.compile(
-    r"\b(?:purpose|objectives?|aims?|learning outcomes)\b|目的|目标", re.IGNORECASE
+# Numbered lists that are not steps: aims, scope, references (a lab sheet's "一、实验目的").
+_NOT_STEPS = re.compile(
+    r"\b(purpose|objectives?|aims?|scope|goals?|references?|contents|learning outcomes)\b"
+    r"|目的|目标|范围|参考",
+    re.IGNORECASE,
 )
 
 
@@ -140,6 +142,7 @@ def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Ste
     interrupted = False  # a line that is neither step nor caution since the last step
     for i in ordered:
         section = hits[i].chunk.section
+        aims = _NOT_STEPS.search(section) is not None
         for raw in hits[i].chunk.text.splitlines():
             line = raw.strip().removeprefix("- ")  # an unnumbered list item's mark
             if not line or line in seen_lines:
@@ -149,7 +152,6 @@ def extract_steps(hits: Sequence[Hit], indices: Sequence[int]) -> tuple[list[Ste
                 pending.append((clean_caution(line), i))
                 continue
             # A lab sheet's objectives and review questions are numbered too: no steps.
-            aims = _AIMS_SECTION.search(section) is not None
             parsed = None if aims or is_task_prompt(line, section) else parse_step(line)
             if parsed is None:
                 interrupted = True
