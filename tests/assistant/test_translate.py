@@ -128,6 +128,10 @@ def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_abou
     # 时 ("when" after a verb, "o'clock" in the dictionary) frames the question
     assert "o'clock" not in coolant
     assert english_question("滚珠丝杠的反向间隙怎么补偿？") == "how ball screw backlash compensate"
+    # Acceptance-test words of the machine-tool standard: 跳动 is "run-out", not "to throb".
+    runout = english_question("主轴锥孔径向跳动的允差是多少？").split()
+    assert {"radial", "run-out", "tolerance"} <= set(runout) and "throb" not in runout
+    assert "pretension" in english_question("滚珠丝杠预拉伸的作用是什么？").split()
 
 
 def test_a_difference_asked_in_chinese_is_rendered_as_english_asks_it() -> None:
