@@ -18,7 +18,7 @@ from assistant.answer.evidence import (
     refers_back,
 )
 from assistant.answer.lists import QuotedList, quotable_lists
-from assistant.answer.terms import question_parts
+from assistant.answer.terms import defines, question_parts
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
 
@@ -241,8 +241,17 @@ def select_by_relevance(
     for part in _parts(question, query):
         part_logits = [float(v) for v in relevance.score(part, texts)]
         best = max(range(len(pool)), key=lambda i: part_logits[i] + LEXICAL_SHARE * pool[i].score)
-        if part_logits[best] >= SUPPORT_MIN_LOGIT:
-            take(pool[best])
+        if part_logits[best] < SUPPORT_MIN_LOGIT:
+            continue
+        # "What is B?" of a difference asked: the sentence that defines B, if one nearly as
+        # relevant does, rather than one that only uses it.
+        bar = max(SUPPORT_MIN_LOGIT, part_logits[best] - SUPPORT_LOGITS)
+        defining = [
+            i
+            for i, x in enumerate(pool)
+            if part_logits[i] >= bar and defines(x.sentence.text, part)
+        ]
+        take(pool[max(defining, key=lambda i: part_logits[i])] if defining else pool[best])
     for x in ranked:
         if len([p for p in chosen if not p.context]) >= ask_sentences:
             break

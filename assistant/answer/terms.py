@@ -266,6 +266,36 @@ def _compared_parts(question: str) -> list[str]:
     return []
 
 
+# "What is X?", the part of a difference asked about one side (`_compared_parts`).
+_WHAT_IS = re.compile(r"^What is (?P<term>.+)\?$")
+# A definition names its term within its first words, then says what it is: "3.3 reversal
+# value of an axis, B: …", "Outer race defect: BPFO = …", "T1 (manual reduced speed): …",
+# "A relief valve is …". Clause numbers before it are skipped.
+_DEFINES_WITHIN = 8
+_CLAUSE_NUMBER = re.compile(r"^\s*\d+(?:\.\d+)*\s+")
+_DEFINING = re.compile(r":|=|\b(?:is|are|means|refers to)\b", re.IGNORECASE)
+# What qualifies the term after it names no other thing: "reversal value of an axis, B".
+_QUALIFIER = re.compile(r",|\(|\bof\b", re.IGNORECASE)
+
+
+def defines(sentence: str, part: str) -> bool:
+    """Whether `sentence` defines what the part "What is X?" asks about: within its first
+    words, before a colon, "=", "is" or "means", it names X (with what qualifies it after)."""
+    m = _WHAT_IS.match(part.strip())
+    if m is None:
+        return False
+    term = set(content_tokens(m["term"]))
+    head = _CLAUSE_NUMBER.sub("", sentence)
+    marker = _DEFINING.search(head)
+    if not term or marker is None:
+        return False
+    named = _QUALIFIER.split(head[: marker.start()])[0]
+    tokens = content_tokens(named)
+    # The term ends what is named ("pressure relief valve" names a relief valve; "backlash
+    # compensation" is not backlash).
+    return len(named.split()) <= _DEFINES_WITHIN and set(tokens[-len(term) :]) == term
+
+
 def question_parts(question: str) -> list[str]:
     """The separate questions a question asks, in order; `[question]` when it asks one."""
     text = question.strip()

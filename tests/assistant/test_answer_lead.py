@@ -112,6 +112,47 @@ def test_a_comparison_leads_with_both_sides() -> None:
     assert "calibration pin" not in got.answer
 
 
+def test_each_side_of_a_difference_is_answered_by_its_definition() -> None:
+    text = (
+        "Larger reversal values must be repaired mechanically.\n"
+        "3.3 reversal value of an axis, B: the difference between the mean positions reached "
+        "from the two approach directions.\n"
+        "Backlash compensation is currently 0. "
+        "Backlash is the play between the ball nut and the screw."
+    )
+    # Each side's part reads a sentence that only uses the term best; the definition nearly
+    # as well.
+    scorer = QueryScorer(
+        {
+            ("difference between", "approach directions"): 2.0,
+            ("What is the reversal value?", "repaired"): 5.0,
+            ("What is the reversal value?", "3.3"): 4.0,
+            ("What is the backlash?", "currently 0"): 5.0,
+            ("What is the backlash?", "play between"): 3.5,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=2).answer(
+        "What is the difference between the backlash and the reversal value?",
+        _hit(text),
+        mode="ask",
+    )
+    first, second = got.answer.split(" [1] ")[:2]
+    assert first == "Backlash is the play between the ball nut and the screw."
+    assert second.startswith("3.3 reversal value of an axis, B:")
+    assert "repaired" not in got.answer and "currently 0" not in got.answer
+
+
+def test_a_definition_names_its_term_before_saying_what_it_is() -> None:
+    from assistant.answer.terms import defines
+
+    assert defines("T1 (manual reduced speed): used for teaching.", "What is T1?")
+    assert defines("Pressure relief valve: limits the maximum pressure.", "What is a relief valve?")
+    assert defines("3.3 reversal value of an axis, B: maximum of …", "What is reversal value?")
+    # using the term is not defining it, nor is a question other than "What is X?"
+    assert not defines("Backlash compensation is currently 0.", "What is backlash?")
+    assert not defines("Backlash is the play in the nut.", "How large is backlash?")
+
+
 def test_each_part_of_a_two_part_question_gets_its_answer_up_front() -> None:
     text = (
         "The alarm E-3065 is raised below 3.1 V. "
