@@ -98,8 +98,7 @@ class Assistant:
         else:
             decision = None
             if record.judged and self.judge is not None:
-                fused = [h for h in hits if not h.extra]  # BM25's extras never decide
-                decision = self.judge.decide(question, query, history, fused)
+                decision = self.judge.decide(question, query, history, hits)
             if decision is None or decision.outcome == "answer":
                 answer = self._answer(question, hits, mode, history)
             elif decision.outcome == "clarification":

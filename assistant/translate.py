@@ -199,15 +199,16 @@ _ASKED: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"为什么|为何|什么原因|原因"), "why"),
     (re.compile(r"多少|多大|多高|多重|多长"), "how much"),
     (re.compile(r"怎么|如何|怎样"), "how"),
-    (re.compile(r"哪些|哪个|哪里|哪"), "which"),
+    (re.compile(r"哪里|哪儿|什么地方|什么位置"), "where"),
+    (re.compile(r"哪些|哪个|哪"), "which"),
     (re.compile(r"什么(?:情况|条件|场合)下|什么时候|何时"), "when"),
     (re.compile(r"什么"), "what"),
     (re.compile(r"吗[？?]?\s*$|是否|能否|可否"), "whether"),
 )
 _ASKING_WORDS_ZH = (
     "多久 多长时间 每隔 间隔 一次 几种 几个 几类 几项 几步 为什么 为何 怎么 如何 怎样 多少 多大 "
-    "多高 多重 多长 哪些 哪个 哪里 哪 什么情况下 什么条件下 什么场合下 什么时候 何时 什么 吗 是否 "
-    "能否 可否 呢 必须 需要 应该 应当"
+    "多高 多重 多长 哪些 哪个 哪里 哪儿 什么地方 什么位置 哪 什么情况下 什么条件下 什么场合下 "
+    "什么时候 何时 什么 吗 是否 能否 可否 呢 必须 需要 应该 应当"
 )
 _ASKING_WORDS = frozenset(_ASKING_WORDS_ZH.split())
 # "A 和 B 有什么区别？": the difference between two things, each put in English alone.

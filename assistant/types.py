@@ -139,7 +139,8 @@ class Hit:
     score: float
     dense_rank: int | None = None
     keyword_rank: int | None = None
-    # Found by BM25 alone beyond the fused top_k: it may be quoted, it never decides answering.
+    # Found beyond the fused top_k, by BM25 alone (never decides answering) or, for a Chinese
+    # question, by its English rendering (decides only where read as relevant): it may be quoted.
     extra: bool = False
 
 

@@ -49,6 +49,10 @@ MODEL_FILE = Path(__file__).with_name("answerability.json")
 RERANK_TOP = 6
 # Documents within this many logits of the best one are "about equally relevant".
 CLOSE_LOGITS = 1.5
+# A Chinese question's extras (English chunks its English rendering found, which the fused
+# ranking missed) answer it only where the cross-encoder reads one as relevant, probability at
+# least a half: read with them, the model alone would answer questions the sources do not.
+EXTRA_MIN_LOGIT = 0.0
 # A question of at most this many words that names nothing, or one that leans on the
 # conversation, may be vague.
 VAGUE_WORDS = 6
@@ -292,8 +296,25 @@ class Judge:
     ) -> Decision | None:
         """See `decide`; None when the extractive answerer's lexical evidence decides:
         retrieval's best chunk is Chinese, or a Chinese question has no English rendering.
-        A Chinese question the model would refuse is answered where its Chinese sources hold
-        `min_evidence`."""
+        BM25's extras never decide. A Chinese question the model would refuse is answered
+        where its Chinese sources hold `min_evidence`, or where the English chunks its English
+        rendering found (its extras), read first, answer it clearly: the model answers and the
+        cross-encoder reads one as relevant (logit at least `EXTRA_MIN_LOGIT`)."""
+        fused = [h for h in hits if not h.extra]
+        decision = self._decide(question, query, history, fused)
+        extras = [h for h in hits if h.extra]
+        if decision is None or decision.outcome == "answer" or not extras:
+            return decision
+        if not is_chinese(question):
+            return decision
+        wide = self._decide(question, query, history, [*extras, *fused])
+        if wide is None or wide.outcome != "answer" or wide.features["rr_top"] < EXTRA_MIN_LOGIT:
+            return decision
+        return wide
+
+    def _decide(
+        self, question: str, query: str, history: Sequence[Turn], hits: Sequence[Hit]
+    ) -> Decision | None:
         if not readable(hits):
             return None
         english = hits

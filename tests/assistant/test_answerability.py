@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -163,6 +164,27 @@ def test_a_chinese_question_is_judged_in_english_words_and_by_its_chinese_source
     assert got is not None and got.outcome == "answer" and got.features["zh"] >= 0.35
     # Where the best chunk is Chinese, the lexical evidence decides, as for English questions.
     assert unrelated.decide(question, question, [], [chinese, *english]) is None
+
+
+def test_a_chinese_question_s_extras_answer_it_only_where_read_as_relevant() -> None:
+    # The fused ranking missed the standard's table; the question's English rendering found it.
+    question = "主轴锥孔径向跳动的允差是多少？"
+    fused = _hits("Ball nuts are preloaded to 2 % of the load rating.", "Why did MC-07 stop?")
+    table = _hits("G7 radial run-out of the spindle taper: 0.005 mm.")[0]
+    hits = [*fused, replace(table, extra=True)]
+    judge = Judge(FixedScorer({"run-out": 5.0}), 0.5, model=ONLY_TOP)
+    got = judge.decide(question, question, [], hits)
+    assert got is not None and got.outcome == "answer"
+    assert judge.decide(question, question, [], fused).outcome == "refusal"  # type: ignore[union-attr]
+    # Read as barely relevant, the extra does not answer, though a lenient model would.
+    lenient = Logistic(("rr_top",), (0.0,), (1.0,), (1.0,), 3.0)  # answers from logit -3 on
+    weak = Judge(FixedScorer({"run-out": -2.0}), 0.5, model=lenient)
+    got = weak.decide(question, question, [], hits)
+    assert got is not None and got.outcome == "refusal"
+    # An English question's extras (BM25's) never decide.
+    english = "What is the run-out tolerance of the spindle taper?"
+    got = judge.decide(english, english, [], hits)
+    assert got is not None and got.outcome == "refusal"
 
 
 def test_a_chinese_question_is_refused_not_asked_back() -> None:

@@ -116,6 +116,8 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     # "Under what circumstances" asks when, as "什么时候" does.
     assert mastering.startswith("when ") and "circumstances" not in mastering
     assert english_question("什么时候需要更换编码器电池？").startswith("when ")
+    # "装在哪里" asks where something is placed (装 is "adornment" first in CC-CEDICT).
+    assert english_question("复位按钮应该装在哪里？") == "where reset push button placed"
 
 
 def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_about() -> None:
