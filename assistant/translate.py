@@ -50,11 +50,12 @@ SENSES_PER_WORD = 3
 # measure words, conjunctions, prepositions, adverbs, locatives, modal particles.
 _FUNCTION_TAGS = ("r", "u", "m", "q", "c", "p", "d", "f", "y", "e", "o", "x")
 _NAME_TAGS = frozenset({"nr", "nrfg", "nrt", "ns", "nt"})  # names: glossed, they mislead
-# Light verbs of asking ("是", "怎么做", "请"): tagged as verbs, but not what a question is about.
-_LIGHT_VERBS_ZH = "是 有 做 请 应该 会 不会 能 可以 要 需要 出 给 用 进行 告诉 知道"
+# Light verbs of asking ("是", "怎么做", "请") and causatives ("让…动", "使…停"): tagged as verbs,
+# but not what a question is about.
+_LIGHT_VERBS_ZH = "是 有 做 请 应该 会 不会 能 可以 要 需要 出 给 用 进行 告诉 知道 让 使"
 # Nor is the "when" of "加工时" (时, tagged a noun: "o'clock"), nor the "起" of "起什么作用"
-# ("rise"): they frame the question.
-_FRAMING_ZH = "时 时候 起"
+# ("rise") or the "起来" of "动起来" ("stand up"): they frame the question.
+_FRAMING_ZH = "时 时候 起 起来"
 _LIGHT_VERBS = frozenset(_LIGHT_VERBS_ZH.split()) | frozenset(_FRAMING_ZH.split())
 
 

@@ -134,6 +134,11 @@ def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_abou
     runout = english_question("主轴锥孔径向跳动的允差是多少？").split()
     assert {"radial", "run-out", "tolerance"} <= set(runout) and "throb" not in runout
     assert "pretension" in english_question("滚珠丝杠预拉伸的作用是什么？").split()
+    # The robot course's frames and methods; 让 (make) and 起来 (of 动起来) carry no topic.
+    assert english_question("用户坐标系怎么建立？") == "how user frame define"
+    four_point = english_question("四点法标定 TCP 时偏差多少可以接受？").split()
+    assert four_point[2:4] == ["four-point", "method"]
+    assert english_question("切换模式会让机器人动起来吗？") == "whether switch mode robot move"
 
 
 def test_a_difference_asked_in_chinese_is_rendered_as_english_asks_it() -> None:
