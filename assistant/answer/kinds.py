@@ -182,13 +182,25 @@ def answer_type(question: str, names: Sequence[str]) -> Callable[[str, str], boo
     if _quantity_asked(question):
         families = _asked_families(question)
         if families:  # "what repeatability": a length, not the payload's 20 kg
-            return lambda text, _title: any(
-                q.family in families for q in quantities(_UNIT_IN_HEADER.sub(r"\2 \1", text))
-            )
+
+            def states(text: str, _title: str) -> bool:
+                found = quantities(_UNIT_IN_HEADER.sub(r"\2 \1", text))
+                if any(q.family in families for q in found):
+                    return True
+                return "interval" in families and bool(_EVERY.search(text))
+
+            return states
         return lambda text, _title: bool(QUANTITY_CUE.search(text))
     return None
 
 
+# An interval in words, without a number: "monthly", "every shift", "每班".
+_EVERY = re.compile(
+    r"\b(?:hourly|daily|weekly|fortnightly|monthly|quarterly|yearly|annually|"
+    r"(?:every|each|once an?|twice an?) (?:shift|day|week|month|quarter|year))\b"
+    r"|每(?:班|天|日|周|月|季度?|年)",
+    re.IGNORECASE,
+)
 # A table row restated with its header: "Tightening torque (N·m): 18" states 18 N·m.
 _UNIT_IN_HEADER = re.compile(r"\(([^()]{1,12})\):\s*(\d[\d,]*(?:\.\d+)?)")
 # Words that ask for a quantity of one unit family (see `structure.quantities`).

@@ -561,6 +561,11 @@ def test_how_often_is_answered_by_an_interval_not_by_a_duration() -> None:
     # How long a step may take is answered by either.
     states = _kind_asked("How long may the battery change take with the controller off?")
     assert states(within, "") and states(every, "")
+    # An interval in words, without a number, is one too; a rate per shift is not.
+    states = _kind_asked("How often should a class A spindle's vibration be trended?")
+    assert states("AMMA recommends a monthly measurement for class A spindles.", "")
+    assert states("检查切削液浓度：每班一次。", "")
+    assert not states("The way lube consumption is about 0.35 litres per shift.", "")
 
 
 def test_which_alarm_is_answered_by_an_alarm_code() -> None:
