@@ -37,7 +37,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from assistant.answer.deixis import dangling_demonstratives
+from assistant.answer.deixis import dangling_definites, dangling_demonstratives
 from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.refusals import display_title
 from assistant.answer.terms import is_chinese
@@ -207,12 +207,14 @@ def decide(
     p = model.probability(values)
     candidates = _candidates(hits[:RERANK_TOP], logits)
     english = not is_chinese(question)
-    # "Does this animal have antlers?" with no animal said: asked back, however well the
-    # sources answer about some animal (`dangling_demonstratives`), offering the documents
-    # retrieved first, about equally relevant or not.
+    # "Does this animal have antlers?" with no animal said, "When was the famous basketball
+    # player born?": asked back, however well the sources answer about some animal or player
+    # (`deixis`), offering the documents retrieved first, about equally relevant or not.
     if english:
         offered = _candidates(hits[:RERANK_TOP], logits, within=math.inf)
-        if len(offered) >= 2 and dangling_demonstratives(question, history):
+        if len(offered) >= 2 and (
+            dangling_demonstratives(question, history) or dangling_definites(question, history)
+        ):
             return Decision("clarification", p, threshold, values, tuple(offered))
     if p >= threshold:
         return Decision("answer", p, threshold, values)

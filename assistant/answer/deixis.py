@@ -48,3 +48,44 @@ def dangling_demonstratives(question: str, history: Sequence[Turn]) -> list[str]
 
 
 _NOUNS = frozenset({"NOUN", "PROPN"})
+_SUPERLATIVES = frozenset({"JJS", "RBS"})
+
+# Nouns of the kinds of individual a question must name to be answerable: a person, a place,
+# an organisation, a work, an event ("When was the famous basketball player born?" names no
+# player). Technical words ("the robot", "the spindle", "the standard") are not among them: a
+# knowledge base about one machine answers "the robot".
+_ENTITY_KINDS = (
+    "actor actress singer player athlete president minister king queen author writer "
+    "director artist musician celebrity politician character country nation state city "
+    "language team band chain brand show series movie film song album novel game season "
+    "episode hurricane storm war battle product stadium river island mountain"
+)
+ENTITY_KINDS = frozenset(_ENTITY_KINDS.split())
+
+
+def dangling_definites(question: str, history: Sequence[Turn]) -> list[str]:
+    """The noun phrases of an English `question` that pick out one individual of a kind by
+    "the" alone ("the actor", "the fast food chain", "the country's stadium") where no earlier
+    turn said the kind's word, no proper noun comes before it in the question and nothing
+    within it names the individual: a proper noun ("the season of Grey's Anatomy"), an "of"
+    ("the battle of the bull run") or a superlative ("the most famous Midwestern athlete").
+    [] for a Chinese question."""
+    if is_chinese(question) or "the" not in question.lower().split():
+        return []
+    said = set(tokenize(" ".join(t.content for t in history)))
+    out = []
+    doc = _parser()(question)
+    for det in doc:
+        head = det.head
+        if det.lower_ != "the" or det.dep_ != "det" or head.pos_ != "NOUN":
+            continue
+        if head.lower_ not in ENTITY_KINDS or set(tokenize(head.text)) & said:
+            continue
+        if any(w.pos_ == "PROPN" for w in doc[: det.i]) or any(
+            w.pos_ == "PROPN" or w.tag_ in _SUPERLATIVES for w in head.subtree
+        ):
+            continue
+        if any(w.dep_ == "prep" and w.lower_ == "of" for w in head.children):
+            continue
+        out.append(" ".join(w.text for w in doc[det.i : head.i + 1]))
+    return out

@@ -19,7 +19,7 @@ from assistant.answer.answerability import (
     is_vague,
     load_model,
 )
-from assistant.answer.deixis import dangling_demonstratives
+from assistant.answer.deixis import dangling_definites, dangling_demonstratives
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.terms import is_chinese
 from assistant.types import Answer, Hit, Turn
@@ -145,6 +145,36 @@ def test_a_demonstrative_that_points_at_nothing_said_is_asked_back() -> None:
         "this particular index fund"
     ]
     assert dangling_demonstratives("这个动物有角吗？", []) == []
+
+
+def test_an_individual_picked_out_by_its_kind_alone_is_asked_back() -> None:
+    hits = _hits(
+        "Michael Jordan was born in 1963 in Brooklyn.",
+        "LeBron James was born in 1984 in Akron, Ohio.",
+        titles=["Michael Jordan", "LeBron James"],
+    )
+    scorer = FixedScorer({"Jordan": 5.0, "LeBron": 4.0})
+    question = "When was the famous basketball player born?"
+    got = decide(question, question, [], hits, scorer, threshold=0.5, model=ONLY_TOP)
+    assert got.outcome == "clarification"
+    assert set(got.candidates) == {"Michael Jordan", "LeBron James"}
+    assert dangling_definites(question, []) == ["the famous basketball player"]
+    assert dangling_definites("What sporting events are hosted in the country's stadium?", []) == [
+        "the country"
+    ]
+    # Said before, named within or before it, or picked out by a superlative: answered.
+    said = [Turn("user", "Who is the best basketball player ever?"), Turn("assistant", "…")]
+    assert dangling_definites(question, said) == []
+    for named in (
+        "When was the season of Grey's Anatomy premiered?",
+        "Who won the battle of the bull run?",
+        "Who is the most famous Midwestern athlete of all time?",
+        "In Brazil, what is the official language?",
+        # technical words are not kinds of individual a question must name
+        "How often is the grease of the robot changed?",
+        "球员什么时候出生？",
+    ):
+        assert dangling_definites(named, []) == [], named
 
 
 def test_a_chinese_question_is_judged_in_english_words_and_by_its_chinese_sources() -> None:
