@@ -178,7 +178,7 @@ def _is_heading(text: str) -> bool:
     return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
 
 
-_ROW_MARK = "\x00row:"
+ROW_MARK = "\x00row:"
 _RULE = re.compile(r"^[\s|:\-]+$")
 
 
@@ -203,7 +203,7 @@ def table_rows_as_text(lines: Sequence[str]) -> list[str]:
             header = cells
             continue
         pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
-        out.append(_ROW_MARK + "; ".join(pairs) + ".")
+        out.append(ROW_MARK + "; ".join(pairs) + ".")
     return out
 
 
@@ -234,8 +234,8 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
         position = 0
         instructor = kept_from_students(hit.chunk)
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
-            for text in [line] if line.startswith(_ROW_MARK) else split_sentences(line):
-                text = text.removeprefix(_ROW_MARK)
+            for text in [line] if line.startswith(ROW_MARK) else split_sentences(line):
+                text = text.removeprefix(ROW_MARK)
                 key = re.sub(r"\W+", "", text.lower())
                 words = frozenset(tokenize(text))
                 tokens = words | quantity_words(text)

@@ -153,6 +153,26 @@ def test_a_definition_names_its_term_before_saying_what_it_is() -> None:
     assert not defines("Backlash is the play in the nut.", "How large is backlash?")
 
 
+def test_a_sentence_is_read_after_the_question_the_source_asks_right_before_it() -> None:
+    text = (
+        'Good problem statement: "MC-07 stopped 3 times in March with alarm SV0411."\n'
+        "1. Why did MC-07 stop with SV0411? The Y-axis motor current reached its limit. "
+        "2. Why did the axis need more torque? The Y ball nut was damaged."
+    )
+    # Alone, the answer reads as unrelated; after the question it answers, as answering.
+    scorer = QueryScorer(
+        {
+            ("Why did MC-07 stop", "stop with SV0411? The Y-axis motor"): 6.0,
+            ("Why did MC-07 stop", "problem statement"): 3.0,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=1).answer(
+        "Why did MC-07 stop with SV0411?", _hit(text, section="5-Why example"), mode="ask"
+    )
+    # the question itself is never quoted
+    assert got.answer.startswith("The Y-axis motor current reached its limit.")
+
+
 def test_each_part_of_a_two_part_question_gets_its_answer_up_front() -> None:
     text = (
         "The alarm E-3065 is raised below 3.1 V. "
