@@ -21,6 +21,10 @@ _FOLLOW_UP = re.compile(
     r"^(那|那么|还有|它|这个|那个|这些|那些|同样)|[呢吗]\s*[？?]?$",
     re.IGNORECASE,
 )
+# A question that only continues the one before it, by how it begins.
+_CONTINUES = re.compile(
+    r"^\s*(?:and|also|what about|how about|what if|then|same for|那|那么|还有)\b", re.IGNORECASE
+)
 # Codes of the last reply that a follow-up's search borrows, at most.
 _REPLY_CODES = 4
 
@@ -40,7 +44,10 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
     if _FOLLOW_UP.search(question.strip()) or len(words) <= 5:
         replies = [t.content for t in history if t.role == "assistant" and t.content.strip()]
         named = list(dict.fromkeys(codes(replies[-1])))[:_REPLY_CODES] if replies else []
-        return " ".join([earlier[-1], *named, question])
+        # "What about under severe duty?" names no subject of its own: the question it
+        # followed up is borrowed too.
+        chain = earlier[-2:] if len(earlier) > 1 and _CONTINUES.match(earlier[-1]) else earlier[-1:]
+        return " ".join([*chain, *named, question])
     return question
 
 

@@ -88,15 +88,15 @@ def side_by_side(
     hits: Sequence[Hit],
     relevant: Callable[[Scored], bool],
 ) -> list[Scored]:
-    """The sentences to lead with, in order: where the question names two sources or more, or
-    names one and compares, the best relevant sentence of each; without a name, where it says
-    the sources disagree, the best relevant sentence and the best relevant one of another
-    document. Empty when the question compares nothing (one source named, as in "Meridian's
-    case MC-CS-201, what was the cause?", says whose document, not whom to hear)."""
+    """The sentences to lead with, in order: where the question names sources, the best
+    relevant sentence of each ("And what does ITSC say?" is answered by ITSC's, or by a
+    sentence quoting ITSC, however well the manufacturer's reads); without a name, where it
+    says the sources disagree, the best relevant sentence and the best relevant one of another
+    document."""
     candidates = [x for x in ranked if relevant(x)]
     named = named_sources(question, hits)
     out: list[Scored] = []
-    if len(named) >= 2 or (named and compares(question)):
+    if named:  # each named source's best relevant sentence, in the order named
         for name in named:
             best = next((x for x in candidates if _from(x, name, hits)), None)
             if best is not None and all(best is not y for y in out):

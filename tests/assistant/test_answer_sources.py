@@ -85,12 +85,11 @@ def test_each_named_source_leads_with_its_own_statement() -> None:
     first, second = [s for s in got.answer.split("\n\n") if s][:2]
     assert first.startswith("Inspect the dress pack every 5,000 operating hours.")
     assert second.startswith("6.2.2 Cables and dress pack shall be inspected every 2,000")
-    # one source named, nothing compared: it says whose document, the ranking stands
+    # one source named, nothing compared: what that source says leads
     got = answerer.answer(
         "How often should dress packs be inspected according to Huaxin?", _hits(), mode="ask"
     )
-    assert got.answer.startswith("6.2.2 Cables and dress pack shall be inspected every 2,000")
-    assert "5,000" not in got.answer
+    assert got.answer.startswith("Inspect the dress pack every 5,000 operating hours.")
     # a source is heard only where the model reads its sentence as answering
     far = QueryScorer({("inspected", "2,000"): 5.0, ("inspected", "5,000"): -2.0})
     got = ExtractiveAnswerer(relevance=far, ask_sentences=2).answer(

@@ -137,6 +137,21 @@ def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
     assert standalone_query(alone, history) == alone
 
 
+def test_a_follow_up_of_a_question_that_only_continued_borrows_the_one_before_it() -> None:
+    history = [
+        Turn("user", "How often should the RV reducer grease on an HX-R20 be replaced?"),
+        Turn("assistant", "Every 20,000 h or 4 years."),
+        Turn("user", "What about under severe duty?"),
+        Turn("assistant", "Every 10,000 h or 2 years."),
+    ]
+    query = standalone_query("And what does ITSC say?", history)
+    assert query.startswith("How often should the RV reducer grease")
+    # a previous question with a subject of its own is borrowed alone
+    history[2] = Turn("user", "What is the severe-duty interval for the J4 gear grease?")
+    query = standalone_query("And what does ITSC say?", history)
+    assert query.startswith("What is the severe-duty interval") and "RV reducer" not in query
+
+
 @pytest.mark.parametrize(
     "question",
     [
