@@ -27,6 +27,9 @@ _CONTINUES = re.compile(
 )
 # Codes of the last reply that a follow-up's search borrows, at most.
 _REPLY_CODES = 4
+# A question naming no code borrows, at most, the last codes of the user's last questions.
+_CHAIN_BACK = 3
+_SAID_CODES = 2
 
 
 def standalone_query(question: str, history: Sequence[Turn]) -> str:
@@ -48,6 +51,11 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
         # followed up is borrowed too.
         chain = earlier[-2:] if len(earlier) > 1 and _CONTINUES.match(earlier[-1]) else earlier[-1:]
         return " ".join([*chain, *named, question])
+    # A question that names no model, part or document in a conversation that did ("How much
+    # grease goes into J2?" after questions about the HX-R20) is about the one named last.
+    said = [c for q in earlier[-_CHAIN_BACK:] for c in codes(q)]
+    if said and not codes(question):
+        return " ".join([question, *dict.fromkeys(said[-_SAID_CODES:])])
     return question
 
 

@@ -137,6 +137,19 @@ def test_a_follow_up_searches_the_codes_the_reply_named() -> None:
     assert standalone_query(alone, history) == alone
 
 
+def test_a_question_naming_no_model_is_about_the_one_the_conversation_named() -> None:
+    history = [
+        Turn("user", "How often should the RV reducer grease on an HX-R20 be replaced?"),
+        Turn("assistant", "Every 20,000 h or 4 years."),
+    ]
+    assert standalone_query("How much grease goes into the J2 reducer?", history) == (
+        "How much grease goes into the J2 reducer? HX-R20"
+    )
+    # a question naming its own model is searched as it is
+    own = "How much grease goes into the J2 reducer of an HX-R165?"
+    assert standalone_query(own, history) == own
+
+
 def test_a_follow_up_of_a_question_that_only_continued_borrows_the_one_before_it() -> None:
     history = [
         Turn("user", "How often should the RV reducer grease on an HX-R20 be replaced?"),
