@@ -6,6 +6,7 @@ animal") from the pronoun ("is this true?") and "that" the conjunction ("I heard
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from functools import cache
 from typing import Any
@@ -29,17 +30,15 @@ def dangling_demonstratives(question: str, history: Sequence[Turn]) -> list[str]
     abbreviations") none of whose words an earlier turn (the user's or the assistant's) said,
     and with no noun before them in the question, which may name what they point at ("I saw a
     reindeer; does this animal shed its antlers?"). [] for a Chinese question."""
-    if is_chinese(question) or not any(w in question.lower() for w in DEMONSTRATIVES):
+    read = _read(question, history, DEMONSTRATIVES)
+    if read is None:
         return []
-    said = set(tokenize(" ".join(t.content for t in history)))
+    doc, said = read
     out = []
-    doc = _parser()(question)
-    for det in doc:
-        head = det.head
-        if det.lower_ not in DEMONSTRATIVES or det.dep_ != "det" or head.pos_ not in _NOUNS:
-            continue
+    for det in _determiners(doc, DEMONSTRATIVES, _NOUNS):
         if any(w.pos_ in _NOUNS for w in doc[: det.i]):
             break  # what it points at may be named before it in the question
+        head = det.head
         phrase = [w.text for w in head.subtree if det.i < w.i <= head.i]
         words = set(tokenize(" ".join(phrase)))
         if words and not words & said:
@@ -47,8 +46,23 @@ def dangling_demonstratives(question: str, history: Sequence[Turn]) -> list[str]
     return out
 
 
+def _read(question: str, history: Sequence[Turn], determiners: frozenset[str]) -> Any:
+    """(the parsed question, the words earlier turns said) for an English question holding one
+    of `determiners`; None otherwise."""
+    if is_chinese(question) or not determiners & set(re.findall(r"[a-z]+", question.lower())):
+        return None
+    return _parser()(question), set(tokenize(" ".join(t.content for t in history)))
+
+
+def _determiners(doc: Any, determiners: frozenset[str], nouns: frozenset[str]) -> list[Any]:
+    """The question's determiners among `determiners` that lead a noun of `nouns`."""
+    return [w for w in doc if w.lower_ in determiners and w.dep_ == "det" and w.head.pos_ in nouns]
+
+
 _NOUNS = frozenset({"NOUN", "PROPN"})
 _SUPERLATIVES = frozenset({"JJS", "RBS"})
+_THE = frozenset({"the"})
+_COMMON_NOUN = frozenset({"NOUN"})
 
 # Nouns of the kinds of individual a question must name to be answerable: a person, a place,
 # an organisation, a work, an event ("When was the famous basketball player born?" names no
@@ -70,15 +84,13 @@ def dangling_definites(question: str, history: Sequence[Turn]) -> list[str]:
     within it names the individual: a proper noun ("the season of Grey's Anatomy"), an "of"
     ("the battle of the bull run") or a superlative ("the most famous Midwestern athlete").
     [] for a Chinese question."""
-    if is_chinese(question) or "the" not in question.lower().split():
+    read = _read(question, history, _THE)
+    if read is None:
         return []
-    said = set(tokenize(" ".join(t.content for t in history)))
+    doc, said = read
     out = []
-    doc = _parser()(question)
-    for det in doc:
+    for det in _determiners(doc, _THE, _COMMON_NOUN):
         head = det.head
-        if det.lower_ != "the" or det.dep_ != "det" or head.pos_ != "NOUN":
-            continue
         if head.lower_ not in ENTITY_KINDS or set(tokenize(head.text)) & said:
             continue
         if any(w.pos_ == "PROPN" for w in doc[: det.i]) or any(
