@@ -23,7 +23,7 @@ _FOLLOW_UP = re.compile(
 )
 # A question that only continues the one before it, by how it begins.
 _CONTINUES = re.compile(
-    r"^\s*(?:and|also|what about|how about|what if|then|same for|那|那么|还有)\b", re.IGNORECASE
+    r"^\s*(?:(?:and|also|what about|how about|what if|then|same for)\b|那么|那|还有)", re.IGNORECASE
 )
 # Codes of the last reply that a follow-up's search borrows, at most.
 _REPLY_CODES = 4

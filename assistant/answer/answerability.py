@@ -305,9 +305,12 @@ class Judge:
         fused = [h for h in hits if not h.extra]
         decision = self._decide(question, query, history, fused)
         extras = [h for h in hits if h.extra]
-        if decision is None or decision.outcome == "answer" or not extras:
-            return decision
-        if not is_chinese(question):
+        if (
+            decision is None
+            or decision.outcome == "answer"
+            or not extras
+            or not is_chinese(question)
+        ):
             return decision
         wide = self._decide(question, query, history, [*extras, *fused])
         if wide is None or wide.outcome != "answer" or wide.features["rr_top"] < EXTRA_MIN_LOGIT:

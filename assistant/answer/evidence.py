@@ -147,6 +147,7 @@ class Sentence:
     words: frozenset[str]  # its words only: what redundancy is judged on
     is_step: bool
     lead_in: bool  # ends with a colon: introduces what follows
+    asked: str = ""  # the question opening its paragraph, where it comes right after it
 
 
 @dataclass(frozen=True)
@@ -178,7 +179,9 @@ def _is_heading(text: str) -> bool:
     return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
 
 
-ROW_MARK = "\x00row:"
+_ROW_MARK = "\x00row:"
+# Words a sentence needs to be read as the answer to the question opening its paragraph.
+_ANSWER_WORDS = 5
 _RULE = re.compile(r"^[\s|:\-]+$")
 
 
@@ -203,7 +206,7 @@ def table_rows_as_text(lines: Sequence[str]) -> list[str]:
             header = cells
             continue
         pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
-        out.append(ROW_MARK + "; ".join(pairs) + ".")
+        out.append(_ROW_MARK + "; ".join(pairs) + ".")
     return out
 
 
@@ -234,8 +237,10 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
         position = 0
         instructor = kept_from_students(hit.chunk)
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
-            for text in [line] if line.startswith(ROW_MARK) else split_sentences(line):
-                text = text.removeprefix(ROW_MARK)
+            opening = ""  # the paragraph's first sentence, where it asks
+            pieces = [line] if line.startswith(_ROW_MARK) else split_sentences(line)
+            for k, text in enumerate(pieces):
+                text = text.removeprefix(_ROW_MARK)
                 key = re.sub(r"\W+", "", text.lower())
                 words = frozenset(tokenize(text))
                 tokens = words | quantity_words(text)
@@ -247,6 +252,8 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                     text, hit.chunk.section, instructor
                 )
                 position += 1  # counted when skipped too: neighbours are real neighbours
+                if k == 0 and text.rstrip(" )）\"”'").endswith(("?", "？")):
+                    opening = text.strip()
                 if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
                     continue
                 seen.add(key)
@@ -260,6 +267,9 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                         words=words,
                         is_step=parse_step(text) is not None,
                         lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
+                        # A FAQ's or a why-chain's answer says something ("Well, I have a
+                        # couple." after a forum post's question does not).
+                        asked=opening if k == 1 and len(words) >= _ANSWER_WORDS else "",
                     )
                 )
     return out

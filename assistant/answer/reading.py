@@ -10,15 +10,12 @@ import re
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
-from assistant.answer.citations import split_sentences
 from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (
-    ROW_MARK,
     Scored,
     Sentence,
     jaccard,
     refers_back,
-    table_rows_as_text,
 )
 from assistant.answer.lists import QuotedList, quotable_lists
 from assistant.answer.terms import defines, question_parts
@@ -77,25 +74,8 @@ def _in_context(s: Sentence, hits: list[Hit]) -> str:
     never quoted, but it says what the one after it answers)."""
     chunk = hits[s.hit_index].chunk
     head = " — ".join(p for p in (chunk.title, chunk.section.split(" > ")[-1]) if p)
-    text = f"{_asked_before(s, hits)} {s.text}".strip()
+    text = f"{s.asked} {s.text}".strip()
     return f"{head}: {text}" if head else text
-
-
-# Words a sentence needs to be read as the answer to the question before it.
-_ANSWER_WORDS = 5
-
-
-def _asked_before(s: Sentence, hits: list[Hit]) -> str:
-    """The question the source asks right before `s` in its paragraph, or ""."""
-    lines = table_rows_as_text(hits[s.hit_index].chunk.text.splitlines())
-    if s.line >= len(lines) or lines[s.line].startswith(ROW_MARK):
-        return ""
-    pieces = [p.strip() for p in split_sentences(lines[s.line])]
-    # The question opens the paragraph, as in a FAQ or a numbered why-chain, and what follows
-    # it says something ("Well, I have a couple." after a forum post's question does not).
-    if len(pieces) < 2 or pieces[1] != s.text.strip() or len(s.words) < _ANSWER_WORDS:
-        return ""
-    return pieces[0] if pieces[0].rstrip(" )）\"”'").endswith(("?", "？")) else ""
 
 
 def _clear_winner_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
@@ -354,7 +334,9 @@ def _read_lists(
     candidates = [(lst, members) for lst, members in candidates if members]
     if not candidates:
         return {}
-    texts = [_in_context(replace(lst.members[0], text=lst.text), hits) for lst, _ in candidates]
+    texts = [
+        _in_context(replace(lst.members[0], text=lst.text, asked=""), hits) for lst, _ in candidates
+    ]
     whole: dict[int, QuotedList] = {}
     for (lst, members), value in zip(candidates, relevance.score(query, texts), strict=True):
         if not _reads_whole(float(value), [logit[id(x)] for x in members]):

@@ -171,6 +171,16 @@ def test_a_sentence_is_read_after_the_question_the_source_asks_right_before_it()
     )
     # the question itself is never quoted
     assert got.answer.startswith("The Y-axis motor current reached its limit.")
+    # Only the sentence right after a question that opens its paragraph is read with it, and
+    # only where it says something: not a forum reply's filler, not a later question's answer.
+    asked = {
+        x.text: x.asked for x in collect_sentences(_hit(text + "\nWhy invest? Well, I have a few."))
+    }
+    assert (
+        asked["The Y-axis motor current reached its limit."] == "1. Why did MC-07 stop with SV0411?"
+    )
+    assert asked["The Y ball nut was damaged."] == ""
+    assert asked.get("Well, I have a few.", "") == ""
 
 
 def test_each_part_of_a_two_part_question_gets_its_answer_up_front() -> None:

@@ -159,6 +159,9 @@ def test_a_follow_up_of_a_question_that_only_continued_borrows_the_one_before_it
     ]
     query = standalone_query("And what does ITSC say?", history)
     assert query.startswith("How often should the RV reducer grease")
+    # a Chinese continuation needs no space after its 那 or 还有
+    continued = [*history[:2], Turn("user", "那严苛工况呢？"), Turn("assistant", "…")]
+    assert standalone_query("ITSC 标准怎么规定？", continued).startswith("How often should the RV")
     # a previous question with a subject of its own is borrowed alone
     history[2] = Turn("user", "What is the severe-duty interval for the J4 gear grease?")
     query = standalone_query("And what does ITSC say?", history)
