@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
+from assistant.answer.names import are_siblings
 from assistant.answer.structure import codes
 from assistant.translate import translate_terms
 from assistant.types import Turn
@@ -50,6 +51,12 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
         # "What about under severe duty?" names no subject of its own: the question it
         # followed up is borrowed too.
         chain = earlier[-2:] if len(earlier) > 1 and _CONTINUES.match(earlier[-1]) else earlier[-1:]
+        # "那如果已经出现 E-3062 了呢？" after a question on E-3065 asks about E-3062 instead:
+        # what the conversation said of a sibling of a code the question names is not searched.
+        replaced = _replaced_codes(question, [*chain, *named])
+        if replaced:
+            chain = [replaced.sub(" ", q) for q in chain]
+            named = [c for c in named if not replaced.fullmatch(c)]
         return " ".join([*chain, *named, question])
     # A question that names no model, part or document in a conversation that did ("How much
     # grease goes into J2?" after questions about the HX-R20) is about the one named last.
@@ -57,6 +64,17 @@ def standalone_query(question: str, history: Sequence[Turn]) -> str:
     if said and not codes(question):
         return " ".join([question, *dict.fromkeys(said[-_SAID_CODES:])])
     return question
+
+
+def _replaced_codes(question: str, said: Sequence[str]) -> re.Pattern[str] | None:
+    """The codes of `said` that are siblings of one the question names (E-3065 for E-3062,
+    HX-R20 for HX-R35), as one pattern; None where there are none."""
+    asked = codes(question)
+    old = {c for text in said for c in codes(text) if any(are_siblings(a, c) for a in asked)}
+    if not old:
+        return None
+    alternatives = "|".join(re.escape(c) for c in sorted(old, key=len, reverse=True))
+    return re.compile(rf"(?<![\w-])(?:{alternatives})(?![\w-])", re.IGNORECASE)
 
 
 def translated_query(query: str) -> str:

@@ -87,18 +87,29 @@ def side_by_side(
     ranked: Sequence[Scored],
     hits: Sequence[Hit],
     relevant: Callable[[Scored], bool],
+    stating: Callable[[Scored], bool] | None = None,
 ) -> list[Scored]:
     """The sentences to lead with, in order: where the question names sources, the best
     relevant sentence of each ("And what does ITSC say?" is answered by ITSC's, or by a
     sentence quoting ITSC, however well the manufacturer's reads); without a name, where it
     says the sources disagree, the best relevant sentence and the best relevant one of another
-    document."""
+    document.
+
+    Where the question sets two or more named sources side by side ("what backlash limit
+    should I teach, ITSC's or Meridian's?"), a source's sentence that states the kind of value
+    asked for (`stating`: a length for a limit) counts though it reads less relevant: the
+    cross-encoder scores each source's sentence against a question that also names the other,
+    and the reader asked for both values."""
     candidates = [x for x in ranked if relevant(x)]
     named = named_sources(question, hits)
     out: list[Scored] = []
     if named:  # each named source's best relevant sentence, in the order named
+        sided = len(named) > 1 or compares(question)
         for name in named:
-            best = next((x for x in candidates if _from(x, name, hits)), None)
+            own = [x for x in ranked if _from(x, name, hits)]
+            best = next((x for x in own if relevant(x)), None)
+            if best is None and sided and stating is not None:
+                best = next((x for x in own if stating(x)), None)
             if best is not None and all(best is not y for y in out):
                 out.append(best)
         return out

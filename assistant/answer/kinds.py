@@ -137,21 +137,34 @@ _FORMULA_ASK = re.compile(
     re.IGNORECASE,
 )
 # What follows an "=" up to the next one or the end of the clause, and the symbols in it that
-# are not units: a formula's right side names at least one.
+# are neither units nor joining words: a formula's right side names at least one.
 _RIGHT_SIDE = re.compile(r"=\s*([^=:;]+?)(?=\s*=|[:;]|,\s|\.\s|\.?$)")
 _SYMBOL = re.compile(r"(?<![\w.,])[^\W\d_][\w]*")
 _UNIT_WORDS = (
     "mm cm m km µm um nm s ms min h hz khz n kn mpa kpa pa bar kg g mg l ml v mv a ma w kw rpm "
-    "k x °c c° per"
+    "k x °c c° per for and or the of with at to in on by from as is are"
 )
 _UNIT_SYMBOLS = frozenset(_UNIT_WORDS.split())
+# What a formula's right side applies: arithmetic, a bracket, a fraction bar.
+# A unit that is a product, after its number ("18 N·m"): no operator of a formula.
+_UNIT_PRODUCT = re.compile(r"(?<=\d)\s?[A-Za-z]{1,3}·[A-Za-z]{1,3}\b")
+_OPERATOR = re.compile(r"[×·*/÷+−()\[\]√^]|(?<=\s)-(?=\s)")
+
+
+def asks_formula(question: str) -> bool:
+    """Whether the question asks how a value is worked out ("How is BPFO calculated?")."""
+    return bool(_FORMULA_ASK.search(question))
 
 
 def states_formula(text: str) -> bool:
-    """Whether a sentence gives a formula: an "=" whose right side names a symbol other than a
-    unit ("F = p × A", "C = 8 × (d − 14)"), not only numbers ("BPFO = 10 × 100 × 0.881")."""
+    """Whether a sentence gives a formula: an "=" whose right side applies an operator and
+    names a symbol other than a unit ("F = p × A", "C = 8 × (d − 14)"), not only numbers
+    ("BPFO = 10 × 100 × 0.881") nor a result the sentence goes on from ("= 44.0 Hz and BSF")."""
     for m in _RIGHT_SIDE.finditer(text):
-        found = (w.rstrip("²³¹⁰⁻") for w in _SYMBOL.findall(m.group(1)))
+        right = _UNIT_PRODUCT.sub(" ", m.group(1))
+        if not _OPERATOR.search(right):
+            continue
+        found = (w.rstrip("²³¹⁰⁻") for w in _SYMBOL.findall(right))
         symbols = [w for w in found if w.lower() not in _UNIT_SYMBOLS]
         if symbols:
             return True

@@ -17,6 +17,7 @@ from assistant.answer.evidence import (
     jaccard,
     refers_back,
 )
+from assistant.answer.kinds import asks_formula
 from assistant.answer.lists import QuotedList, quotable_lists
 from assistant.answer.terms import defines, question_parts
 from assistant.store.keyword import tokenize
@@ -30,6 +31,13 @@ RELEVANCE_POOL = 40
 LEXICAL_SHARE = 0.25
 SUPPORT_MIN_LOGIT = 0.0
 SUPPORT_LOGITS = 3.0
+# A named source's sentence that states the kind of value asked for, where the question sets
+# named sources side by side, is quoted within this many logits of the best sentence
+# (`compared.side_by_side`).
+NAMED_LOGITS = 2 * SUPPORT_LOGITS
+# A formula, where the question asks how a value is worked out, leads within this many logits
+# of the best sentence (`_kind_first`).
+FORMULA_LOGITS = 2 * SUPPORT_LOGITS
 # A sentence is also read together with the one before it in its paragraph ("Measure the
 # insulation resistance with 500 V DC. The value shall be at least 10 MΩ."); where the two
 # answer better than either alone by this many logits, the pair's logit is the sentence's and
@@ -116,18 +124,20 @@ def _among_rows(top: Scored, ranked: list[Scored], logit: dict[int, float]) -> b
     )
 
 
-def _kind_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+def _kind_first(
+    ranked: list[Scored], logit: dict[int, float], margin: float = SUPPORT_LOGITS
+) -> list[Scored]:
     """`ranked` with the sentence that states the kind of answer asked for (a time for "how
     often", a torque for "what torque") first, when the lead does not and one of those the
-    cross-encoder found relevant (logit at least `SUPPORT_MIN_LOGIT` and within
-    `SUPPORT_LOGITS` of the best) does: the one of them it scores highest. Among confident
+    cross-encoder found relevant (logit at least `SUPPORT_MIN_LOGIT` and within `margin` of
+    the best) does: the one of them it scores highest. Among confident
     sentences the probabilities saturate and the lexical score decides, which put "replacing
     it at the specified interval is the most effective measure" before the interval itself.
     """
     if not ranked or ranked[0].states_kind is not False:
         return ranked
     top = max(logit[id(x)] for x in ranked)
-    bar = max(SUPPORT_MIN_LOGIT, top - SUPPORT_LOGITS)
+    bar = max(SUPPORT_MIN_LOGIT, top - margin)
     stating = [x for x in ranked if x.states_kind and logit[id(x)] >= bar]
     if not stating:
         return ranked
@@ -211,7 +221,11 @@ def select_by_relevance(
     ranked = sorted(pool, key=lambda x: -value[id(x)])
     if query == question:  # a follow-up's query carries the earlier question too
         ranked = _clear_winner_first(ranked, logit)
-    ranked = _kind_first(ranked, logit)
+    # The cross-encoder reads a worked step ("S = 1600 × 0.446 + 128 = 842 mm") as a better
+    # answer to "how is it calculated" than the formula; a formula leads from further below.
+    ranked = _kind_first(
+        ranked, logit, FORMULA_LOGITS if asks_formula(question) else SUPPORT_LOGITS
+    )
     floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
     chosen: list[Pick] = []
     quoted: set[int] = set()  # ids of the sentences quoted, a whole list's members too
@@ -240,7 +254,14 @@ def select_by_relevance(
             quoted.add(id(nxt))
         return True
 
-    for x in side_by_side(question, ranked, hits, lambda x: logit[id(x)] >= SUPPORT_MIN_LOGIT):
+    lead_logit = max(logit.values())
+    for x in side_by_side(
+        question,
+        ranked,
+        hits,
+        lambda x: logit[id(x)] >= SUPPORT_MIN_LOGIT,
+        lambda x: bool(x.states_kind) and logit[id(x)] >= lead_logit - NAMED_LOGITS,
+    ):
         take(x)
     for part in _parts(question, query):
         part_logits = [float(v) for v in relevance.score(part, texts)]

@@ -626,6 +626,9 @@ def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
     assert not states_formula("Therefore BPFO = 10 × 100 × 0.881 = 881 Hz.")
     assert not states_formula("Pneumatic: F = 0.6 N/mm² × 5,027 mm² = 3,016 N ≈ 3.0 kN.")
     assert not states_formula("First with K = 2000 mm/s: S = 2000 × 0.446 + 128 = 1,020 mm.")
+    # A result the sentence goes on from, or a unit that is a product, is no formula either.
+    assert not states_formula("FTF = 50 × 0.881 = 44.0 Hz and BSF = 4.05 × 100 × 0.986 = 400 Hz.")
+    assert not states_formula("Use torque = 18 N·m for M6.")
     for question in (
         "How is the force of a hydraulic cylinder calculated?",
         "How do I convert a Brix reading to coolant concentration?",

@@ -98,6 +98,34 @@ def test_each_named_source_leads_with_its_own_statement() -> None:
     assert "5,000" not in got.answer
 
 
+def test_a_named_source_stating_the_value_asked_is_heard_below_the_support_bar() -> None:
+    # Read against a question that names the other source too, Huaxin's interval scores below
+    # zero; set side by side, it is quoted because it states what was asked (an interval),
+    # within `NAMED_LOGITS` of the best. Its course sentence states none and stays out.
+    scorer = QueryScorer(
+        {
+            ("inspected", "2,000"): 5.0,
+            ("inspected", "5,000"): -0.5,
+            ("inspected", "lab"): -0.2,
+        }
+    )
+    answerer = ExtractiveAnswerer(relevance=scorer, ask_sentences=2)
+    got = answerer.answer(
+        "How often should dress packs be inspected, Huaxin's or ITSC's interval?",
+        _hits(),
+        mode="ask",
+    )
+    first, second = [s for s in got.answer.split("\n\n") if s][:2]
+    assert first.startswith("Inspect the dress pack every 5,000 operating hours.")
+    assert second.startswith("6.2.2 Cables and dress pack shall be inspected every 2,000")
+    assert "lab" not in got.answer
+    # one source named, nothing compared: the support bar holds
+    got = answerer.answer(
+        "How often should dress packs be inspected according to Huaxin?", _hits(), mode="ask"
+    )
+    assert "5,000" not in got.answer
+
+
 def test_sources_said_to_differ_lead_with_two_documents() -> None:
     scorer = QueryScorer(
         {

@@ -168,6 +168,19 @@ def test_a_follow_up_of_a_question_that_only_continued_borrows_the_one_before_it
     assert query.startswith("What is the severe-duty interval") and "RV reducer" not in query
 
 
+def test_a_follow_up_naming_a_sibling_code_asks_about_it_instead() -> None:
+    history = [
+        Turn("user", "HX-R20 示教器上出现 E-3065 报警，要紧吗？"),
+        Turn("assistant", "E-3065 BLAL：电池电压低于 3.1 V，应按 HX-MP-212 更换电池。"),
+    ]
+    query = standalone_query("那如果已经出现 E-3062 了呢？", history)
+    assert "E-3065" not in query and "E-3062" in query
+    assert "HX-R20" in query and "HX-MP-212" in query  # codes of other families stay
+    other = [Turn("user", "How much grease goes into the J1 reducer of the HX-R20?")]
+    query = standalone_query("And for the HX-R35?", [*other, Turn("assistant", "1,050 g.")])
+    assert "HX-R20" not in query and query.startswith("How much grease goes into the J1")
+
+
 @pytest.mark.parametrize(
     "question",
     [
