@@ -18,6 +18,7 @@ from assistant.answer.reading import (
     RELEVANCE_POOL,
     SUPPORT_MIN_LOGIT,
     Pick,
+    question_parts_of,
     sigmoid,
 )
 from assistant.language import CJK
@@ -88,14 +89,25 @@ def read_chinese(
     if not chinese:
         return []
     reader = Glossing.over(relevance, question, hits)
-    logits = reader.score(query, [x.sentence.text for x in chinese])
+    texts = [x.sentence.text for x in chinese]
+    logits = [float(v) for v in reader.score(query, texts)]
+    # A question that asks two things ("what torque do the plugs get, and how hot may the
+    # reducer be?") is answered part by part first, as English sentences are
+    # (`reading.select_by_relevance`): each part's best sentence that answers it.
+    order: list[int] = []
+    for part in question_parts_of(question, query):
+        part_logits = [float(v) for v in reader.score(part, texts)]
+        best = max(range(len(chinese)), key=lambda i: part_logits[i])
+        if part_logits[best] >= SUPPORT_MIN_LOGIT and best not in order:
+            order.append(best)
+    order += sorted((i for i in range(len(chinese)) if i not in order), key=lambda i: -logits[i])
     chosen: list[Pick] = []
-    for i in sorted(range(len(chinese)), key=lambda i: -float(logits[i])):
+    for i in order:
         words = set(chinese[i].sentence.words)
         if len(chosen) == n:
             break
         if not any(jaccard(words, set(p.s.words)) >= redundancy for p in chosen):
-            chosen.append(Pick(chinese[i], logit=float(logits[i])))
+            chosen.append(Pick(chinese[i], logit=logits[i]))
     return chosen
 
 

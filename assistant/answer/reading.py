@@ -263,7 +263,7 @@ def select_by_relevance(
         lambda x: bool(x.states_kind) and logit[id(x)] >= lead_logit - NAMED_LOGITS,
     ):
         take(x)
-    for part in _parts(question, query):
+    for part in question_parts_of(question, query):
         part_logits = [float(v) for v in relevance.score(part, texts)]
         best = max(range(len(pool)), key=lambda i: part_logits[i] + LEXICAL_SHARE * pool[i].score)
         if part_logits[best] < SUPPORT_MIN_LOGIT:
@@ -368,7 +368,7 @@ def _read_lists(
     return whole
 
 
-def _parts(question: str, query: str) -> list[str]:
+def question_parts_of(question: str, query: str) -> list[str]:
     """The separate questions asked, each with what the standalone query borrowed from the
     conversation; none when the question asks one thing."""
     parts = question_parts(question)

@@ -789,6 +789,38 @@ def test_where_the_model_reads_no_english_sentence_as_answering_the_chinese_ones
     assert answer(-3.0, gloss_logit=-6.0).startswith("Supply pressure"), answer(-3.0, -6.0)
 
 
+def test_a_question_of_two_parts_is_answered_part_by_part_from_chinese_sentences() -> None:
+    lab = make_chunk(
+        "dh-0000",
+        title="实验指导书：J2 轴减速器润滑脂更换",
+        section="五、实验步骤",
+        text=(
+            "15. 称量注脂枪，注入量应达到 420 g。\n"
+            "16. 装回进脂口和排脂口螺塞，按 8 N·m 拧紧。\n"
+            "17. 运行 30 分钟后测量 J2 减速器外壳温度，应不高于 60 °C。"
+        ),
+        contributor="donghai-polytechnic",
+        language="zh",
+    )
+    hits = [Hit(lab, 1.0)]
+    question = "In the J2 grease lab, what torque do the plugs get, and how hot may the reducer be?"
+    # Against the whole question the glossed grease amount reads best; each part's own best
+    # sentence leads, in the order asked.
+    scorer = QueryScorer(
+        {
+            ("and how hot", "grease injection"): 3.0,
+            ("and how hot", "temperature"): 2.0,
+            ("and how hot", "torque"): 1.0,
+            ("how hot", "temperature"): 4.0,
+            ("plugs get", "torque"): 1.0,
+        },
+        default=-8.0,
+    )
+    got = ExtractiveAnswerer(relevance=scorer, ask_sentences=2).answer(question, hits, mode="ask")
+    lines = [line for line in got.answer.splitlines() if line.strip()]
+    assert lines[0].startswith("16. 装回") and "60 °C" in lines[1], got.answer
+
+
 def test_the_named_contributor_s_chinese_sentence_answers_where_it_reads_as_answering() -> None:
     purge = make_chunk(
         "hx-0000",

@@ -15,7 +15,7 @@ from assistant.answer.evidence import collect_sentences, score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.language import CJK
 from assistant.queries import standalone_query, translated_query
-from assistant.translate import english_question, translate_terms, translate_word
+from assistant.translate import english_question, glossed, translate_terms, translate_word
 from assistant.types import Chunk, Hit, Turn
 from tests.assistant.test_answer_lead import QueryScorer
 
@@ -118,6 +118,11 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     assert english_question("什么时候需要更换编码器电池？").startswith("when ")
     # "装在哪里" asks where something is placed (装 is "adornment" first in CC-CEDICT).
     assert english_question("复位按钮应该装在哪里？") == "where reset push button placed"
+    # 螺纹 is a screw's thread ("spiral pattern" first), 垫圈 one washer, not 垫 + 圈 ("spread
+    # litter cowshed") as jieba cut it.
+    step = glossed("", ["16. 清洁螺纹，换新密封垫圈，装回螺塞，按 8 N·m 拧紧。"], [])[0]
+    assert {"thread", "washer", "refit", "plug"} <= set(step.split()), step
+    assert "cowshed" not in step and "spiral" not in step
 
 
 def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_about() -> None:
