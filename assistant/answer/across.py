@@ -11,7 +11,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from assistant.answer.answerability import Scorer
-from assistant.answer.evidence import Scored, Sentence, is_chinese, jaccard
+from assistant.answer.evidence import Scored, is_chinese, jaccard
 from assistant.answer.names import contributors_named
 from assistant.answer.reading import (
     CLEAR_LOGITS,
@@ -21,6 +21,7 @@ from assistant.answer.reading import (
     question_parts_of,
     sigmoid,
 )
+from assistant.answer.sentences import Sentence
 from assistant.language import CJK
 from assistant.store.keyword import tokenize
 from assistant.translate import glossed

@@ -38,8 +38,9 @@ from typing import Any, Protocol
 import numpy as np
 
 from assistant.answer.deixis import dangling_definites, dangling_demonstratives
-from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.evidence import score_sentences
 from assistant.answer.refusals import display_title
+from assistant.answer.sentences import collect_sentences
 from assistant.answer.terms import is_chinese
 from assistant.translate import rendered_question
 from assistant.types import Hit, Turn

@@ -1,7 +1,7 @@
 """Evidence for the extractive modes: candidate sentences of the hits, scored against the question.
 
-`collect_sentences` cuts the hits into candidate sentences (table rows restated with their
-header); `score_sentences` ranks them by how much of the question they cover (`terms`), the
+`sentences.collect_sentences` cuts the hits into candidate sentences (table rows restated with
+their header); `score_sentences` ranks them by how much of the question they cover (`terms`), the
 kind of answer they give (`kinds`) and the codes they name (`names`), and says how strongly the
 evidence backs answering at all. What a refusal says lives in `refusals`.
 """
@@ -14,19 +14,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from assistant.answer.citations import split_sentences
 from assistant.answer.kinds import (
     QUANTITY_CUE,
     answer_type,
     asks_quantity,
     intent_cues,
-    quantity_words,
 )
 from assistant.answer.limits import holds_value, stated_values
-from assistant.answer.material import is_task_prompt as is_task_prompt
-from assistant.answer.material import kept_from_students
 from assistant.answer.names import long_camel_names, missing_identifiers
-from assistant.answer.structure import parse_step
+from assistant.answer.sentences import Sentence
 from assistant.answer.terms import (
     TRANSLATE_BELOW,
     TRANSLATED_TERM_WEIGHT,
@@ -58,9 +54,6 @@ from assistant.answer.terms import glossed_tokens as glossed_tokens
 from assistant.answer.terms import query_terms as query_terms
 
 Embed = Callable[[list[str]], np.ndarray]
-
-_CLAUSE_HEAD = re.compile(r"\d+(?:\.\d+)+\.?\s+\S")
-_ENDINGS = (".", "!", "?", "。", "！", "？", "；", ":", "：")
 
 INTENT_BOOST = 0.25
 RANK_BOOST = 0.1
@@ -136,21 +129,6 @@ def blend(lexical: float, similarity: float | None) -> float:
 
 
 @dataclass(frozen=True)
-class Sentence:
-    """A candidate sentence of a hit, with where it sits in the chunk."""
-
-    text: str
-    hit_index: int  # 0-based index into the hits
-    position: int  # order of the sentence in its chunk
-    line: int  # line of the chunk it is on
-    tokens: frozenset[str]  # its words, plus what its quantities answer to ("torque" for N·m)
-    words: frozenset[str]  # its words only: what redundancy is judged on
-    is_step: bool
-    lead_in: bool  # ends with a colon: introduces what follows
-    asked: str = ""  # the question opening its paragraph, where it comes right after it
-
-
-@dataclass(frozen=True)
 class Scored:
     """A sentence with its relevance to the question."""
 
@@ -172,107 +150,6 @@ class Scoring:
     ranked: list[Scored]
     evidence: float
     signals: list[float]
-
-
-def _is_heading(text: str) -> bool:
-    """A clause heading run into its text ("5.3.2 Reducer lubrication.")."""
-    return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
-
-
-_ROW_MARK = "\x00row:"
-# Words a sentence needs to be read as the answer to the question opening its paragraph.
-_ANSWER_WORDS = 5
-_RULE = re.compile(r"^[\s|:\-]+$")
-
-
-def table_rows_as_text(lines: Sequence[str]) -> list[str]:
-    """Table rows (`a | b | c`) restated with their header, so that a row reads on its own.
-
-    "J1 | RV-80 | 1,050 ml" under "Axis | Reducer | Quantity" becomes
-    "Axis: J1; Reducer: RV-80; Quantity: 1,050 ml" (marked, so it is not split further).
-    Lines that are not table rows pass through; the header row itself is dropped.
-    """
-    out: list[str] = []
-    header: list[str] | None = None
-    for line in lines:
-        cells = [c.strip() for c in line.split(" | ")] if " | " in line else None
-        if cells is None or len(cells) < 2:
-            header = None
-            out.append(line)
-            continue
-        if _RULE.match(line):
-            continue
-        if header is None or len(cells) != len(header):
-            header = cells
-            continue
-        pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
-        out.append(_ROW_MARK + "; ".join(pairs) + ".")
-    return out
-
-
-# Columns aligned with runs of spaces: console output ("NAME   STATUS   AGE"), not a sentence.
-_ALIGNED = re.compile(r"\S {2,}\S+ {2,}\S+ {2,}\S")
-
-
-# A sentence that leans on the one before it ("… covers CNY 265,000 of this amount.",
-# "It is replaced …", "该值…"): quoted alone it does not say what it is about.
-_REFERS_BACK = re.compile(
-    r"^\s*(?:it|its|they|their|these|those|such|therefore|thus|hence)\b"
-    r"|\b(?:this|these|those|such)\s+(?!is\b|was\b|are\b)[a-z]+"
-    r"|^\s*(?:该|此|其|这些|这个|这种|上述|以上|它)",
-    re.IGNORECASE,
-)
-
-
-def refers_back(text: str) -> bool:
-    """True when the sentence needs the one before it to be understood."""
-    return bool(_REFERS_BACK.search(text))
-
-
-def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:
-    """Candidate sentences of all hits; repeats of a sentence seen in a better hit dropped."""
-    seen: set[str] = set()
-    out: list[Sentence] = []
-    for i, hit in enumerate(hits):
-        position = 0
-        instructor = kept_from_students(hit.chunk)
-        for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
-            opening = ""  # the paragraph's first sentence, where it asks
-            pieces = [line] if line.startswith(_ROW_MARK) else split_sentences(line)
-            for k, text in enumerate(pieces):
-                text = text.removeprefix(_ROW_MARK)
-                key = re.sub(r"\W+", "", text.lower())
-                words = frozenset(tokenize(text))
-                tokens = words | quantity_words(text)
-                ended = text.rstrip().endswith(_ENDINGS)
-                short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
-                # A sentence that asks (an exercise prompt, 思考题, a forum question) states
-                # no fact: it is never quoted as one.
-                asks = text.rstrip(" )）\"”'").endswith(("?", "？")) or is_task_prompt(
-                    text, hit.chunk.section, instructor
-                )
-                position += 1  # counted when skipped too: neighbours are real neighbours
-                if k == 0 and text.rstrip(" )）\"”'").endswith(("?", "？")):
-                    opening = text.strip()
-                if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
-                    continue
-                seen.add(key)
-                out.append(
-                    Sentence(
-                        text=text,
-                        hit_index=i,
-                        position=position,
-                        line=line_no,
-                        tokens=tokens,
-                        words=words,
-                        is_step=parse_step(text) is not None,
-                        lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
-                        # A FAQ's or a why-chain's answer says something ("Well, I have a
-                        # couple." after a forum post's question does not).
-                        asked=opening if k == 1 and len(words) >= _ANSWER_WORDS else "",
-                    )
-                )
-    return out
 
 
 # Identifier-like words of a question: upper-case codes and numbers (ITSC-ES, 602, MVC-850).

@@ -24,7 +24,7 @@ from dataclasses import replace
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.citations import build_citation
-from assistant.answer.evidence import Embed, collect_sentences, score_sentences
+from assistant.answer.evidence import Embed, score_sentences
 from assistant.answer.exercise_format import (
     ExerciseQuestion,
     ExerciseSet,
@@ -56,6 +56,7 @@ from assistant.answer.exercise_subject import (
 )
 from assistant.answer.kinds import CAUSE_CUE, FIX_CUE
 from assistant.answer.material import kept_from_students
+from assistant.answer.sentences import collect_sentences
 from assistant.answer.terms import is_chinese
 from assistant.types import Citation, Hit, Turn
 

@@ -15,7 +15,7 @@ import re
 from dataclasses import dataclass
 
 from assistant.answer.citations import inert_markers, split_sentences
-from assistant.answer.evidence import Scored, Sentence
+from assistant.answer.evidence import Scored
 from assistant.answer.exercise_format import (
     BLANK,
     CITATION_MARKER,
@@ -23,6 +23,7 @@ from assistant.answer.exercise_format import (
     is_short_answer,
 )
 from assistant.answer.kinds import CAUSE_CUE, FIX_CUE
+from assistant.answer.sentences import Sentence
 from assistant.answer.structure import (
     answer_choices,
     codes,

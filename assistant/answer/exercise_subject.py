@@ -19,11 +19,12 @@ from assistant.answer.answerability import (
     english_rendering,
     passage_text,
 )
-from assistant.answer.evidence import Embed, Scored, collect_sentences, score_sentences
+from assistant.answer.evidence import Embed, Scored, score_sentences
 from assistant.answer.exercise_questions import tells_story
 from assistant.answer.kinds import CAUSE_CUE
 from assistant.answer.names import are_siblings, named_codes
 from assistant.answer.registry import get_mode
+from assistant.answer.sentences import collect_sentences
 from assistant.answer.terms import is_chinese
 from assistant.queries import standalone_query
 from assistant.types import Hit, Turn

@@ -15,8 +15,6 @@ from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import (
     Embed,
     Scored,
-    Sentence,
-    collect_sentences,
     is_chinese,
     jaccard,
     refusal_text,
@@ -29,6 +27,7 @@ from assistant.answer.material import hidden_front_matter
 from assistant.answer.modes import compose_procedure, refusal
 from assistant.answer.reading import Pick, select_by_relevance
 from assistant.answer.registry import get_mode
+from assistant.answer.sentences import Sentence, collect_sentences
 from assistant.queries import standalone_query
 from assistant.types import Answer, Citation, Hit, Turn
 

@@ -7,7 +7,8 @@ import re
 from dataclasses import dataclass
 
 from assistant.answer.citations import is_list_item
-from assistant.answer.evidence import Sentence, is_chinese, table_rows_as_text
+from assistant.answer.evidence import is_chinese
+from assistant.answer.sentences import Sentence, table_rows_as_text
 from assistant.types import Hit
 
 _WORD = re.compile(r"[A-Za-z0-9]+(?:['’.,-][A-Za-z0-9]+)*")

@@ -17,9 +17,7 @@ from assistant.answer.answerability import Scorer, passage_text
 from assistant.answer.citations import build_citation, inert_markers, validate_citations
 from assistant.answer.evidence import (
     Embed,
-    Sentence,
     blend,
-    collect_sentences,
     embedding_similarity,
     retrieval_signal,
     score_sentences,
@@ -34,6 +32,7 @@ from assistant.answer.exercise import (
 from assistant.answer.reading import CLEAR_LOGITS
 from assistant.answer.refusals import refusal_text
 from assistant.answer.registry import MODES
+from assistant.answer.sentences import Sentence, collect_sentences
 from assistant.answer.structure import Quantity, Step, extract_steps, parse_step, quantities
 from assistant.answer.terms import content_tokens, coverage, idf_weights, is_chinese, query_terms
 from assistant.queries import standalone_query

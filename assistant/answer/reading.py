@@ -11,14 +11,10 @@ from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.compared import side_by_side
-from assistant.answer.evidence import (
-    Scored,
-    Sentence,
-    jaccard,
-    refers_back,
-)
+from assistant.answer.evidence import Scored, jaccard
 from assistant.answer.kinds import asks_formula
 from assistant.answer.lists import QuotedList, quotable_lists
+from assistant.answer.sentences import Sentence, refers_back
 from assistant.answer.terms import defines, question_parts
 from assistant.store.keyword import tokenize
 from assistant.types import Hit

@@ -17,7 +17,7 @@ from assistant.answer.citations import (
     split_sentences,
     validate_citations,
 )
-from assistant.answer.evidence import collect_sentences, query_terms
+from assistant.answer.evidence import query_terms
 from assistant.answer.extractive import NO_STEPS_EN, ExtractiveAnswerer
 from assistant.answer.modes import (
     ExerciseQuestion,
@@ -25,6 +25,7 @@ from assistant.answer.modes import (
     exercise_to_gift,
     exercise_to_markdown,
 )
+from assistant.answer.sentences import collect_sentences
 from assistant.errors import ConfigError
 from assistant.store.keyword import tokenize
 from assistant.types import Answer, Chunk, Hit, Turn

@@ -7,8 +7,9 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from assistant.answer.evidence import collect_sentences, is_task_prompt, refers_back
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.material import is_task_prompt
+from assistant.answer.sentences import collect_sentences, refers_back
 from assistant.answer.terms import question_parts
 from assistant.types import Hit, Turn
 from tests.factories import make_chunk

@@ -283,7 +283,8 @@ def test_with_a_cross_encoder_the_answer_leads_with_the_sentence_that_answers() 
 
 
 def test_a_numbered_task_under_an_exercises_heading_is_never_quoted_as_a_fact() -> None:
-    from assistant.answer.evidence import collect_sentences, is_task_prompt
+    from assistant.answer.material import is_task_prompt
+    from assistant.answer.sentences import collect_sentences
 
     assert is_task_prompt("1. Name three methods of preloading a ball nut.", "NLC > Exercises")
     assert is_task_prompt("2. 简述减速器换油步骤。", "润滑 > 七、思考题")

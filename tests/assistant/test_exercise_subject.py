@@ -5,10 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.evidence import score_sentences
 from assistant.answer.exercise import build_exercise_set
 from assistant.answer.exercise_subject import documents, read_subject, request_subject
 from assistant.answer.registry import get_mode
+from assistant.answer.sentences import collect_sentences
 from assistant.types import Hit
 from tests.assistant.test_answer_lead import QueryScorer
 from tests.factories import make_chunk

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.evidence import score_sentences
 from assistant.answer.limits import holds_value, stated_values
+from assistant.answer.sentences import collect_sentences
 from assistant.types import Hit
 from tests.factories import make_chunk
 

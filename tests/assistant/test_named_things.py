@@ -18,7 +18,6 @@ import pytest
 from assistant.answer.evidence import (
     about_what_was_asked,
     are_siblings,
-    collect_sentences,
     edition_years,
     glossed_tokens,
     named_codes,
@@ -28,6 +27,7 @@ from assistant.answer.evidence import (
 from assistant.answer.extractive import ExtractiveAnswerer
 from assistant.answer.names import contributors_named, short_codes
 from assistant.answer.scope import NameCheck, check_names
+from assistant.answer.sentences import collect_sentences
 from assistant.store import KnowledgeStore
 from assistant.store.keyword import BM25KeywordIndex, tokenize
 from assistant.types import ANONYMOUS, Chunk, Hit, Identity

@@ -11,8 +11,9 @@ import pytest
 from assistant import translate
 from assistant.answer.across import read_across
 from assistant.answer.answerability import english_rendering
-from assistant.answer.evidence import collect_sentences, score_sentences
+from assistant.answer.evidence import score_sentences
 from assistant.answer.extractive import ExtractiveAnswerer
+from assistant.answer.sentences import collect_sentences
 from assistant.language import CJK
 from assistant.queries import standalone_query, translated_query
 from assistant.translate import english_question, glossed, translate_terms, translate_word

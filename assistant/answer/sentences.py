@@ -1,0 +1,135 @@
+"""Candidate sentences of the hits: each chunk cut into sentences, table rows restated with
+their header, questions and exercise prompts left out, each sentence with where it sits (its
+hit, its position and line in the chunk) and what it leans on or leads into."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from assistant.answer.citations import split_sentences
+from assistant.answer.kinds import quantity_words
+from assistant.answer.material import is_task_prompt, kept_from_students
+from assistant.answer.structure import parse_step
+from assistant.store.keyword import tokenize
+from assistant.types import Hit
+
+_CLAUSE_HEAD = re.compile(r"\d+(?:\.\d+)+\.?\s+\S")
+_ENDINGS = (".", "!", "?", "。", "！", "？", "；", ":", "：")
+
+
+@dataclass(frozen=True)
+class Sentence:
+    """A candidate sentence of a hit, with where it sits in the chunk."""
+
+    text: str
+    hit_index: int  # 0-based index into the hits
+    position: int  # order of the sentence in its chunk
+    line: int  # line of the chunk it is on
+    tokens: frozenset[str]  # its words, plus what its quantities answer to ("torque" for N·m)
+    words: frozenset[str]  # its words only: what redundancy is judged on
+    is_step: bool
+    lead_in: bool  # ends with a colon: introduces what follows
+    asked: str = ""  # the question opening its paragraph, where it comes right after it
+
+
+def _is_heading(text: str) -> bool:
+    """A clause heading run into its text ("5.3.2 Reducer lubrication.")."""
+    return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
+
+
+_ROW_MARK = "\x00row:"
+# Words a sentence needs to be read as the answer to the question opening its paragraph.
+_ANSWER_WORDS = 5
+_RULE = re.compile(r"^[\s|:\-]+$")
+
+
+def table_rows_as_text(lines: Sequence[str]) -> list[str]:
+    """Table rows (`a | b | c`) restated with their header, so that a row reads on its own.
+
+    "J1 | RV-80 | 1,050 ml" under "Axis | Reducer | Quantity" becomes
+    "Axis: J1; Reducer: RV-80; Quantity: 1,050 ml" (marked, so it is not split further).
+    Lines that are not table rows pass through; the header row itself is dropped.
+    """
+    out: list[str] = []
+    header: list[str] | None = None
+    for line in lines:
+        cells = [c.strip() for c in line.split(" | ")] if " | " in line else None
+        if cells is None or len(cells) < 2:
+            header = None
+            out.append(line)
+            continue
+        if _RULE.match(line):
+            continue
+        if header is None or len(cells) != len(header):
+            header = cells
+            continue
+        pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
+        out.append(_ROW_MARK + "; ".join(pairs) + ".")
+    return out
+
+
+# Columns aligned with runs of spaces: console output ("NAME   STATUS   AGE"), not a sentence.
+_ALIGNED = re.compile(r"\S {2,}\S+ {2,}\S+ {2,}\S")
+
+
+# A sentence that leans on the one before it ("… covers CNY 265,000 of this amount.",
+# "It is replaced …", "该值…"): quoted alone it does not say what it is about.
+_REFERS_BACK = re.compile(
+    r"^\s*(?:it|its|they|their|these|those|such|therefore|thus|hence)\b"
+    r"|\b(?:this|these|those|such)\s+(?!is\b|was\b|are\b)[a-z]+"
+    r"|^\s*(?:该|此|其|这些|这个|这种|上述|以上|它)",
+    re.IGNORECASE,
+)
+
+
+def refers_back(text: str) -> bool:
+    """True when the sentence needs the one before it to be understood."""
+    return bool(_REFERS_BACK.search(text))
+
+
+def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence]:
+    """Candidate sentences of all hits; repeats of a sentence seen in a better hit dropped."""
+    seen: set[str] = set()
+    out: list[Sentence] = []
+    for i, hit in enumerate(hits):
+        position = 0
+        instructor = kept_from_students(hit.chunk)
+        for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
+            opening = ""  # the paragraph's first sentence, where it asks
+            pieces = [line] if line.startswith(_ROW_MARK) else split_sentences(line)
+            for k, text in enumerate(pieces):
+                text = text.removeprefix(_ROW_MARK)
+                key = re.sub(r"\W+", "", text.lower())
+                words = frozenset(tokenize(text))
+                tokens = words | quantity_words(text)
+                ended = text.rstrip().endswith(_ENDINGS)
+                short = len(tokens) < min_tokens and not (ended and len(tokens) >= 2)
+                # A sentence that asks (an exercise prompt, 思考题, a forum question) states
+                # no fact: it is never quoted as one.
+                asks = text.rstrip(" )）\"”'").endswith(("?", "？")) or is_task_prompt(
+                    text, hit.chunk.section, instructor
+                )
+                position += 1  # counted when skipped too: neighbours are real neighbours
+                if k == 0 and text.rstrip(" )）\"”'").endswith(("?", "？")):
+                    opening = text.strip()
+                if key in seen or short or asks or text.count(" | ") >= 2 or _ALIGNED.search(text):
+                    continue
+                seen.add(key)
+                out.append(
+                    Sentence(
+                        text=text,
+                        hit_index=i,
+                        position=position,
+                        line=line_no,
+                        tokens=tokens,
+                        words=words,
+                        is_step=parse_step(text) is not None,
+                        lead_in=text.rstrip().endswith((":", "：")) or _is_heading(text),
+                        # A FAQ's or a why-chain's answer says something ("Well, I have a
+                        # couple." after a forum post's question does not).
+                        asked=opening if k == 1 and len(words) >= _ANSWER_WORDS else "",
+                    )
+                )
+    return out
