@@ -124,6 +124,14 @@ def test_the_glossary_renders_maintenance_words_the_dictionary_lacks_or_misreads
     step = glossed("", ["16. 清洁螺纹，换新密封垫圈，装回螺塞，按 8 N·m 拧紧。"], [])[0]
     assert {"thread", "washer", "refit", "plug"} <= set(step.split()), step
     assert "cowshed" not in step and "spiral" not in step
+    # A limit is exceeded in the sources, not "surpassed" (CC-CEDICT's first sense of 超过).
+    assert english_question("杂油含量超过多少要处理？").split()[:5] == [
+        "how",
+        "much",
+        "tramp",
+        "oil",
+        "content",
+    ] and "exceed" in english_question("杂油含量超过多少要处理？")
 
 
 def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_about() -> None:
