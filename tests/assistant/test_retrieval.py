@@ -316,3 +316,24 @@ def test_a_named_contributor_s_chinese_document_answers_an_english_question(
     assert assistant.retriever._named(question, STAFF, Filters()) == Filters(
         contributors=("jiangnan-precision",)
     )
+
+
+def test_a_code_only_one_contributor_mentions_names_that_contributor(
+    assistant: Assistant,
+) -> None:
+    """ "The L3 robots" names no contributor, but only Jiangnan's documents say L3: the code
+    names its owner, so the Chinese changeover instruction gets its rankings, and the English
+    course's typical 0.5 to 0.7 MPa is no longer the answer."""
+    question = (
+        "What air pressure should the gripper supply have after a changeover on the L3 robots?"
+    )
+    named = assistant.retriever._named(question, STAFF, Filters())
+    assert named == Filters(contributors=("jiangnan-precision",))
+    hits = assistant._sources(question, question, STAFF)
+    instruction = "jiangnan-precision/procedures/jn-wi-r-003-robot-changeover-inspection.md"
+    assert instruction in {h.chunk.source for h in hits if not h.extra}
+    assert "0.7 MPa" not in assistant.ask(question, identity=STAFF).answer
+    # A code that several contributors' documents mention names none of them.
+    assert (
+        assistant.retriever._named("What payload does the HX-R20 carry?", STAFF, Filters()) is None
+    )
