@@ -89,15 +89,15 @@ def read_chinese(
     chinese = [x for x in usable if is_chinese(x.sentence.text)][:RELEVANCE_POOL]
     if not chinese:
         return []
-    reader = Glossing.over(relevance, question, hits)
-    texts = [x.sentence.text for x in chinese]
-    logits = [float(v) for v in reader.score(query, texts)]
+    # Glossed once, read against the question and against each of its parts.
+    texts = Glossing.over(relevance, question, hits).read([x.sentence.text for x in chinese])
+    logits = [float(v) for v in relevance.score(query, texts)]
     # A question that asks two things ("what torque do the plugs get, and how hot may the
     # reducer be?") is answered part by part first, as English sentences are
     # (`reading.select_by_relevance`): each part's best sentence that answers it.
     order: list[int] = []
     for part in question_parts_of(question, query):
-        part_logits = [float(v) for v in reader.score(part, texts)]
+        part_logits = [float(v) for v in relevance.score(part, texts)]
         best = max(range(len(chinese)), key=lambda i: part_logits[i])
         if part_logits[best] >= SUPPORT_MIN_LOGIT and best not in order:
             order.append(best)
@@ -179,10 +179,14 @@ class Glossing:
             scorer, question, tuple(h.chunk.text for h in hits if not is_chinese(h.chunk.text))
         )
 
-    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+    def read(self, passages: Sequence[str]) -> list[str]:
+        """The passages as the cross-encoder reads them: Chinese ones as their glosses."""
         at = [k for k, p in enumerate(passages) if CJK.search(p)]
         texts = list(passages)
         glosses = glossed(self.question, [texts[k] for k in at], self.sources)
         for k, gloss in zip(at, glosses, strict=True):
             texts[k] = gloss
-        return self.scorer.score(query, texts, batch_size)
+        return texts
+
+    def score(self, query: str, passages: Sequence[str], batch_size: int = 16) -> np.ndarray:
+        return self.scorer.score(query, self.read(passages), batch_size)

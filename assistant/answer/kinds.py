@@ -145,9 +145,9 @@ _UNIT_WORDS = (
     "k x °c c° per for and or the of with at to in on by from as is are"
 )
 _UNIT_SYMBOLS = frozenset(_UNIT_WORDS.split())
-# What a formula's right side applies: arithmetic, a bracket, a fraction bar.
 # A unit that is a product, after its number ("18 N·m"): no operator of a formula.
 _UNIT_PRODUCT = re.compile(r"(?<=\d)\s?[A-Za-z]{1,3}·[A-Za-z]{1,3}\b")
+# What a formula's right side applies: arithmetic, a bracket, a fraction bar.
 _OPERATOR = re.compile(r"[×·*/÷+−()\[\]√^]|(?<=\s)-(?=\s)")
 
 
