@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any
 
-from assistant.access import can_see
 from assistant.answer.names import contributors_named, named_codes, short_codes
+from assistant.fusion import Clock, fuse, visible_hits
 from assistant.interfaces import Embedder
 from assistant.language import detect_language, is_chinese_tag, squash
 from assistant.queries import translated_query
@@ -98,7 +97,7 @@ class HybridRetriever:
         filters = filters or Filters()
         where = filters.as_where()
         lang = detect_language(query)
-        clock = _Clock()
+        clock = Clock()
         rankings: list[tuple[float, list[str], str]] = []
         # Dense candidates come without Chroma metadata: every record used below is fetched
         # from the catalog and checked with `can_see`, and the partitions queried are only
@@ -153,11 +152,9 @@ class HybridRetriever:
             rankings.extend(ml_rankings)
             clock.lap("wait_ml_ms")
             clock.laps.update(ml_laps)
-        fused, best_rank = _fuse(rankings, s.rrf_k)
+        fused, best_rank = fuse(rankings, s.rrf_k)
         ranked = sorted(fused, key=lambda cid: (-fused[cid], cid))[: max(k, 1) * 3]
-        hits = _visible_hits(
-            ranked, self.store.chunks(ranked, identity), fused, best_rank, identity
-        )
+        hits = visible_hits(ranked, self.store.chunks(ranked, identity), fused, best_rank, identity)
         clock.lap("fuse_ms")
         if self.reranker is not None and lang != "zh":
             from assistant.rerank import rerank_hits
@@ -226,14 +223,14 @@ class HybridRetriever:
         only what the cross-encoder reads in them against the question put in English
         (`assistant.answer.across`, `score_sentences`).
         """
-        fused, best_rank = _fuse(rankings, self.settings.rrf_k)
+        fused, best_rank = fuse(rankings, self.settings.rrf_k)
         have = {h.chunk.chunk_id for h in hits}
         wanted = [cid for cid in sorted(fused, key=lambda c: (-fused[c], c)) if cid not in have]
         wanted = wanted[: RENDERED_POOL * self.settings.rendered_k]
         if not wanted:
             return []
         records = self.store.chunks(wanted, identity)
-        found = _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
+        found = visible_hits(wanted, records, fused, best_rank, identity, extra=True)
         # One chunk per document: a table's chunks all match the words of its header
         # ("tightening torque"), and the one answer may be in another document.
         out: list[Hit] = []
@@ -265,7 +262,7 @@ class HybridRetriever:
         if not wanted:
             return []
         records = self.store.chunks(wanted, identity)
-        return _visible_hits(wanted, records, fused, best_rank, identity, extra=True)
+        return visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
     def _named(self, query: str, identity: Identity, filters: Filters) -> Filters | None:
         """`filters` narrowed to the contributors the query names among those whose chunks
@@ -344,7 +341,7 @@ class HybridRetriever:
         """
         assert self.multilingual is not None
         s = self.settings
-        clock = _Clock()
+        clock = Clock()
         ml_vector = self.multilingual.embed_query(query)
         clock.lap("embed_ml_ms")
         by_language = self.store.dense_search_by_language(
@@ -368,53 +365,3 @@ class HybridRetriever:
             rankings.append(self._named_dense(ml_vector, identity, named, partitions, True))
         clock.lap("dense_ml_ms")
         return rankings, clock.laps
-
-
-def _fuse(
-    rankings: Sequence[tuple[float, list[str], str]], rrf_k: float
-) -> tuple[dict[str, float], dict[tuple[str, str], int]]:
-    """Weighted reciprocal-rank fusion: each chunk's fused score, and its best rank in each
-    kind of ranking ("dense", "keyword")."""
-    fused: dict[str, float] = {}
-    best_rank: dict[tuple[str, str], int] = {}
-    for weight, ids, kind in rankings:
-        for rank, cid in enumerate(ids):
-            fused[cid] = fused.get(cid, 0.0) + weight / (rrf_k + rank + 1)
-            key = (kind, cid)
-            best_rank[key] = min(best_rank.get(key, rank), rank)
-    return fused, best_rank
-
-
-def _visible_hits(
-    ids: Sequence[str],
-    records: dict[str, Any],
-    fused: dict[str, float],
-    best_rank: dict[tuple[str, str], int],
-    identity: Identity,
-    *,
-    extra: bool = False,
-) -> list[Hit]:
-    """Hits for `ids` in order, with their fused score and best ranks; only what `identity`
-    may see."""
-    return [
-        Hit(
-            records[cid],
-            fused.get(cid, 0.0),
-            best_rank.get(("dense", cid)),
-            best_rank.get(("keyword", cid)),
-            extra=extra,
-        )
-        for cid in ids
-        if cid in records and can_see(identity, records[cid].to_metadata())
-    ]
-
-
-class _Clock:
-    def __init__(self) -> None:
-        self.laps: dict[str, float] = {}
-        self._last = time.perf_counter()
-
-    def lap(self, name: str) -> None:
-        now = time.perf_counter()
-        self.laps[name] = self.laps.get(name, 0.0) + (now - self._last) * 1000
-        self._last = now
