@@ -81,6 +81,7 @@ class HybridRetriever:
         self.multilingual = multilingual
         self.reranker = reranker
         self._branches: ThreadPoolExecutor | None = None
+        self._owners: tuple[tuple[str, str, Any], tuple[str, ...]] | None = None
 
     def retrieve(
         self,
@@ -103,7 +104,7 @@ class HybridRetriever:
         # from the catalog and checked with `can_see`, and the partitions queried are only
         # those the identity may read. The multilingual branch runs in a thread meanwhile.
         partitions = self.store.readable_partitions(identity)
-        named = self._named(query, identity, filters)
+        named = self._named(query, lang, identity, filters)
         branch = None
         if self.multilingual is not None:
             branch = self._branch_pool().submit(
@@ -264,18 +265,17 @@ class HybridRetriever:
         records = self.store.chunks(wanted, identity)
         return visible_hits(wanted, records, fused, best_rank, identity, extra=True)
 
-    def _named(self, query: str, identity: Identity, filters: Filters) -> Filters | None:
+    def _named(self, query: str, lang: str, identity: Identity, filters: Filters) -> Filters | None:
         """`filters` narrowed to the contributors the query names among those whose chunks
         the identity may see ("In Donghai's grease lab"), by name or, in a question not in
         Chinese, by a code only their documents mention (`_code_owners`), None where it names
-        none: their chunks get rankings
-        of their own, so that the named contributor's document is not outvoted by another's on
-        the same subject."""
+        none: their chunks get rankings of their own, so that the named contributor's document
+        is not outvoted by another's on the same subject."""
         if filters.contributors or self.settings.named_weight <= 0:
             return None
         visible = self.store.keyword_index().visible_values("contributor", identity)
         named = contributors_named(query, visible)
-        if detect_language(query) != "zh":
+        if lang != "zh":
             # Chinese questions' sentences are ranked by their terms with the hits' ranks
             # beside them, which these rankings reorder: on the demo tune half that cost one
             # Chinese lead and gained none.
@@ -285,7 +285,11 @@ class HybridRetriever:
     def _code_owners(self, query: str, identity: Identity) -> list[str]:
         """The contributors that alone mention a code the query names, among the sources the
         identity may see ("the L3 robots": only Jiangnan's documents say L3): the code names
-        its owner as "In Jiangnan's …" would."""
+        its owner as "In Jiangnan's …" would. The last answer is kept: a deeper retrieval of
+        the same question asks again."""
+        key = (query, identity.key(), self.store.keyword_index().version)
+        if self._owners is not None and self._owners[0] == key:
+            return list(self._owners[1])
         owners: list[str] = []
         for code in [*named_codes(query), *(c for c, _ in short_codes(query))]:
             found = self.store.keyword_search(code, identity, OWNER_POOL, None)
@@ -298,6 +302,7 @@ class HybridRetriever:
             }
             if len(mentioning) == 1:
                 owners.extend(mentioning)
+        self._owners = (key, tuple(owners))
         return owners
 
     def _named_dense(

@@ -312,8 +312,8 @@ def test_a_named_contributor_s_chinese_document_answers_an_english_question(
     answer = assistant.ask(question, identity=STAFF)
     assert answer.answer.startswith("换型标准时间为 25 分钟"), answer.answer
     # Signed out, the contributor's consortium documents are not visible: nothing is named.
-    assert assistant.retriever._named(question, ANONYMOUS, Filters()) is None
-    assert assistant.retriever._named(question, STAFF, Filters()) == Filters(
+    assert assistant.retriever._named(question, "en", ANONYMOUS, Filters()) is None
+    assert assistant.retriever._named(question, "en", STAFF, Filters()) == Filters(
         contributors=("jiangnan-precision",)
     )
 
@@ -327,7 +327,7 @@ def test_a_code_only_one_contributor_mentions_names_that_contributor(
     question = (
         "What air pressure should the gripper supply have after a changeover on the L3 robots?"
     )
-    named = assistant.retriever._named(question, STAFF, Filters())
+    named = assistant.retriever._named(question, "en", STAFF, Filters())
     assert named == Filters(contributors=("jiangnan-precision",))
     hits = assistant._sources(question, question, STAFF)
     instruction = "jiangnan-precision/procedures/jn-wi-r-003-robot-changeover-inspection.md"
@@ -335,5 +335,6 @@ def test_a_code_only_one_contributor_mentions_names_that_contributor(
     assert "0.7 MPa" not in assistant.ask(question, identity=STAFF).answer
     # A code that several contributors' documents mention names none of them.
     assert (
-        assistant.retriever._named("What payload does the HX-R20 carry?", STAFF, Filters()) is None
+        assistant.retriever._named("What payload does the HX-R20 carry?", "en", STAFF, Filters())
+        is None
     )
