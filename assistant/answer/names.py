@@ -22,6 +22,8 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _CODE = re.compile(r"(?<![A-Za-z0-9-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
 # One-part codes: capitals, then digits ("M20", "KR16", "J7", "SP1245"), wherever they stand.
 _SHORT_CODE = re.compile(r"(?<![A-Za-z0-9.-])([A-Z]{1,4})(\d{1,5})(?![A-Za-z0-9-]|\.\d)")
+# A plural "s" after a code's last digit: "our MVC-850s" are MVC-850 machines.
+_PLURAL = re.compile(r"(?<=\d)s(?![\w-])")
 # A year that names an edition: "101:2026", "the 2026 edition", "2026 版".
 _EDITION_YEAR = re.compile(
     r":((?:19|20)\d{2})(?!\d)"
@@ -48,7 +50,7 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     model, document or part that the evidence never mentions means the evidence is about
     something else, however similar.
     """
-    names = {m.group(0) for m in _NAMED.finditer(question) if len(m.group(0)) >= 2}
+    names = {m.group(0) for m in _NAMED.finditer(_singular(question)) if len(m.group(0)) >= 2}
     names |= set(years(question))  # "the 2026 edition" when sources stop at 2021
     if not names:
         return []
@@ -56,15 +58,22 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     return sorted(n for n in names if squash(n) not in corpus)
 
 
+def _singular(text: str) -> str:
+    """The text with the plural "s" of codes left out ("the HX-R20s" names the HX-R20)."""
+    return _PLURAL.sub("", text)
+
+
 def named_codes(text: str) -> list[str]:
     """The multi-part codes a text names, upper-cased, in order, without repeats."""
-    return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(text)))
+    return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(_singular(text))))
 
 
 def short_codes(text: str) -> list[tuple[str, str]]:
     """The one-part codes a text names, each as written and spelled in two parts ("M20",
     "M-20": a source may write "M 20"), in order, without repeats."""
-    found = {m.group(0): f"{m.group(1)}-{m.group(2)}" for m in _SHORT_CODE.finditer(text)}
+    found = {
+        m.group(0): f"{m.group(1)}-{m.group(2)}" for m in _SHORT_CODE.finditer(_singular(text))
+    }
     return list(found.items())
 
 

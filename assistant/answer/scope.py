@@ -119,6 +119,16 @@ def _versions(question: str) -> list[str]:
     return list(dict.fromkeys(m.group(0).strip() for m in _VERSION.finditer(question)))
 
 
+_VERSION_WORDS = ("version", "firmware", "software", "release")
+
+
+def _version_mentioned(version: str, mentions: Mentions) -> bool:
+    """Whether a source names the version: "V5.2.2", or "firmware 5.2.2" (asked as one code,
+    "firmware-5.2.2", it is found however the source spaces it, and only next to the word)."""
+    number = version.lstrip("vV").strip()
+    return mentions(f"V{number}") or any(mentions(f"{w}-{number}") for w in _VERSION_WORDS)
+
+
 def check_names(
     question: str,
     mentions: Mentions,
@@ -141,10 +151,9 @@ def check_names(
     unknown = [c for c in codes if not mentions(c)]
     # One-part codes ("M20" bolts, a "KR16" robot), however a source spaces them.
     unknown += [c for c, two in short_codes(question) if not mentions(c) and not mentions(two)]
-    # Versions ("firmware V5.2.0"): mentioned with or without their "V".
-    unknown += [
-        v for v in _versions(question) if not mentions(v) and not mentions(v.lstrip("vV"))
-    ]
+    # Versions ("firmware V5.2.0"): mentioned with their "V", or without it after a word that
+    # says it is a version (a bare "5.2.2" is as often a clause).
+    unknown += [v for v in _versions(question) if not _version_mentioned(v, mentions)]
     years = tuple(y for y in edition_years(question) if not mentions(y))
     editions = list(_CODE_EDITION.finditer(question))
     asks_key = bool(_ASKS_ANSWER_KEY.search(question))

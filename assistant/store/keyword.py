@@ -105,6 +105,10 @@ def camel_parts(word: str) -> list[str]:
     return [p.lower() for p in _CAMEL_PART.findall(word)]
 
 
+# The plural "s" after a code's last digit.
+_PLURAL_S = re.compile(r"(?<=[a-z0-9]\d)s$|(?<=-\d)s$")
+
+
 def tokenize(text: str) -> list[str]:
     """Lower-cased, stemmed English words and jieba words for Chinese runs; stop words dropped.
 
@@ -121,6 +125,7 @@ def tokenize(text: str) -> list[str]:
             continue
         if token in _STOP:
             continue
+        token = _PLURAL_S.sub("", token)  # "MVC-850s" are MVC-850 machines
         parts = re.split(r"[._-]", token)
         if len(parts) == 1:
             parts = camel_parts(original) or parts

@@ -25,7 +25,7 @@ from assistant.answer.evidence import (
     sibling_conflicts,
 )
 from assistant.answer.extractive import ExtractiveAnswerer
-from assistant.answer.names import contributors_named, short_codes
+from assistant.answer.names import contributors_named, missing_identifiers, short_codes
 from assistant.answer.scope import NameCheck, check_names
 from assistant.answer.sentences import collect_sentences
 from assistant.store import KnowledgeStore
@@ -43,6 +43,17 @@ def test_named_codes_in_english_and_chinese_text() -> None:
     assert named_codes("实训中心DH-R20型机器人，实验 DH-IR-204-L1") == ["DH-R20", "DH-IR-204-L1"]
     # One-part tokens, plain numbers and words with hyphens are not codes.
     assert named_codes("M8 bolts, 2,700 mAh, a well-known step-by-step guide") == []
+
+
+def test_a_code_s_plural_names_the_code() -> None:
+    # "Our MVC-850s" are MVC-850 machines: no unknown "MVC-850S" to refuse over, and BM25
+    # finds the sources that write "MVC-850"; a model whose name ends in a capital S stays.
+    assert named_codes("What oil goes in the cam box of our MVC-850s?") == ["MVC-850"]
+    assert named_codes("the MVC-850S") == ["MVC-850S"]
+    assert short_codes("the M6s") == [("M6", "M-6")]
+    assert tokenize("our MVC-850s") == tokenize("our MVC-850")
+    chunk = make_chunk("d0-0000", text="Oil for the MVC-850 cam box: ISO VG 220.")
+    assert missing_identifiers("Which oil do our MVC-850s take?", [Hit(chunk, 1.0)]) == []
 
 
 def test_a_contributor_is_named_by_the_first_word_of_its_id_written_as_a_name() -> None:
@@ -420,7 +431,8 @@ def test_other_questions_do_not_ask_for_an_answer_key(question: str) -> None:
 
 
 def test_a_firmware_version_no_visible_source_mentions_is_unknown() -> None:
-    seen = {"hxc-5", "v5.1.4", "5.3"}
+    # What the sources name, as `Store.mentions` finds it: "firmware 5.3" read as one code.
+    seen = {"hxc-5", "v5.1.4", "firmware-5.3", "5.2.2"}
 
     def mentions(code: str) -> bool:
         return tokenize(code)[0] in seen
@@ -433,6 +445,8 @@ def test_a_firmware_version_no_visible_source_mentions_is_unknown() -> None:
     assert "V5.2.0" in check(asked).lead(False)
     assert not check("What changed in HXC-5 firmware V5.1.4?")
     assert not check("What changed in firmware 5.3?")  # mentioned, written without the V
+    # A clause "5.2.2" is no version 5.2.2.
+    assert check("Our robots run firmware V5.2.2. Is there a known problem?").unknown == ("V5.2.2",)
     assert check("HXC-5 固件 V5.2.1 有什么问题？").unknown == ("V5.2.1",)
     assert not check("What does Python 3.11 add?")  # a release number, not asked as a version
 
