@@ -6,7 +6,6 @@ leads, then only what nearly as relevant supports it."""
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
@@ -14,7 +13,7 @@ from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import Scored, jaccard
 from assistant.answer.kinds import asks_formula
 from assistant.answer.lists import QuotedList, quotable_lists
-from assistant.answer.sentences import Sentence, refers_back
+from assistant.answer.sentences import Sentence, refers_back, with_units
 from assistant.answer.terms import defines, question_parts
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
@@ -54,15 +53,11 @@ CLEAR_LOGITS = PAIR_LOGITS
 # (`_names_row`): rows of one table read alike to the cross-encoder, whose near-equal
 # probabilities saturate ("Axis: J3; …; Quantity to inject: 520 ml" led a question about J1).
 ROW_KEY_SHARE = 0.05
-_ROW_KEY = re.compile(r"^([^:;]{1,40}): ([^;]{1,60});")
 
 
-def _names_row(text: str, asked: frozenset[str]) -> bool:
-    """Whether `text` is a table row restated with its header whose key the question names."""
-    m = _ROW_KEY.match(text)
-    if m is None or not _is_row(text):
-        return False
-    key = set(tokenize(m.group(2)))
+def _names_row(s: Sentence, asked: frozenset[str]) -> bool:
+    """Whether `s` is a table row whose key the question names."""
+    key = set(tokenize(s.row_key or ""))
     return bool(key) and key <= asked
 
 
@@ -98,24 +93,19 @@ def _clear_winner_first(ranked: list[Scored], logit: dict[int, float]) -> list[S
     return [top, *(x for x in ranked if x is not top)]
 
 
-def _is_row(text: str) -> bool:
-    """Whether `text` is a table row restated with its header ("Bolt size: M6; …")."""
-    return _ROW_KEY.match(text) is not None and "; " in text
-
-
 def _among_rows(top: Scored, ranked: list[Scored], logit: dict[int, float]) -> bool:
     """Whether `top` is a table row that another row of its table scores nearly as well
-    (within `CLEAR_LOGITS`): the cross-encoder then prefers the table, whose header says what
-    was asked ("Tightening torque (N·m)"), not that row ("Battery box bracket" led a question
-    on the battery box cover's screws)."""
+    (within `SUPPORT_LOGITS`, as a sentence supporting it would): the cross-encoder then
+    prefers the table, whose header says what was asked ("Tightening torque (N·m)"), not that
+    row ("Battery box bracket" led a question on the battery box cover's screws)."""
     s = top.sentence
-    if not _is_row(s.text):
+    if s.row_key is None:
         return False
     return any(
         x is not top
         and x.sentence.hit_index == s.hit_index
-        and _is_row(x.sentence.text)
-        and logit[id(x)] >= logit[id(top)] - CLEAR_LOGITS
+        and x.sentence.row_key is not None
+        and logit[id(x)] >= logit[id(top)] - SUPPORT_LOGITS
         for x in ranked
     )
 
@@ -174,7 +164,8 @@ class Pick:
 
     @property
     def text(self) -> str:
-        return self.shown if self.shown is not None else self.scored.sentence.text
+        """What is quoted: table rows with their units after their values (`with_units`)."""
+        return with_units(self.shown if self.shown is not None else self.scored.sentence.text)
 
 
 def select_by_relevance(
@@ -211,7 +202,7 @@ def select_by_relevance(
     value = {
         id(x): sigmoid(logit[id(x)])
         + LEXICAL_SHARE * x.score
-        + ROW_KEY_SHARE * _names_row(x.sentence.text, asked)
+        + ROW_KEY_SHARE * _names_row(x.sentence, asked)
         for x in pool
     }
     ranked = sorted(pool, key=lambda x: -value[id(x)])

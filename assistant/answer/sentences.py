@@ -32,6 +32,7 @@ class Sentence:
     is_step: bool
     lead_in: bool  # ends with a colon: introduces what follows
     asked: str = ""  # the question opening its paragraph, where it comes right after it
+    row_key: str | None = None  # a table row's first cell (what it is about); None: no row
 
 
 def _is_heading(text: str) -> bool:
@@ -39,7 +40,8 @@ def _is_heading(text: str) -> bool:
     return bool(_CLAUSE_HEAD.match(text)) and len(text.split()) <= 6
 
 
-_ROW_MARK = "\x00row:"
+_ROW_MARK = "\x00row:"  # then the row's first cell, _KEY_END and the row restated
+_KEY_END = "\x00"
 # Words a sentence needs to be read as the answer to the question opening its paragraph.
 _ANSWER_WORDS = 5
 _RULE = re.compile(r"^[\s|:\-]+$")
@@ -65,9 +67,56 @@ def table_rows_as_text(lines: Sequence[str]) -> list[str]:
         if header is None or len(cells) != len(header):
             header = cells
             continue
-        pairs = [f"{h}: {v}" for h, v in zip(header, cells, strict=True) if v]
-        out.append(_ROW_MARK + "; ".join(pairs) + ".")
+        out.append(_ROW_MARK + cells[_first(header)] + _KEY_END + _row_prose(header, cells))
     return out
+
+
+# A first column headed only "Item" or "Parameter" holds what its row is about, one headed "No."
+# or "序号" a running number; a second headed "Value" holds nothing but the value.
+_ROW_LABELS = frozenset(
+    {"item", "items", "parameter", "property", "characteristic", "项目", "参数"}
+)
+_ROW_NUMBERS = frozenset({"no", "no.", "#", "序号", "编号"})
+_VALUES = frozenset({"value", "values", "数值", "值"})
+
+
+# A column's unit in its header, over a bare number or range: "Tightening torque (N·m): 145" of a
+# row restated with its header is shown as "Tightening torque: 145 N·m" (`with_units`).
+_HEADER_UNIT = re.compile(
+    r"(^|; |\. )([^:;()（）]{1,60}?)\s*[(（]([^()（）]{1,12})[)）]: "
+    r"([~≈±<>≤≥]?\s*\d(?:[\d.,]*\d)?(?:\s*(?:–|-|~|～|to|至)\s*\d(?:[\d.,]*\d)?)?)"
+    r"(?=;|\.(?:\s|$)|$)"
+)
+
+
+def with_units(text: str) -> str:
+    """A restated table row as a reader expects it: each header's unit after its value."""
+    return _HEADER_UNIT.sub(lambda m: f"{m[1]}{m[2]}: {m[4]} {m[3]}", text)
+
+
+def _first(header: Sequence[str]) -> int:
+    """The column a row's key is in: the second where the first holds running numbers."""
+    return int(len(header) > 2 and header[0].strip().lower() in _ROW_NUMBERS)
+
+
+def _row_prose(header: Sequence[str], cells: Sequence[str]) -> str:
+    """One table row as a sentence: "Consumption: about 0.35 litres per shift." under
+    "Item | Value", "Drawbar force — Before: 16 kN; After: 18 kN." under "Item | Before |
+    After", "Axis: J1; Reducer: RV-80; Quantity: 1,050 ml." under "Axis | Reducer | Quantity";
+    a running number column is left out."""
+    header, cells = header[_first(header) :], cells[_first(header) :]
+    pairs = [(h, v) for h, v in zip(header, cells, strict=True) if v]
+    labelled = header[0].strip().lower() in _ROW_LABELS and len(pairs) > 1
+    if labelled and cells[0] and pairs[0][1] == cells[0]:
+        rest = pairs[1:]
+        if len(rest) == 1 and rest[0][0].strip().lower() in _VALUES:
+            return _ended(f"{cells[0]}: {rest[0][1]}")
+        return _ended(f"{cells[0]} — " + "; ".join(f"{h}: {v}" for h, v in rest))
+    return _ended("; ".join(f"{h}: {v}" for h, v in pairs))
+
+
+def _ended(text: str) -> str:
+    return text if text.endswith((".", "。", "!", "?", "！", "？")) else text + "."
 
 
 # Columns aligned with runs of spaces: console output ("NAME   STATUS   AGE"), not a sentence.
@@ -98,9 +147,11 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
         instructor = kept_from_students(hit.chunk)
         for line_no, line in enumerate(table_rows_as_text(hit.chunk.text.splitlines())):
             opening = ""  # the paragraph's first sentence, where it asks
-            pieces = [line] if line.startswith(_ROW_MARK) else split_sentences(line)
+            row_key = None
+            if line.startswith(_ROW_MARK):
+                row_key, line = line.removeprefix(_ROW_MARK).split(_KEY_END, 1)
+            pieces = [line] if row_key is not None else split_sentences(line)
             for k, text in enumerate(pieces):
-                text = text.removeprefix(_ROW_MARK)
                 key = re.sub(r"\W+", "", text.lower())
                 words = frozenset(tokenize(text))
                 tokens = words | quantity_words(text)
@@ -130,6 +181,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                         # A FAQ's or a why-chain's answer says something ("Well, I have a
                         # couple." after a forum post's question does not).
                         asked=opening if k == 1 and len(words) >= _ANSWER_WORDS else "",
+                        row_key=row_key,
                     )
                 )
     return out

@@ -865,3 +865,27 @@ def test_a_clause_cut_off_by_its_semicolon_is_quoted_with_the_rest_of_its_senten
         mode="ask",
     )
     assert "20000" in got.answer and "10000" in got.answer, got.answer
+
+
+def test_a_table_row_reads_as_a_sentence_with_its_units_after_its_values() -> None:
+    from assistant.answer.evidence import Scored
+    from assistant.answer.reading import Pick
+
+    text = (
+        "Item | Value\n--- | ---\nConsumption | about 0.35 litres per 8-hour shift\n\n"
+        "序号 | 点检项目 | 标准\n--- | --- | ---\n3 | 夹爪气压 | 0.5～0.6 MPa\n\n"
+        "Bolt size | Tightening torque (N·m) | Typical use\n--- | --- | ---\nM12 | 145 | J2 arm"
+    )
+    rows = collect_sentences(_hit(text))
+    assert [s.text for s in rows] == [
+        # A first column headed "Item" names what the row is about; "Value" adds nothing.
+        "Consumption: about 0.35 litres per 8-hour shift.",
+        # A running number is left out.
+        "点检项目: 夹爪气压; 标准: 0.5～0.6 MPa.",
+        "Bolt size: M12; Tightening torque (N·m): 145; Typical use: J2 arm.",
+    ]
+    assert [s.row_key for s in rows] == ["Consumption", "夹爪气压", "M12"]
+    # Quoted, the header's unit follows the value, as a technician reads it.
+    assert Pick(Scored(rows[2], 1.0, 1.0, 1.0, 1.0)).text == (
+        "Bolt size: M12; Tightening torque: 145 N·m; Typical use: J2 arm."
+    )
