@@ -100,6 +100,13 @@ class RetrievalSettings(_Section):
         description="BM25's best chunks handed to the answerer after the top_k fused ones "
         "when fusion ranks them lower, for questions not in Chinese (0: off).",
     )
+    keyword_extra_zh: int = Field(
+        default=1,
+        ge=0,
+        description="BM25's best chunks handed to the answerer after the top_k fused ones "
+        "when fusion ranks them lower, for Chinese questions: read, never deciding whether "
+        "to answer (0: off).",
+    )
     multilingual_weight: float = Field(
         default=1.0, ge=0, description="Weight of the multilingual dense ranking."
     )

@@ -305,7 +305,9 @@ class Judge:
         cross-encoder reads one as relevant (logit at least `EXTRA_MIN_LOGIT`)."""
         fused = [h for h in hits if not h.extra]
         decision = self._decide(question, query, history, fused)
-        extras = [h for h in hits if h.extra]
+        # The English chunks its English rendering found; Chinese BM25's first, an extra too,
+        # is read by the answerer but decides nothing.
+        extras = [h for h in hits if h.extra and not is_chinese(h.chunk.text)]
         if (
             decision is None
             or decision.outcome == "answer"
