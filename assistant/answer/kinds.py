@@ -120,9 +120,12 @@ def intent_cues(question: str) -> list[re.Pattern[str]]:
 # Questions that ask for a model, type or part designation, or for an alarm (its code): each
 # answered by a code ("Which alarm appears when the encoder battery is low?" by E-3065 BLAL).
 _MODEL_ASK = re.compile(
-    r"型号|牌号|什么报警|哪个报警|报警号|报警代码"
+    r"型号|牌号|什么报警|哪个报警|报警号|报警代码|批号|哪个批次|哪一批|哪个版本|哪些版本"
     r"|\b(?:which|what) (?:model|type|part number|designation|alarm|error code|alarm code|"
     r"fault code)\b"
+    # "which oil seal lot", "which HXC-5 firmware versions": a lot, batch or version asked
+    # is named by its code, after up to two words saying what of.
+    r"|\bwhich (?:[\w-]+ ){0,2}?(?:lot|batch|serial number|versions?|firmware|kit)\b"
     r"|\b(?:model|part|type) (?:number|no\.?|designation)\b",
     re.IGNORECASE,
 )

@@ -617,6 +617,19 @@ def test_which_alarm_is_answered_by_an_alarm_code() -> None:
     assert answer_type("What does alarm SP1245 mean?", []) is None
 
 
+def test_which_lot_or_firmware_version_is_answered_by_its_designation() -> None:
+    lot = "Over-curing of oil seal lot L2307-114 at the supplier raised the lip hardness."
+    count = "Between August and November 2023, 14 robots at three customers reported leaks."
+    for question in (
+        "which oil seal lot caused the J3 grease leaks on the HX-R20s built in 2023?",
+        "Which HXC-5 firmware versions have the brake check bug?",
+        "J3 油封漏油是哪个批次的油封？",
+    ):
+        states = _kind_asked(question)
+        assert states(lot, "Warranty failure analysis HX-WFA-2023-017"), question
+        assert not states(count, "Warranty failure analysis HX-WFA-2023-017"), question
+
+
 def test_how_a_value_is_worked_out_is_answered_by_a_formula() -> None:
     from assistant.answer.kinds import states_formula
 
