@@ -6,12 +6,13 @@ leads, then only what nearly as relevant supports it."""
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
 from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import Scored, jaccard
-from assistant.answer.kinds import asks_formula
+from assistant.answer.kinds import asks_formula, asks_quantity
 from assistant.answer.lists import QuotedList, quotable_lists
 from assistant.answer.sentences import Sentence, refers_back, with_units
 from assistant.answer.terms import defines, question_parts
@@ -144,6 +145,22 @@ def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> S
     return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
 
 
+# A worked step: a calculation ending in its result ("Counts per joint degree = 1,048,576 × 121
+# / 360 = 352,438 counts per degree.").
+_WORKED = re.compile(r"=[^=]*\d[^=]*$")
+_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+
+
+def _worked_on(s: Sentence, nxt: Sentence | None) -> bool:
+    """Whether `nxt`, the sentence after `s` in its chunk, works out a value from what `s`
+    states: a worked example's givens ("a 20-bit encoder … and the reducer ratio is 121:1")
+    read as about the question better than the step that computes what it asks, which must
+    follow them."""
+    if nxt is None or not _WORKED.search(nxt.text.rstrip(". ")):
+        return False
+    return bool(set(_NUMBER.findall(s.text)) & set(_NUMBER.findall(nxt.text.split("=")[1])))
+
+
 def _leads_on(s: Sentence, nxt: Sentence) -> bool:
     """Whether `s` is not whole without `nxt`: it introduces it ("Use grease:") or is a clause
     its semicolon cuts off from the rest of its sentence ("…正常工况下不超过 20000 运行小时或 4
@@ -214,10 +231,13 @@ def select_by_relevance(
         ranked, logit, FORMULA_LOGITS if asks_formula(question) else SUPPORT_LOGITS
     )
     floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
+    quantity = asks_quantity(question)
+    pooled = {id(x.sentence): x for x in pool}
     chosen: list[Pick] = []
     quoted: set[int] = set()  # ids of the sentences quoted, a whole list's members too
 
     def take(x: Scored) -> bool:
+        lead = not chosen
         if id(x.sentence) in quoted or any(
             jaccard(set(x.sentence.words), set(p.s.words)) >= redundancy for p in chosen
         ):
@@ -239,6 +259,13 @@ def select_by_relevance(
         if nxt is not None and _leads_on(x.sentence, nxt) and id(nxt) not in quoted:
             chosen.append(Pick(replace(x, sentence=nxt), context=True))
             quoted.add(id(nxt))
+        elif lead and quantity and _worked_on(x.sentence, nxt) and id(nxt) not in quoted:
+            # The lead states a worked example's givens: the step working out the value asked
+            # follows, where the cross-encoder reads it as answering too.
+            step = pooled.get(id(nxt))
+            if step is not None and logit[id(step)] >= SUPPORT_MIN_LOGIT:
+                chosen.append(Pick(step, context=True))
+                quoted.add(id(nxt))
         return True
 
     lead_logit = max(logit.values())

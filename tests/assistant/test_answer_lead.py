@@ -902,3 +902,44 @@ def test_a_table_row_reads_as_a_sentence_with_its_units_after_its_values() -> No
     assert Pick(Scored(rows[2], 1.0, 1.0, 1.0, 1.0)).text == (
         "Bolt size: M12; Tightening torque: 145 N·m; Typical use: J2 arm."
     )
+
+
+def test_a_worked_example_s_givens_are_followed_by_the_step_that_works_out_the_value() -> None:
+    text = (
+        "The J2 motor of the lab robot has a 20-bit absolute encoder (2^20 = 1,048,576 counts "
+        "per motor revolution) and the J2 reducer ratio is 121:1.\n"
+        "Counts per joint degree = 1,048,576 × 121 / 360 = 352,438 counts per degree.\n"
+        "The distance from the J2 axis to the TCP in the check posture is 1,350 mm."
+    )
+    # The givens repeat the question's words and read far better than the step (6.0 vs 2.5,
+    # below the support floor); the step works on the givens' numbers and reads as relevant.
+    scorer = QueryScorer(
+        {
+            ("counts", "20-bit absolute"): 6.0,
+            ("counts", "Counts per joint degree ="): 2.5,
+            ("counts", "TCP"): 1.0,
+        }
+    )
+    answerer = ExtractiveAnswerer(relevance=scorer, ask_sentences=2)
+    question = "With a 20-bit encoder and a 121:1 reducer, how many counts per joint degree?"
+    got = answerer.answer(question, _hit(text, section="Worked example"), mode="ask")
+    assert got.answer.startswith("The J2 motor of the lab robot")
+    assert "352,438 counts per degree" in got.answer
+    # A question that asks for no value, or a step the cross-encoder reads as off the
+    # question, is not quoted for it.
+    off = QueryScorer(
+        {
+            ("counts", "20-bit absolute"): 6.0,
+            ("counts", "Counts per joint degree ="): -1.0,
+        }
+    )
+    got = ExtractiveAnswerer(relevance=off, ask_sentences=2).answer(
+        question, _hit(text, section="Worked example"), mode="ask"
+    )
+    assert "352,438" not in got.answer
+    got = answerer.answer(
+        "Which encoder counts in the worked example?",
+        _hit(text, section="Worked example"),
+        mode="ask",
+    )
+    assert "352,438" not in got.answer
