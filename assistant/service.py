@@ -15,7 +15,14 @@ from assistant.answer.kinds import asked_quantity_words
 from assistant.answer.modes import refusal
 from assistant.answer.names import names_item, numbered_items
 from assistant.answer.registry import get_mode
-from assistant.answer.scope import NameCheck, ScopeCheck, check_names, check_scope
+from assistant.answer.scope import (
+    KindCheck,
+    NameCheck,
+    ScopeCheck,
+    check_kinds,
+    check_names,
+    check_scope,
+)
 from assistant.answer.terms import content_tokens, glossed_tokens
 from assistant.errors import BackendError
 from assistant.interfaces import Answerer
@@ -89,8 +96,11 @@ class Assistant:
         query = self._standalone(question, history)
         hits = self._sources(question, query, identity, mode, filters, timings)
         t_answer = time.perf_counter()
+        scope: ScopeCheck | NameCheck | KindCheck | None
         scope = self._scope(question, history, identity)
-        if isinstance(scope, NameCheck):
+        if scope is None and record.judged:
+            scope = self._kinds(question, hits)
+        if isinstance(scope, NameCheck | KindCheck):
             lead = scope.lead(is_chinese(question))
             answer = refusal(mode, question, hits, notes=(scope.note(),), lead=lead)
         elif scope is not None:
@@ -184,6 +194,13 @@ class Assistant:
             question, history, lambda terms: index.document_frequency(terms, identity)
         )
         return scope if scope.unknown_share >= self.out_of_scope_share else None
+
+    def _kinds(self, question: str, hits: Sequence[Hit]) -> KindCheck | None:
+        """The failed check of a question asking for a kind of value no passage retrieved
+        states (off with the other scope checks)."""
+        if self.out_of_scope_share >= 1.0:
+            return None
+        return check_kinds(question, (f"{h.chunk.section}\n{h.chunk.text}" for h in hits))
 
     def _answer(self, question: str, hits: list[Hit], mode: str, history: Sequence[Turn]) -> Answer:
         try:

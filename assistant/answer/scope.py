@@ -13,8 +13,10 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
+from assistant.answer.kinds import ValueKind, asked_value_kinds, states_value_of
 from assistant.answer.names import are_siblings, edition_years, named_codes, short_codes
 from assistant.answer.refusals import NO_EVIDENCE_EN, NO_EVIDENCE_ZH
+from assistant.answer.sentences import table_rows_as_text, with_units
 from assistant.answer.terms import query_terms, translated_alternatives
 from assistant.language import squash
 from assistant.types import Turn
@@ -81,6 +83,38 @@ class NameCheck:
         if self.no_answer_key:
             parts.append("none of the documents you may see is an answer key")
         return f"{NO_EVIDENCE_EN[:-1]}: {'; '.join(parts)}."
+
+
+@dataclass(frozen=True)
+class KindCheck:
+    """The kinds of value a question asks for by name ("what torque", "base oil viscosity",
+    "多大容量的电源（kVA）") of which no passage retrieved for the asker states one."""
+
+    kinds: tuple[ValueKind, ...]
+
+    def note(self) -> str:
+        return f"no passage retrieved states a {' or '.join(k.name for k in self.kinds)}"
+
+    def lead(self, chinese: bool) -> str:
+        if chinese:
+            names = "或".join(k.name_zh for k in self.kinds)
+            return f"{NO_EVIDENCE_ZH[:-1]}：检索到的资料都没有给出{names}。"
+        return f"{NO_EVIDENCE_EN[:-1]}: {self.note()}."
+
+
+def check_kinds(question: str, passages: Iterable[str]) -> KindCheck | None:
+    """The failed check, when the question asks for values of kinds it names and no passage
+    states a value of any of them (nor one relative to a rating, "120 % of the rated torque"):
+    whatever the passages say, they cannot give what was asked. A passage's table rows are
+    read with their header's units ("Tightening torque (N·m)" over "145")."""
+    kinds = asked_value_kinds(question)
+    if not kinds:
+        return None
+    for passage in passages:
+        text = "\n".join(with_units(line) for line in table_rows_as_text(passage.splitlines()))
+        if any(states_value_of(k, text) for k in kinds):
+            return None
+    return KindCheck(tuple(kinds))
 
 
 def _document_codes(labels: Iterable[str]) -> set[str]:

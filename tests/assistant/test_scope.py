@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from assistant.answer.scope import check_scope
+from assistant.answer.scope import check_kinds, check_scope
 from assistant.registry import build_assistant
 from assistant.settings import load_settings
 from assistant.store import KnowledgeStore
@@ -146,3 +146,49 @@ def test_a_sibling_models_manual_is_not_among_the_sources(demo: dict[str, Any]) 
     )
     assert not any("hx-mm-r20" in h.chunk.source for h in answer.retrieved)
     assert "±0.05" not in answer.answer
+
+
+def test_a_kind_of_value_no_passage_states_fails_the_kind_check() -> None:
+    passages = [
+        "Grease replacement J4–J6\nLubricant: HXG-W2 (NLGI 2); Quantity: 110 ml.",
+        "Operating conditions\nThe cabinet is rated IP54 only with the door closed.",
+    ]
+    failed = check_kinds("What's the base oil viscosity of HXG-W2?", passages)
+    assert failed is not None and failed.kinds[0].name == "viscosity"
+    assert "states a viscosity" in failed.lead(chinese=False)
+    assert "黏度" in failed.lead(chinese=True)
+    assert check_kinds("HXC-5 控制柜要配多大容量的电源（kVA）？", passages) is not None
+    # A value of the kind stated anywhere, in a table under its header's unit, or relative to a
+    # rating passes: the check says nothing about which value answers.
+    assert check_kinds("What IP rating does the cabinet have?", passages) is None
+    table = "Tightening torques\nBolt | Tightening torque (N·m)\n--- | ---\nM6 | 15"
+    assert check_kinds("What torque for the M6 bolts?", [table]) is None
+    assert check_kinds("What torque for the M6 bolts?", passages) is not None
+    relative = "The automatic test applies 120 % of the rated motor torque for 1 s."
+    assert check_kinds("自动制动测试用多大的测试力矩？", [relative]) is None
+
+
+def test_words_that_name_no_value_asked_fail_no_kind_check() -> None:
+    passages = ["The J2 axis is mastered with the fixture."]
+    for question in (
+        "Why is the pressure switch there?",  # asks why
+        "How accurate is fixture mastering compared to lining up the witness marks?",
+        "You mention revenue from interest over the life of the loan; how is it taxed?",
+    ):
+        assert check_kinds(question, passages) is None, question
+
+
+@pytest.mark.slow
+def test_a_question_for_a_kind_of_value_no_source_gives_is_refused(demo: dict[str, Any]) -> None:
+    # No document gives an electrical supply rating in kVA; the nearest passages are about the
+    # HX-R20's controller and would otherwise be quoted.
+    for question in (
+        "How many kVA does the HXC-5 controller of an HX-R20 need from the mains?",
+        "HX-R20 的 HXC-5 控制柜需要多少 kVA 的电源？",
+    ):
+        answer = demo["assistant"].ask(
+            question, identity=Identity(None, "huaxin-robotics", "staff")
+        )
+        assert answer.refused and answer.citations == (), question
+        assert "kVA" not in answer.answer.split(".")[0] or "电源" in question
+        assert any("no passage retrieved states" in n for n in answer.notes)
