@@ -141,6 +141,9 @@ class Scored:
     # States the kind of answer the question asks for (a time for "how often"); None: no kind
     # asked.
     states_kind: bool | None = None
+    # A range or limit of it holds a value the question states ("between 1 MΩ and 10 MΩ" for
+    # "gave 4 MOhm"); None: no value stated, or no range or limit of its family.
+    holds: bool | None = None
 
 
 @dataclass(frozen=True)
@@ -274,7 +277,7 @@ def score_sentences(
                 # About the DH-R20 when the question asks about the HX-R20: not evidence.
                 lexical, support, match = (SIBLING_FACTOR * v for v in (lexical, support, match))
             score = 0.8 * support + 0.2 * signals[s.hit_index] + prefer
-            ranked.append(Scored(s, score, support, match, lexical, sibling, kind))
+            ranked.append(Scored(s, score, support, match, lexical, sibling, kind, held))
             # Retrieval's extra chunks are read; they are evidence only by what the
             # cross-encoder reads in them (a Chinese question's English extras), never by terms.
             counted = lexical if decides[s.hit_index] else min(lexical, probability or 0.0)

@@ -17,12 +17,14 @@ from assistant.answer.structure import NUMBER, Quantity, quantities
 # A limit word just before a quantity ("below 1,000 mg/kg", "高于 3000") or just after it
 # ("1.0 mm/s or less", "1000 mg/kg 以下"): the side of it that the sentence is about.
 _BELOW = re.compile(
-    r"(?<![A-Za-z])(?:below|under|less than|lower than|up to|not more than|no more than|at most"
+    r"(?<![A-Za-z])(?:below|under|less than|lower than|smaller than|up to|not more than"
+    r"|no more than|(?:not|never) exceed(?:ing)?|at most"
     r"|maximum|max\.?|≤|<|低于|小于|不大于|不超过|不高于|最多|最大)\s*$",
     re.IGNORECASE,
 )
 _ABOVE = re.compile(
-    r"(?<![A-Za-z])(?:above|over|more than|higher than|greater than|exceeds?|exceeding|at least"
+    r"(?<![A-Za-z])(?:above|over|more than|higher than|greater than|larger than|exceeds?|exceeding"
+    r"|at least"
     r"|minimum|min\.?|≥|>|高于|大于|超过|不小于|不低于|至少|最少)\s*$",
     re.IGNORECASE,
 )
@@ -34,7 +36,7 @@ _ABOVE_AFTER = re.compile(
     r"^\s*(?:(?:[A-Za-z]{1,5}\s+)?or (?:more|higher|above|greater)\b|以上|及以上|或以上)", re.I
 )
 # "between 1000 and 2000 mm": the lower end before "and", the quantity the upper one.
-_BETWEEN = re.compile(rf"between\s+({NUMBER})\s+and\s*$", re.IGNORECASE)
+_BETWEEN = re.compile(rf"between\s+({NUMBER})\s*(?:[^\s\d]{{1,6}}\s+)?and\s*$", re.IGNORECASE)
 _LOOK_BACK = 32  # characters before (and after) a quantity read for its limit word
 
 

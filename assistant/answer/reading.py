@@ -132,6 +132,23 @@ def _kind_first(
     return [lead, *(x for x in ranked if x is not lead)]
 
 
+def _holding_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
+    """`ranked` with the sentence whose range or limit holds the value the question states
+    first ("Values between 1 MΩ and 10 MΩ require the harness to be replaced at the next
+    planned stop" for "it gave 4 MOhm, can the robot keep running?"), when the lead's does not
+    and the cross-encoder reads that sentence as relevant (logit at least `SUPPORT_MIN_LOGIT`
+    and within `SUPPORT_LOGITS` of the best): the one of them it scores highest. The
+    cross-encoder reads the measuring step, which repeats the question's words, as better."""
+    if not ranked or ranked[0].holds:
+        return ranked
+    bar = max(SUPPORT_MIN_LOGIT, max(logit[id(x)] for x in ranked) - SUPPORT_LOGITS)
+    holding = [x for x in ranked if x.holds and logit[id(x)] >= bar]
+    if not holding:
+        return ranked
+    lead = max(holding, key=lambda x: logit[id(x)])
+    return [lead, *(x for x in ranked if x is not lead)]
+
+
 def _before_in_paragraph(
     s: Sentence, by_position: dict[tuple[int, int], Sentence]
 ) -> Sentence | None:
@@ -230,6 +247,7 @@ def select_by_relevance(
     ranked = _kind_first(
         ranked, logit, FORMULA_LOGITS if asks_formula(question) else SUPPORT_LOGITS
     )
+    ranked = _holding_first(ranked, logit)
     floor = max(SUPPORT_MIN_LOGIT, logit[id(ranked[0])] - SUPPORT_LOGITS)
     quantity = asks_quantity(question)
     pooled = {id(x.sentence): x for x in pool}

@@ -44,6 +44,7 @@ _UNITS: tuple[tuple[str, str], ...] = (
     ("length", r"mm\b|µm|μm|毫米|微米"),
     ("time", r"minutes?\b|min\b|seconds?\b|s\b|分钟|秒"),
     ("voltage", r"V\b|伏"),
+    ("resistance", r"[MkG]?Ω|[MkG]\s?[Oo]hms?\b|(?:[Mm]ega|[Kk]ilo)?[Oo]hms?\b|兆欧|欧姆?"),
 )
 # A number as written in the sources: "1,500", "0.15", "12000".
 NUMBER = r"\d{1,3}(?:,\d{3})+(?:\.\d+)?|\d+(?:\.\d+)?"
