@@ -153,6 +153,12 @@ def test_the_glossary_knows_the_words_chinese_users_ask_the_english_sources_abou
     four_point = english_question("四点法标定 TCP 时偏差多少可以接受？").split()
     assert four_point[2:4] == ["four-point", "method"]
     assert english_question("切换模式会让机器人动起来吗？") == "whether switch mode robot move"
+    # A harness's sheath "flattened" beyond a share of its diameter is rejected (判废); work
+    # (作业) under an arm is not a school assignment.
+    sheath = english_question("线束外护套压扁超过直径的百分之多少就要判废？").split()
+    assert {"sheath", "flattened", "reject"} <= set(sheath)
+    under = english_question("在手臂下面作业，机械支撑要按静载荷选").split()
+    assert {"work", "static", "load"} <= set(under) and "assignment" not in under
 
 
 def test_a_difference_asked_in_chinese_is_rendered_as_english_asks_it() -> None:
