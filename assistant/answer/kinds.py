@@ -272,6 +272,7 @@ _RELATIVE = re.compile(
     r"|额定[^，。；;]{0,10}?\d(?:[\d.]*\d)?\s*[%倍]|\d(?:[\d.]*\d)?\s*倍",
     re.IGNORECASE,
 )
+_RATING_WORDS = 30  # characters after a relative value read for what it is a share of
 _WHY = re.compile(r"^\W*why\b|为什么|为何", re.IGNORECASE)
 
 
@@ -311,7 +312,7 @@ def _kind(
 # one: words that name a measure and nothing else (not "life", "accuracy" or "weight", which a
 # question also uses of other things, nor lengths and masses, stated in too many ways).
 VALUE_KINDS = (
-    _kind("torque", "扭矩", r"\btorque\b|扭矩|力矩", "torque"),
+    _kind("torque", "扭矩", r"\btorque\b|扭矩|力矩|转矩", "torque"),
     _kind("pressure", "压力", r"\bpressure\b|压力", "pressure"),
     _kind("temperature", "温度", r"\b(?:temperature|how hot)\b|温度", "temperature"),
     _kind(
@@ -364,5 +365,11 @@ def asked_value_kinds(question: str) -> list[ValueKind]:
 
 
 def states_value_of(kind: ValueKind, text: str) -> bool:
-    """Whether a passage states a value of `kind`, or one relative to a rating."""
-    return kind.states(text) or bool(_RELATIVE.search(text))
+    """Whether a passage states a value of `kind`, or one relative to a rating of it ("120 %
+    of the rated motor torque" for a torque, not for a speed)."""
+    if kind.states(text):
+        return True
+    return any(
+        kind.asks.search(text[m.start() : m.end() + _RATING_WORDS])
+        for m in _RELATIVE.finditer(text)
+    )

@@ -22,6 +22,8 @@ _YEAR = re.compile(r"(?<!\d)(?:19|20)\d{2}(?!\d)")
 _CODE = re.compile(r"(?<![A-Za-z0-9-])(?=[\w-]*\d)(?=[\w-]*[A-Za-z])[A-Za-z0-9]+(?:-[A-Za-z0-9]+)+")
 # One-part codes: capitals, then digits ("M20", "KR16", "J7", "SP1245"), wherever they stand.
 _SHORT_CODE = re.compile(r"(?<![A-Za-z0-9.-])([A-Z]{1,4})(\d{1,5})(?![A-Za-z0-9-]|\.\d)")
+# A number joined to a word is an adjective, not a code: "a 4-day holiday", "a 20-bit encoder".
+_COMPOUND = re.compile(r"\d+(?:[.,]\d+)?(?:-[a-z]+)+")
 # A plural "s" after a code's last digit: "our MVC-850s" are MVC-850 machines.
 _PLURAL = re.compile(r"(?<=\d)s(?![\w-])")
 # A year that names an edition: "101:2026", "the 2026 edition", "2026 版".
@@ -50,7 +52,11 @@ def missing_identifiers(question: str, hits: Sequence[Hit]) -> list[str]:
     model, document or part that the evidence never mentions means the evidence is about
     something else, however similar.
     """
-    names = {m.group(0) for m in _NAMED.finditer(_singular(question)) if len(m.group(0)) >= 2}
+    names = {
+        m.group(0)
+        for m in _NAMED.finditer(_singular(question))
+        if len(m.group(0)) >= 2 and not _COMPOUND.fullmatch(m.group(0))
+    }
     names |= set(years(question))  # "the 2026 edition" when sources stop at 2021
     if not names:
         return []
@@ -65,7 +71,8 @@ def _singular(text: str) -> str:
 
 def named_codes(text: str) -> list[str]:
     """The multi-part codes a text names, upper-cased, in order, without repeats."""
-    return list(dict.fromkeys(m.group(0).upper() for m in _CODE.finditer(_singular(text))))
+    found = (m.group(0) for m in _CODE.finditer(_singular(text)))
+    return list(dict.fromkeys(c.upper() for c in found if not _COMPOUND.fullmatch(c)))
 
 
 def short_codes(text: str) -> list[tuple[str, str]]:

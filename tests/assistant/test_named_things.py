@@ -56,6 +56,16 @@ def test_a_code_s_plural_names_the_code() -> None:
     assert missing_identifiers("Which oil do our MVC-850s take?", [Hit(chunk, 1.0)]) == []
 
 
+def test_a_number_joined_to_a_word_is_no_code() -> None:
+    # "a 4-day holiday" names no model "4-DAY" to refuse over; codes keep their digits.
+    question = "Our MVC-850 was shut down over a 4-day holiday. How long should it warm up?"
+    assert named_codes(question) == ["MVC-850"]
+    assert named_codes("a 20-bit encoder, a 3-jaw chuck, a 2-year interval") == []
+    assert named_codes("ECN-2024-031 and JN-WI-C-011") == ["ECN-2024-031", "JN-WI-C-011"]
+    chunk = make_chunk("d0-0000", text="After a stop of more than 3 days, run the MVC-850 in.")
+    assert missing_identifiers(question, [Hit(chunk, 1.0)]) == []
+
+
 def test_a_contributor_is_named_by_the_first_word_of_its_id_written_as_a_name() -> None:
     known = ["amma", "donghai-polytechnic", "itsc", "meridian-cnc", "nlc"]
     assert contributors_named("In Donghai's J2 grease lab, how long?", known) == (

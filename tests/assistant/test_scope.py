@@ -166,6 +166,8 @@ def test_a_kind_of_value_no_passage_states_fails_the_kind_check() -> None:
     assert check_kinds("What torque for the M6 bolts?", passages) is not None
     relative = "The automatic test applies 120 % of the rated motor torque for 1 s."
     assert check_kinds("自动制动测试用多大的测试力矩？", [relative]) is None
+    assert check_kinds("HX-R20 的 J1 轴最大速度是多少度每秒？", [relative]) is not None
+    assert check_kinds("扭矩多大？", ["测试转矩为额定转矩的 150 %。"]) is None
 
 
 def test_words_that_name_no_value_asked_fail_no_kind_check() -> None:
