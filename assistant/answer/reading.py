@@ -6,7 +6,7 @@ leads, then only what nearly as relevant supports it."""
 from __future__ import annotations
 
 import math
-import re
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from assistant.answer.answerability import Scorer
@@ -14,7 +14,7 @@ from assistant.answer.compared import side_by_side
 from assistant.answer.evidence import Scored, jaccard
 from assistant.answer.kinds import asks_formula, asks_quantity
 from assistant.answer.lists import QuotedList, quotable_lists
-from assistant.answer.sentences import Sentence, refers_back, with_units
+from assistant.answer.sentences import Sentence, refers_back, with_units, works_out
 from assistant.answer.terms import defines, question_parts
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
@@ -111,42 +111,46 @@ def _among_rows(top: Scored, ranked: list[Scored], logit: dict[int, float]) -> b
     )
 
 
+def _promoted(
+    ranked: list[Scored],
+    logit: dict[int, float],
+    wanted: Callable[[Scored], bool],
+    margin: float = SUPPORT_LOGITS,
+) -> list[Scored]:
+    """`ranked` with the sentence `wanted` picks that the cross-encoder scores highest first,
+    of those it reads as relevant (logit at least `SUPPORT_MIN_LOGIT` and within `margin` of
+    the best); unchanged when it finds none."""
+    top = max(logit[id(x)] for x in ranked)
+    bar = max(SUPPORT_MIN_LOGIT, top - margin)
+    picked = [x for x in ranked if wanted(x) and logit[id(x)] >= bar]
+    if not picked:
+        return ranked
+    lead = max(picked, key=lambda x: logit[id(x)])
+    return [lead, *(x for x in ranked if x is not lead)]
+
+
 def _kind_first(
     ranked: list[Scored], logit: dict[int, float], margin: float = SUPPORT_LOGITS
 ) -> list[Scored]:
     """`ranked` with the sentence that states the kind of answer asked for (a time for "how
-    often", a torque for "what torque") first, when the lead does not and one of those the
-    cross-encoder found relevant (logit at least `SUPPORT_MIN_LOGIT` and within `margin` of
-    the best) does: the one of them it scores highest. Among confident
-    sentences the probabilities saturate and the lexical score decides, which put "replacing
-    it at the specified interval is the most effective measure" before the interval itself.
-    """
+    often", a torque for "what torque") first, when the lead does not (`_promoted`). Among
+    confident sentences the probabilities saturate and the lexical score decides, which put
+    "replacing it at the specified interval is the most effective measure" before the interval
+    itself."""
     if not ranked or ranked[0].states_kind is not False:
         return ranked
-    top = max(logit[id(x)] for x in ranked)
-    bar = max(SUPPORT_MIN_LOGIT, top - margin)
-    stating = [x for x in ranked if x.states_kind and logit[id(x)] >= bar]
-    if not stating:
-        return ranked
-    lead = max(stating, key=lambda x: logit[id(x)])
-    return [lead, *(x for x in ranked if x is not lead)]
+    return _promoted(ranked, logit, lambda x: bool(x.states_kind), margin)
 
 
 def _holding_first(ranked: list[Scored], logit: dict[int, float]) -> list[Scored]:
     """`ranked` with the sentence whose range or limit holds the value the question states
     first ("Values between 1 MΩ and 10 MΩ require the harness to be replaced at the next
     planned stop" for "it gave 4 MOhm, can the robot keep running?"), when the lead's does not
-    and the cross-encoder reads that sentence as relevant (logit at least `SUPPORT_MIN_LOGIT`
-    and within `SUPPORT_LOGITS` of the best): the one of them it scores highest. The
-    cross-encoder reads the measuring step, which repeats the question's words, as better."""
+    (`_promoted`): the cross-encoder reads the measuring step, which repeats the question's
+    words, as better."""
     if not ranked or ranked[0].holds:
         return ranked
-    bar = max(SUPPORT_MIN_LOGIT, max(logit[id(x)] for x in ranked) - SUPPORT_LOGITS)
-    holding = [x for x in ranked if x.holds and logit[id(x)] >= bar]
-    if not holding:
-        return ranked
-    lead = max(holding, key=lambda x: logit[id(x)])
-    return [lead, *(x for x in ranked if x is not lead)]
+    return _promoted(ranked, logit, lambda x: bool(x.holds))
 
 
 def _before_in_paragraph(
@@ -160,22 +164,6 @@ def _before_in_paragraph(
 def _referred_to(s: Sentence, by_position: dict[tuple[int, int], Sentence]) -> Sentence | None:
     """The sentence before `s` in its paragraph when `s` leans on it ("… of this amount")."""
     return _before_in_paragraph(s, by_position) if refers_back(s.text) else None
-
-
-# A worked step: a calculation ending in its result ("Counts per joint degree = 1,048,576 × 121
-# / 360 = 352,438 counts per degree.").
-_WORKED = re.compile(r"=[^=]*\d[^=]*$")
-_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
-
-
-def _worked_on(s: Sentence, nxt: Sentence | None) -> bool:
-    """Whether `nxt`, the sentence after `s` in its chunk, works out a value from what `s`
-    states: a worked example's givens ("a 20-bit encoder … and the reducer ratio is 121:1")
-    read as about the question better than the step that computes what it asks, which must
-    follow them."""
-    if nxt is None or not _WORKED.search(nxt.text.rstrip(". ")):
-        return False
-    return bool(set(_NUMBER.findall(s.text)) & set(_NUMBER.findall(nxt.text.split("=")[1])))
 
 
 def _leads_on(s: Sentence, nxt: Sentence) -> bool:
@@ -277,7 +265,7 @@ def select_by_relevance(
         if nxt is not None and _leads_on(x.sentence, nxt) and id(nxt) not in quoted:
             chosen.append(Pick(replace(x, sentence=nxt), context=True))
             quoted.add(id(nxt))
-        elif lead and quantity and _worked_on(x.sentence, nxt) and id(nxt) not in quoted:
+        elif lead and quantity and works_out(x.sentence, nxt) and id(nxt) not in quoted:
             # The lead states a worked example's givens: the step working out the value asked
             # follows, where the cross-encoder reads it as answering too.
             step = pooled.get(id(nxt))

@@ -13,11 +13,11 @@ import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from assistant.answer.kinds import ValueKind, asked_value_kinds, states_value_of
 from assistant.answer.names import are_siblings, edition_years, named_codes, short_codes
 from assistant.answer.refusals import NO_EVIDENCE_EN, NO_EVIDENCE_ZH
 from assistant.answer.sentences import table_rows_as_text, with_units
 from assistant.answer.terms import query_terms, translated_alternatives
+from assistant.answer.values import ValueKind, asked_value_kinds, states_value_of
 from assistant.language import squash
 from assistant.types import Turn
 

@@ -185,3 +185,19 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
                     )
                 )
     return out
+
+
+# A worked step: a calculation ending in its result ("Counts per joint degree = 1,048,576 × 121
+# / 360 = 352,438 counts per degree.").
+_WORKED = re.compile(r"=[^=]*\d[^=]*$")
+_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+
+
+def works_out(s: Sentence, nxt: Sentence | None) -> bool:
+    """Whether `nxt`, the sentence after `s` in its chunk, works out a value from what `s`
+    states: a worked example's givens ("a 20-bit encoder … and the reducer ratio is 121:1")
+    read as about the question better than the step that computes what it asks, which must
+    follow them."""
+    if nxt is None or not _WORKED.search(nxt.text.rstrip(". ")):
+        return False
+    return bool(set(_NUMBER.findall(s.text)) & set(_NUMBER.findall(nxt.text.split("=")[1])))

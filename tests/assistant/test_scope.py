@@ -168,6 +168,15 @@ def test_a_kind_of_value_no_passage_states_fails_the_kind_check() -> None:
     assert check_kinds("自动制动测试用多大的测试力矩？", [relative]) is None
     assert check_kinds("HX-R20 的 J1 轴最大速度是多少度每秒？", [relative]) is not None
     assert check_kinds("扭矩多大？", ["测试转矩为额定转矩的 150 %。"]) is None
+    # However a source writes the value: in words, in other units, as a recurrence in minutes.
+    for question, passage in (
+        ("What coolant concentration does the lathe need?", "It needs 6 to 8 percent."),
+        ("How often is the filter checked?", "Check the filter every 30 minutes."),
+        ("What temperature may the oil reach?", "The oil may reach 150 °F."),
+        ("What supply voltage does it take?", "It takes 230 volts AC."),
+        ("What torque for the lid bolts?", "Tighten the lid bolts to 25 ft·lb."),
+    ):
+        assert check_kinds(question, [passage]) is None, question
 
 
 def test_words_that_name_no_value_asked_fail_no_kind_check() -> None:
