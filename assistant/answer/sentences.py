@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from assistant.answer.citations import split_sentences
 from assistant.answer.kinds import quantity_words
 from assistant.answer.material import is_task_prompt, kept_from_students
-from assistant.answer.structure import parse_step
+from assistant.answer.structure import NUMBER, parse_step
 from assistant.store.keyword import tokenize
 from assistant.types import Hit
 
@@ -190,7 +190,7 @@ def collect_sentences(hits: Sequence[Hit], min_tokens: int = 3) -> list[Sentence
 # A worked step: a calculation ending in its result ("Counts per joint degree = 1,048,576 × 121
 # / 360 = 352,438 counts per degree.").
 _WORKED = re.compile(r"=[^=]*\d[^=]*$")
-_NUMBER = re.compile(r"\d(?:[\d,.]*\d)?")
+_NUMBER = re.compile(NUMBER)  # as the sources write one: "1,048,576", "0.15"
 
 
 def works_out(s: Sentence, nxt: Sentence | None) -> bool:
